@@ -1,0 +1,631 @@
+#include "node/session_store.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "replication/merge.h"
+#include "replication/placement.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+#include "xxhash.h"
+
+namespace sesh {
+namespace {
+
+constexpr char kSessionsCf[] = "sessions";
+constexpr char kByUserCf[] = "by_user";
+constexpr size_t kKeySize = 4 + SHA256_DIGEST_LENGTH;
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+absl::Status NotFound() { return absl::NotFoundError("session not found"); }
+
+// Bytes a session counts against max_session_bytes.
+size_t SessionBytes(const Record& r) {
+  size_t total = r.namespace_().size() + r.user_id().size();
+  for (const auto& [key, attr] : r.attributes()) {
+    if (!attr.removed()) total += key.size() + attr.value().size();
+  }
+  return total;
+}
+
+absl::Status ValidateName(absl::string_view what, absl::string_view value,
+                          size_t max_bytes, bool required) {
+  if (required && value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " is required"));
+  }
+  if (value.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is %d bytes, over the limit of %d", what, value.size(), max_bytes));
+  }
+  if (value.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must not contain NUL bytes"));
+  }
+  return absl::OkStatus();
+}
+
+std::string UserPrefix(absl::string_view ns, absl::string_view user_id) {
+  return absl::StrCat(ns, absl::string_view("\0", 1), user_id,
+                      absl::string_view("\0", 1));
+}
+
+}  // namespace
+
+bool IsLive(const Record& record, int64_t now_ms) {
+  return !record.destroyed() && !record.id().empty() &&
+         now_ms < record.last_access_ms() + record.idle_timeout_ms() &&
+         now_ms < record.absolute_deadline_ms();
+}
+
+int64_t ExpiresAtMs(const Record& record) {
+  return std::min(record.last_access_ms() + record.idle_timeout_ms(),
+                  record.absolute_deadline_ms());
+}
+
+std::string StorageKey(absl::string_view raw_id) {
+  std::string key(kKeySize, '\0');
+  uint32_t partition = PartitionOf(raw_id);
+  key[0] = static_cast<char>(partition >> 24);
+  key[1] = static_cast<char>(partition >> 16);
+  key[2] = static_cast<char>(partition >> 8);
+  key[3] = static_cast<char>(partition);
+  SHA256(reinterpret_cast<const unsigned char*>(raw_id.data()), raw_id.size(),
+         reinterpret_cast<unsigned char*>(&key[4]));
+  return key;
+}
+
+SessionStore::SessionStore(const StoreOptions& options, Clock* clock)
+    : options_(options),
+      clock_(clock),
+      hlc_(clock),
+      stripes_(new absl::Mutex[kStripes]),
+      user_stripes_(new absl::Mutex[kStripes]) {}
+
+absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
+    const StoreOptions& options, Clock* clock) {
+  std::unique_ptr<SessionStore> store(new SessionStore(options, clock));
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::ColumnFamilyOptions cf;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf.write_buffer_size = 32 << 20;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf},
+      {kSessionsCf, cf},
+      {kByUserCf, rocksdb::ColumnFamilyOptions()},
+  };
+  rocksdb::DB* db = nullptr;
+  absl::Status s = FromRocks(
+      rocksdb::DB::Open(db_options, options.path, families, &store->handles_,
+                        &db),
+      absl::StrCat("opening RocksDB at ", options.path));
+  if (!s.ok()) return s;
+  store->db_.reset(db);
+  store->sessions_cf_ = store->handles_[1];
+  store->by_user_cf_ = store->handles_[2];
+  return store;
+}
+
+SessionStore::~SessionStore() {
+  if (db_ == nullptr) return;
+  rocksdb::FlushOptions flush;
+  db_->Flush(flush, handles_);
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  db_->Close();
+}
+
+absl::Mutex& SessionStore::StripeFor(absl::string_view key) {
+  return stripes_[XXH3_64bits(key.data(), key.size()) % kStripes];
+}
+
+absl::Status SessionStore::ValidateAttributes(const Record& session) const {
+  const Limits& limits = options_.limits;
+  int live = 0;
+  for (const auto& [key, attr] : session.attributes()) {
+    if (!attr.removed()) ++live;
+  }
+  if (live > limits.max_attributes) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("max_attributes: a session holds at most %d attributes",
+                        limits.max_attributes));
+  }
+  size_t bytes = SessionBytes(session);
+  if (bytes > limits.max_session_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "max_session_bytes: the session would hold %d bytes, over %d", bytes,
+        limits.max_session_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SessionStore::ValidateCreate(const CreateArgs& args) const {
+  const Limits& limits = options_.limits;
+  absl::Status s =
+      ValidateName("namespace", args.ns, limits.max_namespace_bytes, true);
+  if (!s.ok()) return s;
+  s = ValidateName("user_id", args.user_id, limits.max_user_id_bytes, false);
+  if (!s.ok()) return s;
+  if (args.idle_timeout_ms <= 0 ||
+      args.idle_timeout_ms > limits.max_idle_timeout_ms) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "idle_timeout_ms must be in (0, %d] (max_idle_timeout_ms)",
+        limits.max_idle_timeout_ms));
+  }
+  if (args.absolute_ttl_ms < 0 ||
+      args.absolute_ttl_ms > limits.max_absolute_ttl_ms) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "absolute_ttl_ms must be in [0, %d] (max_absolute_ttl_ms)",
+        limits.max_absolute_ttl_ms));
+  }
+  Record probe;
+  probe.set_namespace_(args.ns);
+  probe.set_user_id(args.user_id);
+  for (const auto& [key, value] : args.attributes) {
+    if (key.empty() || key.size() > limits.max_key_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_key_bytes: attribute keys are 1 to %d bytes",
+          limits.max_key_bytes));
+    }
+    if (value.size() > limits.max_value_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_value_bytes: attribute values are at most %d bytes",
+          limits.max_value_bytes));
+    }
+    (*probe.mutable_attributes())[key].set_value(value);
+  }
+  return ValidateAttributes(probe);
+}
+
+absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
+    const std::string& key) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), sessions_cf_, key, &value);
+  if (s.IsNotFound()) return std::optional<Record>();
+  if (!s.ok()) return FromRocks(s, "reading a session");
+  Record record;
+  if (!record.ParseFromString(value)) {
+    return absl::DataLossError("a stored session record does not parse");
+  }
+  return std::optional<Record>(std::move(record));
+}
+
+absl::StatusOr<Record> SessionStore::ReadLive(absl::string_view ns,
+                                              const std::string& key,
+                                              int64_t now_ms) {
+  absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value() || !IsLive(**stored, now_ms) ||
+      (*stored)->namespace_() != ns) {
+    return NotFound();
+  }
+  return std::move(**stored);
+}
+
+std::string SessionStore::IndexKey(const Record& record) const {
+  return absl::StrCat(UserPrefix(record.namespace_(), record.user_id()),
+                      StorageKey(record.id()));
+}
+
+absl::Status SessionStore::Write(
+    const std::vector<Record>& puts,
+    const std::vector<std::string>& index_puts,
+    const std::vector<std::string>& index_deletes) {
+  rocksdb::WriteBatch batch;
+  for (const Record& record : puts) {
+    batch.Put(sessions_cf_, StorageKey(record.id()),
+              record.SerializeAsString());
+  }
+  for (const std::string& key : index_puts) batch.Put(by_user_cf_, key, "");
+  for (const std::string& key : index_deletes) batch.Delete(by_user_cf_, key);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  return FromRocks(db_->Write(write_options, &batch), "writing sessions");
+}
+
+absl::Status SessionStore::CountUserSessions(absl::string_view ns,
+                                             absl::string_view user_id,
+                                             int64_t now_ms, int* count) {
+  *count = 0;
+  std::string prefix = UserPrefix(ns, user_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), by_user_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    std::string key = it->key().ToString().substr(prefix.size());
+    absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value() && IsLive(**stored, now_ms)) ++*count;
+  }
+  return FromRocks(it->status(), "scanning the user index");
+}
+
+absl::StatusOr<Record> SessionStore::Create(absl::string_view raw_id,
+                                            const CreateArgs& args) {
+  absl::Status s = ValidateCreate(args);
+  if (!s.ok()) return s;
+  if (raw_id.size() != 32) return absl::InvalidArgumentError("bad raw id");
+  const std::string key = StorageKey(raw_id);
+
+  std::optional<absl::MutexLock> user_lock;
+  if (!args.user_id.empty()) {
+    std::string user_key = UserPrefix(args.ns, args.user_id);
+    user_lock.emplace(
+        &user_stripes_[XXH3_64bits(user_key.data(), user_key.size()) %
+                       kStripes]);
+  }
+  absl::MutexLock lock(&StripeFor(key));
+  const int64_t now = clock_->NowMs();
+  if (!args.user_id.empty()) {
+    int count = 0;
+    s = CountUserSessions(args.ns, args.user_id, now, &count);
+    if (!s.ok()) return s;
+    if (count >= options_.limits.max_sessions_per_user) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "max_sessions_per_user: the user already has %d sessions", count));
+    }
+  }
+  absl::StatusOr<std::optional<Record>> existing = ReadKey(key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    return absl::AlreadyExistsError("session id already in use");
+  }
+
+  Record record;
+  const uint64_t stamp = hlc_.Now();
+  record.set_id(std::string(raw_id));
+  record.set_namespace_(args.ns);
+  record.set_user_id(args.user_id);
+  record.set_created_at_ms(now);
+  record.set_last_access_ms(now);
+  record.set_idle_timeout_ms(args.idle_timeout_ms);
+  record.set_absolute_deadline_ms(
+      now + (args.absolute_ttl_ms > 0 ? args.absolute_ttl_ms
+                                      : options_.limits.max_absolute_ttl_ms));
+  record.set_version(stamp);
+  for (const auto& [k, v] : args.attributes) {
+    internal::Attribute& attr = (*record.mutable_attributes())[k];
+    attr.set_value(v);
+    attr.set_hlc(stamp);
+    attr.set_writer(options_.writer_tag);
+  }
+  std::vector<std::string> index_puts;
+  if (!record.user_id().empty()) index_puts.push_back(IndexKey(record));
+  s = Write({record}, index_puts, {});
+  if (!s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<Record> SessionStore::Get(absl::string_view ns,
+                                         absl::string_view raw_id,
+                                         bool touch) {
+  const std::string key = StorageKey(raw_id);
+  const int64_t now = clock_->NowMs();
+  if (!touch) return ReadLive(ns, key, now);
+  // Lock-free first read: most touches move last_access by less than the
+  // write threshold and need no write, hence no lock.
+  absl::StatusOr<Record> record = ReadLive(ns, key, now);
+  if (!record.ok()) return record;
+  if (now - record->last_access_ms() < TouchWriteThreshold(*record)) {
+    return record;
+  }
+  return Touch(ns, raw_id);
+}
+
+absl::StatusOr<Record> SessionStore::Touch(absl::string_view ns,
+                                           absl::string_view raw_id) {
+  const std::string key = StorageKey(raw_id);
+  absl::MutexLock lock(&StripeFor(key));
+  const int64_t now = clock_->NowMs();
+  absl::StatusOr<Record> record = ReadLive(ns, key, now);
+  if (!record.ok()) return record;
+  if (now - record->last_access_ms() < TouchWriteThreshold(*record)) {
+    return record;
+  }
+  record->set_last_access_ms(now);
+  absl::Status s = Write({*record}, {}, {});
+  if (!s.ok()) return s;
+  return record;
+}
+
+absl::StatusOr<Record> SessionStore::Update(absl::string_view ns,
+                                            absl::string_view raw_id,
+                                            const UpdateArgs& args) {
+  const Limits& limits = options_.limits;
+  for (const auto& [k, v] : args.set) {
+    if (k.empty() || k.size() > limits.max_key_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_key_bytes: attribute keys are 1 to %d bytes",
+          limits.max_key_bytes));
+    }
+    if (v.size() > limits.max_value_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_value_bytes: attribute values are at most %d bytes",
+          limits.max_value_bytes));
+    }
+  }
+  for (const std::string& k : args.remove) {
+    if (args.set.count(k) > 0) {
+      return absl::InvalidArgumentError(
+          "an attribute cannot be both set and removed in one update");
+    }
+  }
+
+  const std::string key = StorageKey(raw_id);
+  absl::MutexLock lock(&StripeFor(key));
+  const int64_t now = clock_->NowMs();
+  absl::StatusOr<Record> record = ReadLive(ns, key, now);
+  if (!record.ok()) return record;
+  if (args.expected_version != 0 &&
+      args.expected_version != record->version()) {
+    return absl::AbortedError(absl::StrFormat(
+        "version mismatch: the session is at version %d", record->version()));
+  }
+  const uint64_t stamp = hlc_.Now();
+  for (const auto& [k, v] : args.set) {
+    internal::Attribute& attr = (*record->mutable_attributes())[k];
+    attr.set_value(v);
+    attr.set_hlc(stamp);
+    attr.set_writer(options_.writer_tag);
+    attr.set_removed(false);
+  }
+  for (const std::string& k : args.remove) {
+    auto it = record->mutable_attributes()->find(k);
+    if (it == record->mutable_attributes()->end() || it->second.removed()) {
+      continue;
+    }
+    it->second.clear_value();
+    it->second.set_hlc(stamp);
+    it->second.set_writer(options_.writer_tag);
+    it->second.set_removed(true);
+  }
+  absl::Status s = ValidateAttributes(*record);
+  if (!s.ok()) return s;
+  record->set_version(stamp);
+  if (args.touch) {
+    record->set_last_access_ms(std::max(record->last_access_ms(), now));
+  }
+  s = Write({*record}, {}, {});
+  if (!s.ok()) return s;
+  return record;
+}
+
+Record SessionStore::NewTombstone(const Record& live) {
+  Record tombstone = live;
+  tombstone.clear_attributes();
+  tombstone.set_destroyed(true);
+  tombstone.set_version(hlc_.Now());
+  return tombstone;
+}
+
+absl::StatusOr<std::optional<Record>> SessionStore::Destroy(
+    absl::string_view ns, absl::string_view raw_id) {
+  const std::string key = StorageKey(raw_id);
+  absl::MutexLock lock(&StripeFor(key));
+  absl::StatusOr<Record> record = ReadLive(ns, key, clock_->NowMs());
+  if (absl::IsNotFound(record.status())) return std::optional<Record>();
+  if (!record.ok()) return record.status();
+  Record tombstone = NewTombstone(*record);
+  std::vector<std::string> index_deletes;
+  if (!record->user_id().empty()) index_deletes.push_back(IndexKey(*record));
+  absl::Status s = Write({tombstone}, {}, index_deletes);
+  if (!s.ok()) return s;
+  return std::optional<Record>(std::move(tombstone));
+}
+
+absl::StatusOr<std::pair<Record, Record>> SessionStore::Rotate(
+    absl::string_view ns, absl::string_view raw_id,
+    absl::string_view new_raw_id) {
+  const std::string key = StorageKey(raw_id);
+  const std::string new_key = StorageKey(new_raw_id);
+  // Two stripes, always taken in address order.
+  absl::Mutex* first = &StripeFor(key);
+  absl::Mutex* second = &StripeFor(new_key);
+  if (second < first) std::swap(first, second);
+  absl::MutexLock lock_first(first);
+  std::optional<absl::MutexLock> lock_second;
+  if (second != first) lock_second.emplace(second);
+
+  const int64_t now = clock_->NowMs();
+  absl::StatusOr<Record> record = ReadLive(ns, key, now);
+  if (!record.ok()) return record.status();
+  absl::StatusOr<std::optional<Record>> taken = ReadKey(new_key);
+  if (!taken.ok()) return taken.status();
+  if (taken->has_value()) {
+    return absl::AlreadyExistsError("session id already in use");
+  }
+  Record moved = *record;
+  moved.set_id(std::string(new_raw_id));
+  moved.set_last_access_ms(std::max(moved.last_access_ms(), now));
+  moved.set_version(hlc_.Now());
+  Record tombstone = NewTombstone(*record);
+  std::vector<std::string> index_puts, index_deletes;
+  if (!record->user_id().empty()) {
+    index_puts.push_back(IndexKey(moved));
+    index_deletes.push_back(IndexKey(*record));
+  }
+  absl::Status s = Write({moved, tombstone}, index_puts, index_deletes);
+  if (!s.ok()) return s;
+  return std::make_pair(std::move(moved), std::move(tombstone));
+}
+
+absl::StatusOr<std::vector<Record>> SessionStore::ListByUser(
+    absl::string_view ns, absl::string_view user_id) {
+  std::vector<Record> out;
+  const int64_t now = clock_->NowMs();
+  std::string prefix = UserPrefix(ns, user_id);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), by_user_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    std::string key = it->key().ToString().substr(prefix.size());
+    absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value() && IsLive(**stored, now) &&
+        (*stored)->namespace_() == ns && (*stored)->user_id() == user_id) {
+      out.push_back(std::move(**stored));
+    }
+  }
+  absl::Status s = FromRocks(it->status(), "scanning the user index");
+  if (!s.ok()) return s;
+  std::sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
+    return a.created_at_ms() < b.created_at_ms();
+  });
+  return out;
+}
+
+absl::StatusOr<std::vector<Record>> SessionStore::DestroyByUser(
+    absl::string_view ns, absl::string_view user_id,
+    absl::string_view except_raw_id) {
+  absl::StatusOr<std::vector<Record>> sessions = ListByUser(ns, user_id);
+  if (!sessions.ok()) return sessions.status();
+  std::vector<Record> tombstones;
+  for (const Record& session : *sessions) {
+    if (session.id() == except_raw_id) continue;
+    absl::StatusOr<std::optional<Record>> tombstone =
+        Destroy(ns, session.id());
+    if (!tombstone.ok()) return tombstone.status();
+    if (tombstone->has_value()) tombstones.push_back(std::move(**tombstone));
+  }
+  return tombstones;
+}
+
+absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
+  if (incoming.id().size() != 32) {
+    return absl::InvalidArgumentError("replicated record without a valid id");
+  }
+  hlc_.Observe(incoming.version());
+  const std::string key = StorageKey(incoming.id());
+  absl::MutexLock lock(&StripeFor(key));
+  absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+  if (!stored.ok()) return stored.status();
+  Record merged =
+      stored->has_value() ? sesh::Merge(**stored, incoming) : incoming;
+  if (stored->has_value() && SameState(**stored, merged)) return merged;
+  std::vector<std::string> index_puts, index_deletes;
+  if (!merged.user_id().empty()) {
+    if (merged.destroyed()) {
+      index_deletes.push_back(IndexKey(merged));
+    } else {
+      index_puts.push_back(IndexKey(merged));
+    }
+  }
+  absl::Status s = Write({merged}, index_puts, index_deletes);
+  if (!s.ok()) return s;
+  return merged;
+}
+
+absl::StatusOr<std::optional<Record>> SessionStore::ReadRaw(
+    absl::string_view raw_id) {
+  return ReadKey(StorageKey(raw_id));
+}
+
+absl::Status SessionStore::ForEachInPartitions(
+    uint32_t first, uint32_t last,
+    const std::function<bool(const Record&)>& fn) {
+  char start[4] = {static_cast<char>(first >> 24),
+                   static_cast<char>(first >> 16),
+                   static_cast<char>(first >> 8), static_cast<char>(first)};
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
+  for (it->Seek(rocksdb::Slice(start, 4)); it->Valid(); it->Next()) {
+    rocksdb::Slice key = it->key();
+    if (key.size() < 4) continue;
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    uint32_t partition = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                         (uint32_t{p[2]} << 8) | p[3];
+    if (partition > last) break;
+    Record record;
+    if (!record.ParseFromArray(it->value().data(),
+                               static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("a stored session record does not parse");
+    }
+    if (!fn(record)) break;
+  }
+  return FromRocks(it->status(), "scanning sessions");
+}
+
+int64_t SessionStore::TouchWriteThreshold(const Record& record) const {
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(options_.touch_write_fraction *
+                              static_cast<double>(record.idle_timeout_ms())));
+}
+
+bool SessionStore::Reclaimable(const Record& record, int64_t now_ms) const {
+  if (record.destroyed()) {
+    return now_ms >=
+           record.absolute_deadline_ms() + options_.tombstone_margin_ms;
+  }
+  return now_ms >= ExpiresAtMs(record) + options_.expired_grace_ms;
+}
+
+absl::StatusOr<int64_t> SessionStore::Sweep() {
+  const int64_t now = clock_->NowMs();
+  std::vector<std::string> candidates;
+  absl::Status s = ForEachInPartitions(
+      0, UINT32_MAX, [&](const Record& record) {
+        if (Reclaimable(record, now)) candidates.push_back(record.id());
+        return true;
+      });
+  if (!s.ok()) return s;
+  int64_t deleted = 0;
+  for (const std::string& raw_id : candidates) {
+    const std::string key = StorageKey(raw_id);
+    absl::MutexLock lock(&StripeFor(key));
+    // Re-check under the lock: a replica may have merged a newer touch.
+    absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) continue;
+    const Record& record = **stored;
+    if (!Reclaimable(record, now)) continue;
+    rocksdb::WriteBatch batch;
+    batch.Delete(sessions_cf_, key);
+    if (!record.user_id().empty()) batch.Delete(by_user_cf_, IndexKey(record));
+    s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                  "deleting expired sessions");
+    if (!s.ok()) return s;
+    ++deleted;
+  }
+  return deleted;
+}
+
+int64_t SessionStore::CountStoredForTesting() {
+  int64_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  return count;
+}
+
+uint64_t SessionStore::EstimateStored() {
+  uint64_t count = 0;
+  db_->GetIntProperty(sessions_cf_, "rocksdb.estimate-num-keys", &count);
+  return count;
+}
+
+}  // namespace sesh

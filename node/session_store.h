@@ -1,0 +1,241 @@
+#ifndef SESH_NODE_SESSION_STORE_H_
+#define SESH_NODE_SESSION_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "node/clock.h"
+#include "sesh/internal/record.pb.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+}  // namespace rocksdb
+
+namespace sesh {
+
+using Record = internal::SessionRecord;
+
+// Limits on what a session may hold (DESIGN §2). Going over one gives an
+// error naming the limit and applies nothing.
+struct Limits {
+  int max_attributes = 64;
+  size_t max_key_bytes = 256;
+  size_t max_value_bytes = 32 * 1024;
+  // Sum of attribute keys and values, user id and namespace.
+  size_t max_session_bytes = 64 * 1024;
+  int max_sessions_per_user = 1000;
+  size_t max_namespace_bytes = 128;
+  size_t max_user_id_bytes = 256;
+  int64_t max_idle_timeout_ms = int64_t{30} * 24 * 3600 * 1000;
+  // Also the absolute TTL of a session created with absolute_ttl_ms = 0.
+  int64_t max_absolute_ttl_ms = int64_t{90} * 24 * 3600 * 1000;
+};
+
+struct StoreOptions {
+  // RocksDB directory; created if missing.
+  std::string path;
+  Limits limits;
+  // A touch rewrites the stored record only when it moves last_access by at
+  // least this fraction of the idle timeout (and at least 1 ms); smaller moves
+  // are reported but not written. So a session read continuously is
+  // rewritten at most ~100 times per idle timeout instead of on every read,
+  // and may expire up to this fraction of its idle timeout earlier than the
+  // latest reader was told. 0 writes every touch.
+  double touch_write_fraction = 0.01;
+  // A destroyed session's tombstone is kept until its absolute deadline plus
+  // this margin (clock skew between nodes): by then no copy anywhere can be
+  // live, so no replica can bring it back.
+  int64_t tombstone_margin_ms = 5 * 60 * 1000;
+  // Expired sessions stay on disk this long before the sweep deletes them, so
+  // a touch still being replicated finds its record. Reads never return them.
+  int64_t expired_grace_ms = 10 * 1000;
+  // Tag of this node in attribute stamps (ties between equal HLC stamps).
+  uint32_t writer_tag = 0;
+  // fsync the WAL on every write (survives power loss, not only kill -9).
+  bool sync_writes = false;
+  size_t block_cache_bytes = size_t{256} << 20;
+};
+
+struct CreateArgs {
+  std::string ns;
+  std::string user_id;
+  std::map<std::string, std::string> attributes;
+  int64_t idle_timeout_ms = 0;
+  // 0: limits.max_absolute_ttl_ms.
+  int64_t absolute_ttl_ms = 0;
+};
+
+struct UpdateArgs {
+  std::map<std::string, std::string> set;
+  std::vector<std::string> remove;
+  // 0: no compare-and-set.
+  uint64_t expected_version = 0;
+  bool touch = true;
+};
+
+// True if the record is a session callers may see at now_ms (DESIGN §2).
+bool IsLive(const Record& record, int64_t now_ms);
+// min(last_access + idle_timeout, absolute_deadline).
+int64_t ExpiresAtMs(const Record& record);
+// The RocksDB key of a session: partition (4 bytes, big endian) then
+// SHA-256 of the raw ID. Partition-major order makes a partition one
+// contiguous range (the unit of catch-up); hashing the ID means key
+// comparisons inside RocksDB leak no timing about other sessions' IDs.
+std::string StorageKey(absl::string_view raw_id);
+
+// The storage engine of one node: sessions in RocksDB, with sliding and
+// absolute expiry, per-attribute updates, tombstones, a by-user index and a
+// sweep of expired data. Knows nothing of gRPC or of other nodes; replication
+// feeds it merged states through Merge().
+//
+// Every call takes raw 32-byte IDs (the caller decodes and validates the
+// text form) and is scoped to a namespace: a session of another namespace is
+// NOT_FOUND. Expired, destroyed and absent sessions are all NOT_FOUND.
+//
+// Thread-safe. Read-modify-write calls on one session are serialized by a
+// striped lock; calls on different sessions run in parallel.
+class SessionStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<SessionStore>> Open(
+      const StoreOptions& options, Clock* clock);
+  // Flushes memtables and closes RocksDB.
+  ~SessionStore();
+
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  // Checks a Create against the limits without storing anything.
+  // INVALID_ARGUMENT or RESOURCE_EXHAUSTED as for Create (except the per-user
+  // count, which needs the index).
+  absl::Status ValidateCreate(const CreateArgs& args) const;
+
+  // Stores a new session under raw_id (minted by the caller with
+  // NewRawId()). INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the limit;
+  // ALREADY_EXISTS if the ID is taken (never in practice: 256 random bits).
+  absl::StatusOr<Record> Create(absl::string_view raw_id,
+                                const CreateArgs& args);
+
+  // Reads a live session and, if touch, slides its expiry to now (never past
+  // the absolute deadline; written per touch_write_fraction). NOT_FOUND.
+  absl::StatusOr<Record> Get(absl::string_view ns, absl::string_view raw_id,
+                             bool touch);
+
+  // Sets and removes attributes atomically. NOT_FOUND, ABORTED (version
+  // mismatch), INVALID_ARGUMENT (key/value size, key both set and removed),
+  // RESOURCE_EXHAUSTED (attribute count, session size). Nothing is applied on
+  // error.
+  absl::StatusOr<Record> Update(absl::string_view ns, absl::string_view raw_id,
+                                const UpdateArgs& args);
+
+  // Slides the expiry. NOT_FOUND.
+  absl::StatusOr<Record> Touch(absl::string_view ns, absl::string_view raw_id);
+
+  // Replaces the session with a tombstone and drops it from the user index.
+  // Returns the tombstone, or std::nullopt if there was no live session (an
+  // idempotent success).
+  absl::StatusOr<std::optional<Record>> Destroy(absl::string_view ns,
+                                                absl::string_view raw_id);
+
+  // Moves a live session to new_raw_id in one atomic write; the old ID gets a
+  // tombstone. Returns {new session, old tombstone}. NOT_FOUND.
+  absl::StatusOr<std::pair<Record, Record>> Rotate(
+      absl::string_view ns, absl::string_view raw_id,
+      absl::string_view new_raw_id);
+
+  // The user's live sessions held by this node, by created_at_ms.
+  absl::StatusOr<std::vector<Record>> ListByUser(absl::string_view ns,
+                                                 absl::string_view user_id);
+
+  // Destroys the user's live sessions held here except except_raw_id;
+  // returns their tombstones.
+  absl::StatusOr<std::vector<Record>> DestroyByUser(
+      absl::string_view ns, absl::string_view user_id,
+      absl::string_view except_raw_id);
+
+  // Replication: merges a peer's state of a session into the local one
+  // (replication/merge.h) and returns the merged state.
+  absl::StatusOr<Record> Merge(const Record& incoming);
+
+  // The stored state of a session whatever its liveness (tombstones
+  // included), or std::nullopt.
+  absl::StatusOr<std::optional<Record>> ReadRaw(absl::string_view raw_id);
+
+  // Calls fn for every stored record (tombstones and expired ones included)
+  // whose partition is in [first, last], in key order. Stops early when fn
+  // returns false.
+  absl::Status ForEachInPartitions(uint32_t first, uint32_t last,
+                                   const std::function<bool(const Record&)>& fn);
+
+  // Deletes expired sessions older than expired_grace_ms, tombstones past
+  // their deadline plus tombstone_margin_ms, and their index entries.
+  // Returns how many records were deleted. Run periodically by the node
+  // (--sweep_interval_ms): an expired session is reclaimed at most
+  // expired_grace_ms + sweep interval + one pass after it expires.
+  absl::StatusOr<int64_t> Sweep();
+
+  // Records stored (live, expired-not-yet-swept and tombstones), exactly.
+  int64_t CountStoredForTesting();
+  // RocksDB's estimate of the same, cheap.
+  uint64_t EstimateStored();
+
+  // The hybrid clock that stamps this node's writes.
+  HybridClock& hlc() { return hlc_; }
+  Clock* clock() const { return clock_; }
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  static constexpr int kStripes = 1024;
+
+  SessionStore(const StoreOptions& options, Clock* clock);
+
+  absl::Mutex& StripeFor(absl::string_view key);
+  absl::Status ValidateAttributes(const Record& session) const;
+  // Reads the stored record for a storage key; std::nullopt if none.
+  absl::StatusOr<std::optional<Record>> ReadKey(const std::string& key);
+  // Reads a session that must be live and in namespace ns, else NOT_FOUND.
+  absl::StatusOr<Record> ReadLive(absl::string_view ns,
+                                  const std::string& key, int64_t now_ms);
+  absl::Status CountUserSessions(absl::string_view ns,
+                                 absl::string_view user_id, int64_t now_ms,
+                                 int* count);
+  std::string IndexKey(const Record& record) const;
+  absl::Status Write(const std::vector<Record>& puts,
+                     const std::vector<std::string>& index_puts,
+                     const std::vector<std::string>& index_deletes);
+  Record NewTombstone(const Record& live);
+  // How far a touch must move last_access before it is written.
+  int64_t TouchWriteThreshold(const Record& record) const;
+  // True if the sweep may delete the record at now_ms.
+  bool Reclaimable(const Record& record, int64_t now_ms) const;
+
+  // Constant after construction.
+  const StoreOptions options_;
+  Clock* const clock_;
+  HybridClock hlc_;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* sessions_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_user_cf_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  // Serializes read-modify-write per session (by storage key) and counts of
+  // one user's sessions (by user).
+  std::unique_ptr<absl::Mutex[]> stripes_;
+  std::unique_ptr<absl::Mutex[]> user_stripes_;
+};
+
+}  // namespace sesh
+
+#endif  // SESH_NODE_SESSION_STORE_H_

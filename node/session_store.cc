@@ -546,14 +546,23 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadRaw(
 }
 
 absl::Status SessionStore::ForEachInPartitions(
-    uint32_t first, uint32_t last,
-    const std::function<bool(const Record&)>& fn) {
+    uint32_t first, uint32_t last, absl::string_view after_key,
+    const std::function<bool(const std::string& key, const Record&)>& fn) {
   char start[4] = {static_cast<char>(first >> 24),
                    static_cast<char>(first >> 16),
                    static_cast<char>(first >> 8), static_cast<char>(first)};
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
-  for (it->Seek(rocksdb::Slice(start, 4)); it->Valid(); it->Next()) {
+  if (after_key.empty()) {
+    it->Seek(rocksdb::Slice(start, 4));
+  } else {
+    it->Seek(rocksdb::Slice(after_key.data(), after_key.size()));
+    if (it->Valid() && it->key() == rocksdb::Slice(after_key.data(),
+                                                  after_key.size())) {
+      it->Next();
+    }
+  }
+  for (; it->Valid(); it->Next()) {
     rocksdb::Slice key = it->key();
     if (key.size() < 4) continue;
     const auto* p = reinterpret_cast<const unsigned char*>(key.data());
@@ -565,7 +574,7 @@ absl::Status SessionStore::ForEachInPartitions(
                                static_cast<int>(it->value().size()))) {
       return absl::DataLossError("a stored session record does not parse");
     }
-    if (!fn(record)) break;
+    if (!fn(key.ToString(), record)) break;
   }
   return FromRocks(it->status(), "scanning sessions");
 }
@@ -588,7 +597,7 @@ absl::StatusOr<int64_t> SessionStore::Sweep() {
   const int64_t now = clock_->NowMs();
   std::vector<std::string> candidates;
   absl::Status s = ForEachInPartitions(
-      0, UINT32_MAX, [&](const Record& record) {
+      0, UINT32_MAX, "", [&](const std::string&, const Record& record) {
         if (Reclaimable(record, now)) candidates.push_back(record.id());
         return true;
       });

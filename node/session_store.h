@@ -173,11 +173,13 @@ class SessionStore {
   // included), or std::nullopt.
   absl::StatusOr<std::optional<Record>> ReadRaw(absl::string_view raw_id);
 
-  // Calls fn for every stored record (tombstones and expired ones included)
-  // whose partition is in [first, last], in key order. Stops early when fn
-  // returns false.
-  absl::Status ForEachInPartitions(uint32_t first, uint32_t last,
-                                   const std::function<bool(const Record&)>& fn);
+  // Calls fn(storage key, record) for every stored record (tombstones and
+  // expired ones included) whose partition is in [first, last], in key
+  // order, starting after after_key when it is not empty. Stops early when
+  // fn returns false.
+  absl::Status ForEachInPartitions(
+      uint32_t first, uint32_t last, absl::string_view after_key,
+      const std::function<bool(const std::string& key, const Record&)>& fn);
 
   // Deletes expired sessions older than expired_grace_ms, tombstones past
   // their deadline plus tombstone_margin_ms, and their index entries.

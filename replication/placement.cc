@@ -46,8 +46,7 @@ inline uint64_t PartitionKey(uint32_t partition) {
 // breaks ties towards the smaller index (= smaller id, nodes are sorted).
 // Keys of distinct indexes differ, and every key is > 0 because
 // index < kMaxNodes, so 0 marks an empty slot.
-inline uint64_t RankKey(uint64_t node_hash, uint64_t partition_key,
-                        int index) {
+inline uint64_t RankKey(uint64_t node_hash, uint64_t partition_key, int index) {
   return (Mix64(node_hash ^ partition_key) & ~uint64_t{0xFF}) |
          static_cast<uint64_t>(kMaxNodes - index);
 }
@@ -123,8 +122,8 @@ absl::Status ValidateSortedNodeIds(const std::vector<std::string>& ids) {
           absl::StrCat("duplicate node id ", ids[i]));
     }
     if (i > 0 && ids[i] < ids[i - 1]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("node ids not sorted: ", ids[i - 1], " before ", ids[i]));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node ids not sorted: ", ids[i - 1], " before ", ids[i]));
     }
   }
   return absl::OkStatus();
@@ -204,14 +203,14 @@ absl::StatusOr<PlacementMap> PlacementMap::FromSerialized(
   const int node_count = static_cast<int>(sorted_node_ids.size());
   if (replication_factor < 1 || replication_factor > node_count) {
     return absl::InvalidArgumentError(
-        absl::StrCat("replication factor ", replication_factor,
-                     " outside [1, ", node_count, "]"));
+        absl::StrCat("replication factor ", replication_factor, " outside [1, ",
+                     node_count, "]"));
   }
   const size_t rf = static_cast<size_t>(replication_factor);
   if (map.size() != kPartitionCount * rf) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("partition map has ", map.size(), " bytes, want ",
-                     kPartitionCount * rf));
+    return absl::InvalidArgumentError(absl::StrCat("partition map has ",
+                                                   map.size(), " bytes, want ",
+                                                   kPartitionCount * rf));
   }
   const auto* entries = reinterpret_cast<const uint8_t*>(map.data());
   for (uint32_t p = 0; p < kPartitionCount; ++p) {
@@ -247,11 +246,11 @@ uint8_t PlacementMap::Primary(uint32_t partition) const {
 }
 
 int PlacementMap::IndexOf(absl::string_view node_id) const {
-  const auto it = std::lower_bound(
-      nodes_.begin(), nodes_.end(), node_id,
-      [](const std::string& a, absl::string_view b) {
-        return absl::string_view(a) < b;
-      });
+  const auto it =
+      std::lower_bound(nodes_.begin(), nodes_.end(), node_id,
+                       [](const std::string& a, absl::string_view b) {
+                         return absl::string_view(a) < b;
+                       });
   if (it == nodes_.end() || absl::string_view(*it) != node_id) return -1;
   return static_cast<int>(it - nodes_.begin());
 }

@@ -1,0 +1,223 @@
+// Merges concurrent Gets to one node into batches (BatchGet RPCs), without
+// knowing anything of the transport or of sessions: the owner sends each
+// batch, completes its Gets, and reports the batch's end.
+//
+// Policy, per node: at most `max_in_flight` batches are in flight. A Get that
+// finds a free slot leaves at once, together with whatever is queued for its
+// (namespace, touch) group, up to `max_batch` Gets. Otherwise it queues; when
+// a batch completes, the freed slot takes the group whose oldest Get has
+// waited longest (up to max_batch Gets of it). No Get waits longer than
+// `max_wait`: a timer sends overdue Gets even when every slot is busy (the
+// in-flight count may then exceed max_in_flight for a while).
+
+#ifndef SESH_CLIENT_INTERNAL_GET_COALESCER_H_
+#define SESH_CLIENT_INTERNAL_GET_COALESCER_H_
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/internal/scheduler.h"
+
+namespace sesh {
+namespace client_internal {
+
+// `Get` is the owner's record of one waiting Get; the coalescer only sets
+// its `absl::Time enqueued` field and moves it around.
+template <typename Get>
+struct GetBatch {
+  std::string ns;
+  bool touch = true;
+  // In queue order; at least one.
+  std::vector<std::unique_ptr<Get>> gets;
+};
+
+template <typename Get>
+class GetCoalescer {
+ public:
+  // Sends a batch; must not block, and must lead to exactly one BatchDone()
+  // call when the batch is over. Called without the coalescer's lock, on the
+  // thread of Enqueue, BatchDone or a timer.
+  using SendFn = std::function<void(GetBatch<Get>)>;
+
+  // `scheduler` must outlive the coalescer, and the coalescer its pending
+  // timers (stop the scheduler first).
+  GetCoalescer(int max_batch, int max_in_flight, absl::Duration max_wait,
+               Scheduler* scheduler, SendFn send)
+      : max_batch_(static_cast<size_t>(std::max(1, max_batch))),
+        max_in_flight_(std::max(1, max_in_flight)),
+        max_wait_(std::max(max_wait, absl::ZeroDuration())),
+        scheduler_(scheduler),
+        send_(std::move(send)) {}
+
+  GetCoalescer(const GetCoalescer&) = delete;
+  GetCoalescer& operator=(const GetCoalescer&) = delete;
+
+  // Thread-safe.
+  void Enqueue(std::string ns, bool touch, std::unique_ptr<Get> get);
+  // Reports the end of a batch given to SendFn. Thread-safe.
+  void BatchDone();
+
+  int InFlightForTesting() {
+    absl::MutexLock lock(&mu_);
+    return in_flight_;
+  }
+  int QueuedForTesting() {
+    absl::MutexLock lock(&mu_);
+    int n = 0;
+    for (const auto& entry : queues_) n += static_cast<int>(entry.second.size());
+    return n;
+  }
+
+ private:
+  using Key = std::pair<std::string, bool>;  // (namespace, touch)
+  using Queues = std::map<Key, std::deque<std::unique_ptr<Get>>>;
+
+  // Takes up to max_batch_ Gets of queue `it`, erasing it once empty.
+  GetBatch<Get> TakeBatch(typename Queues::iterator it)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Arms a timer for the oldest queued Get unless one at least as early is
+  // armed; the time to arm goes to *to_arm.
+  void ArmTimer(std::vector<absl::Time>* to_arm)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnTimer(absl::Time armed_for);
+  void Launch(std::vector<GetBatch<Get>> batches,
+              std::vector<absl::Time> timers);
+
+  // Constant after construction.
+  const size_t max_batch_;
+  const int max_in_flight_;
+  const absl::Duration max_wait_;
+  Scheduler* const scheduler_;
+  const SendFn send_;
+
+  absl::Mutex mu_;
+  // Protected by mu_.
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // FIFO per group; never an empty deque.
+  Queues queues_ ABSL_GUARDED_BY(mu_);
+  // Time of the earliest armed timer (InfiniteFuture: none). Later timers
+  // may be pending too; they find nothing overdue and re-arm as needed.
+  absl::Time timer_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+};
+
+// Implementation.
+
+template <typename Get>
+void GetCoalescer<Get>::Enqueue(std::string ns, bool touch,
+                                std::unique_ptr<Get> get) {
+  std::vector<GetBatch<Get>> batches;
+  std::vector<absl::Time> timers;
+  {
+    absl::MutexLock lock(&mu_);
+    get->enqueued = scheduler_->Now();
+    auto it = queues_.try_emplace(Key(std::move(ns), touch)).first;
+    it->second.push_back(std::move(get));
+    if (in_flight_ < max_in_flight_) {
+      ++in_flight_;
+      batches.push_back(TakeBatch(it));
+    } else {
+      ArmTimer(&timers);
+    }
+  }
+  Launch(std::move(batches), std::move(timers));
+}
+
+template <typename Get>
+void GetCoalescer<Get>::BatchDone() {
+  std::vector<GetBatch<Get>> batches;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    while (in_flight_ < max_in_flight_ && !queues_.empty()) {
+      auto oldest = queues_.begin();
+      for (auto it = queues_.begin(); it != queues_.end(); ++it) {
+        if (it->second.front()->enqueued < oldest->second.front()->enqueued) {
+          oldest = it;
+        }
+      }
+      ++in_flight_;
+      batches.push_back(TakeBatch(oldest));
+    }
+  }
+  Launch(std::move(batches), {});
+}
+
+template <typename Get>
+void GetCoalescer<Get>::OnTimer(absl::Time armed_for) {
+  std::vector<GetBatch<Get>> batches;
+  std::vector<absl::Time> timers;
+  {
+    absl::MutexLock lock(&mu_);
+    if (armed_for == timer_at_) timer_at_ = absl::InfiniteFuture();
+    const absl::Time now = scheduler_->Now();
+    for (auto it = queues_.begin(); it != queues_.end();) {
+      auto next = std::next(it);
+      // All Gets of a queue whose oldest is overdue leave; the younger ones
+      // a little early.
+      if (it->second.front()->enqueued + max_wait_ <= now) {
+        bool emptied = false;
+        while (!emptied) {
+          emptied = it->second.size() <= max_batch_;
+          ++in_flight_;
+          batches.push_back(TakeBatch(it));
+        }
+      }
+      it = next;
+    }
+    ArmTimer(&timers);
+  }
+  Launch(std::move(batches), std::move(timers));
+}
+
+template <typename Get>
+GetBatch<Get> GetCoalescer<Get>::TakeBatch(typename Queues::iterator it) {
+  GetBatch<Get> batch;
+  batch.ns = it->first.first;
+  batch.touch = it->first.second;
+  auto& queue = it->second;
+  const size_t n = std::min(queue.size(), max_batch_);
+  batch.gets.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch.gets.push_back(std::move(queue.front()));
+    queue.pop_front();
+  }
+  if (queue.empty()) queues_.erase(it);
+  return batch;
+}
+
+template <typename Get>
+void GetCoalescer<Get>::ArmTimer(std::vector<absl::Time>* to_arm) {
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const auto& entry : queues_) {
+    oldest = std::min(oldest, entry.second.front()->enqueued);
+  }
+  if (oldest == absl::InfiniteFuture()) return;
+  const absl::Time when = oldest + max_wait_;
+  if (when >= timer_at_) return;
+  timer_at_ = when;
+  to_arm->push_back(when);
+}
+
+template <typename Get>
+void GetCoalescer<Get>::Launch(std::vector<GetBatch<Get>> batches,
+                               std::vector<absl::Time> timers) {
+  for (absl::Time when : timers) {
+    scheduler_->RunAt(when, [this, when] { OnTimer(when); });
+  }
+  for (GetBatch<Get>& batch : batches) send_(std::move(batch));
+}
+
+}  // namespace client_internal
+}  // namespace sesh
+
+#endif  // SESH_CLIENT_INTERNAL_GET_COALESCER_H_

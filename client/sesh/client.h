@@ -1,0 +1,323 @@
+// The Sesh C++ client: a smart client that routes each call straight to the
+// node that owns the session.
+//
+//   absl::StatusOr<std::unique_ptr<sesh::Client>> client =
+//       sesh::Client::Connect({.seeds = {"sesh-0:7700", "sesh-1:7700"}});
+//   absl::StatusOr<sesh::SessionData> s = (*client)->Get("shop", cookie_id);
+//
+// Routing. The client caches the cluster topology (node ids, addresses,
+// liveness, replication factor) and computes placement itself
+// (replication/placement.h): calls on one session go to the primary of the
+// session's partition, or to the next node of its preference list when the
+// primary is marked down or unreachable. Create, ListByUser and DestroyByUser
+// may go to any node; Creates are spread round-robin over the nodes that are
+// up. A call that reaches a "wrong" node still succeeds (the node forwards it
+// once), so a stale topology costs an extra hop, never a failure.
+//
+// Topology refresh. Every answer carries the answering node's membership
+// epoch; when it differs from the cached one the client refetches the
+// topology in the background (at most once per 100 ms) and routes by the new
+// map as soon as it is installed. A node that is unreachable also triggers a
+// refresh, so a node that the cluster marked down is avoided.
+//
+// Deadlines. ClientOptions::deadline bounds each public call as a whole,
+// retries and backoff included (for BatchGet: each per-node part). A call
+// that runs out of time fails with DEADLINE_EXCEEDED.
+//
+// Retries. A call is tried at most ClientOptions::max_attempts times, each
+// attempt on the next node of its candidate list (preference list for a
+// session, all nodes otherwise; nodes marked down or suspect go last).
+//   - Retried on UNAVAILABLE and on DEADLINE_EXCEEDED of an attempt (not of
+//     the whole call), with exponential backoff (initial_backoff doubling up
+//     to max_backoff, with jitter, never past the deadline), because they are
+//     idempotent or harmless to repeat:
+//       Get, GetAsync, Touch, TouchAsync, BatchGet, ListByUser, Destroy,
+//       DestroyAsync, DestroyByUser, Topology, NodeStats.
+//     To leave room for a failover, an attempt of these calls that is not
+//     the last one gets at most deadline / max_attempts.
+//   - Never re-sent once the request may have reached a server, because
+//     repeating them is not harmless (a second Create mints a second
+//     session, a repeated Update may apply twice or fail its version check,
+//     a repeated Rotate fails with NOT_FOUND after the first one succeeded):
+//       Create, CreateAsync, Update, UpdateAsync, Rotate.
+//     Such a call gets the whole deadline in one attempt. It moves on to the
+//     next candidate node only when the request provably never left this
+//     process: the node's channel was in TRANSIENT_FAILURE before the call
+//     (nothing is sent), or gRPC failed the call with UNAVAILABLE while
+//     picking a connection ("failed to connect to all addresses": no
+//     connection to the node could be established, so the call was never
+//     written to one) and no trailing metadata came back. Any other failure,
+//     including UNAVAILABLE from a node (e.g. "too few replicas for the
+//     durability") and a connection lost mid-call, is returned as is: the
+//     write may or may not have been applied.
+// A node whose connection fails (UNAVAILABLE, or an attempt timeout, without
+// an answer from the node) is marked suspect for about 1 s: calls try it last.
+//
+// Errors. absl::StatusCode values equal the gRPC codes numerically; the
+// node's codes and messages are passed through unchanged (see
+// proto/sesh/v1/sessions.proto for each RPC): NOT_FOUND (absent, expired,
+// destroyed, or of another namespace), INVALID_ARGUMENT, ABORTED (version
+// mismatch), RESOURCE_EXHAUSTED (a limit), UNAVAILABLE (no node could be
+// reached after the retries, or too few replicas for the durability),
+// DEADLINE_EXCEEDED (ClientOptions::deadline passed), UNAUTHENTICATED /
+// PERMISSION_DENIED. A malformed session id is rejected locally with
+// INVALID_ARGUMENT, without any RPC.
+//
+// Thread safety. A Client is fully thread-safe: any number of threads may
+// call any method concurrently. Callbacks of the *Async methods run on a gRPC
+// callback thread or on the client's internal timer thread, never inside the
+// *Async call itself; they must not block (a blocking callback delays other
+// calls' completions and the Get batching timer) and must not destroy the
+// Client. Destroying the Client waits for every call in flight to complete
+// (each is bounded by its deadline), then joins the client's thread.
+
+#ifndef SESH_CLIENT_SESH_CLIENT_H_
+#define SESH_CLIENT_SESH_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace sesh {
+
+// A session as stored by Sesh. Times are Unix epoch milliseconds.
+struct SessionData {
+  // 43-character base64url id (the cookie value).
+  std::string id;
+  // The session's namespace ("namespace" is a C++ keyword).
+  std::string namespace_;
+  // Empty for an anonymous session.
+  std::string user_id;
+  // Attribute values are arbitrary bytes.
+  std::map<std::string, std::string> attributes;
+  int64_t created_at_ms = 0;
+  int64_t last_access_ms = 0;
+  int64_t idle_timeout_ms = 0;
+  // Hard cap; never extended.
+  int64_t absolute_deadline_ms = 0;
+  // min(last_access_ms + idle_timeout_ms, absolute_deadline_ms).
+  int64_t expires_at_ms = 0;
+  // Grows with every change; pass it as UpdateOptions::expected_version for
+  // compare-and-set.
+  uint64_t version = 0;
+};
+
+// How many replicas must hold a write before it is acknowledged.
+enum class Durability {
+  kDefault,  // the node's default (QUORUM unless configured otherwise)
+  kOne,      // the coordinator's local write
+  kQuorum,   // a majority of the replicas: survives any single node crash
+  kAll,      // every replica
+};
+
+struct ClientOptions {
+  // host:port of nodes to ask for the topology, tried in order by Connect
+  // (and again whenever none of the known nodes answers). At least one.
+  std::vector<std::string> seeds;
+  // Bound on each public call, retries included. > 0.
+  absl::Duration deadline = absl::Seconds(2);
+  // Attempts per call, first one included (see "Retries" above). >= 1.
+  int max_attempts = 3;
+  // Backoff before the second attempt; doubles per attempt up to
+  // max_backoff. Jittered to [50%, 100%] of the value.
+  absl::Duration initial_backoff = absl::Milliseconds(10);
+  absl::Duration max_backoff = absl::Milliseconds(200);
+  // Merge concurrent Gets to the same node into BatchGet RPCs. Per node, up
+  // to max_batches_in_flight_per_node Get/BatchGet RPCs are in flight; while
+  // they are all busy further Gets queue, and leave with the next completion
+  // (up to max_batch ids per RPC) or after max_batch_wait, whichever comes
+  // first. An unloaded client therefore sends each Get at once, as a plain
+  // Get RPC. Applies to Get and GetAsync, not to BatchGet.
+  bool coalesce_gets = true;
+  // Ids per BatchGet RPC, also for BatchGet() (keep <= the nodes'
+  // --max_batch). >= 1.
+  int max_batch = 64;
+  // Longest time a Get waits in the queue. >= 0.
+  absl::Duration max_batch_wait = absl::Microseconds(200);
+  // >= 1.
+  int max_batches_in_flight_per_node = 2;
+};
+
+struct CreateOptions {
+  // Optional: indexes the session for ListByUser / DestroyByUser.
+  std::string user_id;
+  std::map<std::string, std::string> attributes;
+  // Required, > 0: sliding expiry. 0 gets INVALID_ARGUMENT from the node.
+  int64_t idle_timeout_ms = 0;
+  // Absolute lifetime from creation; 0 means the node's maximum.
+  int64_t absolute_ttl_ms = 0;
+  Durability durability = Durability::kDefault;
+};
+
+struct UpdateOptions {
+  // Attributes to add or replace; others are untouched.
+  std::map<std::string, std::string> set;
+  // Attribute names to remove; absent names are ignored. A name both set and
+  // removed is INVALID_ARGUMENT.
+  std::vector<std::string> remove;
+  // Non-zero: apply only if the session's version equals it, else ABORTED.
+  // Exact while one node coordinates the partition (always, outside a
+  // network partition or a failover in progress).
+  uint64_t expected_version = 0;
+  Durability durability = Durability::kDefault;
+  // An update slides the expiry unless this is set.
+  bool skip_touch = false;
+};
+
+struct NodeInfo {
+  std::string id;
+  std::string address;  // host:port of the node's public endpoint
+  bool up = false;      // as seen by the answering node's failure detector
+};
+
+struct TopologyInfo {
+  // Fingerprint of the membership (MembershipEpoch in placement.h).
+  uint64_t epoch = 0;
+  int replication_factor = 0;
+  uint32_t partition_count = 0;
+  // Sorted by id.
+  std::vector<NodeInfo> nodes;
+  // Id of the node that answered.
+  std::string answered_by;
+};
+
+// The NodeStats RPC of one node.
+struct NodeStatsInfo {
+  std::string node_id;
+  // Public calls the node served as the owner, and calls it forwarded.
+  uint64_t requests_served = 0;
+  uint64_t requests_forwarded = 0;
+  // Sessions stored on the node (live or not yet swept).
+  uint64_t stored_sessions = 0;
+  bool serving = false;
+  std::string membership_error;
+};
+
+class Client {
+ public:
+  using SessionCallback = std::function<void(absl::StatusOr<SessionData>)>;
+  using ExpiryCallback = std::function<void(absl::StatusOr<int64_t>)>;
+  using StatusCallback = std::function<void(absl::Status)>;
+
+  // Fetches the topology from the first seed that answers (each seed gets
+  // options.deadline) and returns a client routed by it.
+  // Errors: INVALID_ARGUMENT (no seeds, or an option out of range),
+  // UNAVAILABLE (no seed answered with a usable topology; the message has
+  // the last error).
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(
+      const ClientOptions& options);
+
+  // Waits for the calls in flight (see "Thread safety").
+  virtual ~Client() = default;
+
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Creates a session with a fresh id minted by the node. Not retried once
+  // sent. Errors: INVALID_ARGUMENT (empty namespace, idle_timeout_ms <= 0, a
+  // size limit), RESOURCE_EXHAUSTED (count or size limit), UNAVAILABLE.
+  virtual absl::StatusOr<SessionData> Create(absl::string_view ns,
+                                             const CreateOptions& options) = 0;
+
+  // Reads a session; with `touch` also slides its expiry. Retried.
+  // Errors: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<SessionData> Get(absl::string_view ns,
+                                          absl::string_view id,
+                                          bool touch = true) = 0;
+
+  // Sets / removes attributes and returns the session after the update. Not
+  // retried once sent. On any error nothing was applied, except UNAVAILABLE
+  // and DEADLINE_EXCEEDED after sending (the message of UNAVAILABLE from a
+  // node says whether it may have been). Errors: NOT_FOUND,
+  // INVALID_ARGUMENT, ABORTED (expected_version mismatch),
+  // RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<SessionData> Update(absl::string_view ns,
+                                             absl::string_view id,
+                                             const UpdateOptions& options) = 0;
+
+  // Slides the expiry; returns the new expires_at_ms. Retried.
+  // Errors: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<int64_t> Touch(absl::string_view ns,
+                                        absl::string_view id) = 0;
+
+  // Logs out: the id never works again. Destroying an absent or expired
+  // session succeeds, so it is retried. Errors: INVALID_ARGUMENT,
+  // UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::Status Destroy(absl::string_view ns, absl::string_view id,
+                               Durability durability = Durability::kDefault) = 0;
+
+  // Moves the session to a new id (same data, timeouts and deadline) and
+  // returns it; the old id stops working. Not retried once sent.
+  // Errors: NOT_FOUND, INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<SessionData> Rotate(
+      absl::string_view ns, absl::string_view id,
+      Durability durability = Durability::kDefault) = 0;
+
+  // The user's live sessions, cluster-wide, ordered by created_at_ms; does
+  // not touch them. Retried. Errors: INVALID_ARGUMENT (empty namespace or
+  // user), UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<std::vector<SessionData>> ListByUser(
+      absl::string_view ns, absl::string_view user_id) = 0;
+
+  // "Log out everywhere": destroys every session of the user except
+  // `except_id` (empty: none) and returns how many were destroyed. Retried
+  // (a repeat destroys nothing more; its count may then be lower).
+  // Errors: INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<int> DestroyByUser(
+      absl::string_view ns, absl::string_view user_id,
+      absl::string_view except_id = "",
+      Durability durability = Durability::kDefault) = 0;
+
+  // Gets (and with `touch`, touches) many sessions: one BatchGet RPC per
+  // owner node (per max_batch ids), in parallel, each part retried like Get.
+  // Returns exactly one result per id, in the order of `ids`: the session, or
+  // that id's error (NOT_FOUND, INVALID_ARGUMENT for a malformed id), or the
+  // error of the RPC that carried it.
+  virtual std::vector<absl::StatusOr<SessionData>> BatchGet(
+      absl::string_view ns, const std::vector<std::string>& ids,
+      bool touch = true) = 0;
+
+  // Asynchronous forms of the calls above, with the same routing, retries
+  // and errors. `done` is called exactly once (see "Thread safety").
+  virtual void CreateAsync(absl::string_view ns, const CreateOptions& options,
+                           SessionCallback done) = 0;
+  virtual void GetAsync(absl::string_view ns, absl::string_view id, bool touch,
+                        SessionCallback done) = 0;
+  virtual void UpdateAsync(absl::string_view ns, absl::string_view id,
+                           const UpdateOptions& options,
+                           SessionCallback done) = 0;
+  virtual void TouchAsync(absl::string_view ns, absl::string_view id,
+                          ExpiryCallback done) = 0;
+  virtual void DestroyAsync(absl::string_view ns, absl::string_view id,
+                            Durability durability, StatusCallback done) = 0;
+
+  // For tools. Fetches the topology from a node (retried), and installs it
+  // for routing if its epoch differs from the cached one.
+  // Errors: UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<TopologyInfo> Topology() = 0;
+
+  // The node id of the primary of `id`'s partition in the cached topology
+  // (no RPC). Errors: INVALID_ARGUMENT (malformed id).
+  virtual absl::StatusOr<std::string> OwnerOf(absl::string_view id) = 0;
+
+  // Asks node `node_id` (of the cached topology) for its counters. Retried
+  // on that node only. Errors: NOT_FOUND (no such node in the topology),
+  // UNAVAILABLE, DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<NodeStatsInfo> NodeStats(
+      absl::string_view node_id) = 0;
+
+ protected:
+  Client() = default;
+};
+
+}  // namespace sesh
+
+#endif  // SESH_CLIENT_SESH_CLIENT_H_

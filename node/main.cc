@@ -1,0 +1,275 @@
+// sesh-node: one node of a Sesh cluster.
+//
+//   sesh-node --node_id=n1 --listen=127.0.0.1:7701 --data_dir=/var/lib/sesh \
+//     --peers=n1=127.0.0.1:7701,n2=127.0.0.1:7702,n3=127.0.0.1:7703
+
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "node/clock.h"
+#include "node/peer_service.h"
+#include "node/session_store.h"
+#include "node/sessions_service.h"
+#include "replication/cluster.h"
+#include "xxhash.h"
+
+ABSL_FLAG(std::string, node_id, "n1",
+          "This node's id; must appear in --peers when --peers is set.");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
+          "host:port to serve on (public, cluster and peer services). Port 0 "
+          "picks a free port; see --port_file.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound port is written to this file once serving "
+          "(for tests and scripts that listen on port 0).");
+ABSL_FLAG(std::string, data_dir, "", "RocksDB directory (required).");
+ABSL_FLAG(std::string, peers, "",
+          "Every node of the cluster as id=host:port,... (this one "
+          "included), identical on every node. Empty: a single-node "
+          "cluster at --listen.");
+ABSL_FLAG(int, replication_factor, 3,
+          "Copies of each session (capped at the node count). Default 3.");
+ABSL_FLAG(std::string, default_durability, "QUORUM",
+          "Durability of writes that do not ask for one: ONE, QUORUM or ALL.");
+ABSL_FLAG(int64_t, heartbeat_interval_ms, 200,
+          "Milliseconds between heartbeats to each peer. Default 200.");
+ABSL_FLAG(int64_t, failure_timeout_ms, 800,
+          "A peer silent this many milliseconds is down. Default 800.");
+ABSL_FLAG(int64_t, replicate_timeout_ms, 1000,
+          "Deadline in milliseconds of one replication call. Default 1000.");
+ABSL_FLAG(int64_t, touch_flush_interval_ms, 500,
+          "Milliseconds between lazy flushes of touches to replicas. A "
+          "replica's last_access lags by at most this plus one call, once "
+          "the touch was written (--touch_write_fraction). Default 500.");
+ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
+          "Cap in milliseconds on the deadline of a forwarded call. "
+          "Default 2000.");
+ABSL_FLAG(int64_t, catch_up_timeout_ms, 5000,
+          "At start, how long in milliseconds to keep trying to reach a "
+          "peer to catch up from before serving without it. Default 5000.");
+ABSL_FLAG(int64_t, sweep_interval_ms, 10000,
+          "Milliseconds between sweeps of expired sessions. Default 10000.");
+ABSL_FLAG(double, touch_write_fraction, 0.01,
+          "A touch is written only when it moves last_access by at least "
+          "this fraction of the idle timeout. Default 0.01.");
+ABSL_FLAG(int64_t, tombstone_margin_ms, 5 * 60 * 1000,
+          "Tombstones are kept this many milliseconds past the session's "
+          "absolute deadline (clock skew margin). Default 300000.");
+ABSL_FLAG(int64_t, expired_grace_ms, 10000,
+          "Expired sessions stay on disk this many milliseconds before the "
+          "sweep deletes them. Default 10000.");
+ABSL_FLAG(bool, sync_writes, false,
+          "fsync the RocksDB WAL on every write. Default false (writes "
+          "survive a process crash, not a power loss).");
+ABSL_FLAG(int, max_attributes, 64, "Attributes per session. Default 64.");
+ABSL_FLAG(int64_t, max_key_bytes, 256, "Bytes per attribute key. Default 256.");
+ABSL_FLAG(int64_t, max_value_bytes, 32 * 1024,
+          "Bytes per attribute value. Default 32768.");
+ABSL_FLAG(int64_t, max_session_bytes, 64 * 1024,
+          "Bytes per session (keys, values, user id, namespace). "
+          "Default 65536.");
+ABSL_FLAG(int, max_sessions_per_user, 1000,
+          "Live sessions per user and namespace, checked by the node that "
+          "creates the session. Default 1000.");
+ABSL_FLAG(int64_t, max_idle_timeout_ms, int64_t{30} * 24 * 3600 * 1000,
+          "Largest idle timeout in milliseconds. Default 30 days.");
+ABSL_FLAG(int64_t, max_absolute_ttl_ms, int64_t{90} * 24 * 3600 * 1000,
+          "Largest absolute TTL in milliseconds, also the TTL of sessions "
+          "created without one. Default 90 days.");
+ABSL_FLAG(int, max_batch, 1000, "Ids per BatchGet. Default 1000.");
+ABSL_FLAG(int64_t, block_cache_mb, 256, "RocksDB block cache in MiB.");
+
+namespace sesh {
+namespace {
+
+absl::StatusOr<v1::Durability> ParseDurability(const std::string& text) {
+  if (text == "ONE") return v1::ONE;
+  if (text == "QUORUM") return v1::QUORUM;
+  if (text == "ALL") return v1::ALL;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--default_durability must be ONE, QUORUM or ALL, not '",
+                   text, "'"));
+}
+
+int Fail(const absl::Status& status) {
+  fprintf(stderr, "sesh-node: %s\n", status.ToString().c_str());
+  return 2;
+}
+
+int Run() {
+  const std::string node_id = absl::GetFlag(FLAGS_node_id);
+  if (absl::GetFlag(FLAGS_data_dir).empty()) {
+    return Fail(absl::InvalidArgumentError("--data_dir is required"));
+  }
+  absl::StatusOr<v1::Durability> durability =
+      ParseDurability(absl::GetFlag(FLAGS_default_durability));
+  if (!durability.ok()) return Fail(durability.status());
+
+  // Block the shutdown signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  StoreOptions store_options;
+  store_options.path = absl::GetFlag(FLAGS_data_dir);
+  store_options.touch_write_fraction = absl::GetFlag(FLAGS_touch_write_fraction);
+  store_options.tombstone_margin_ms = absl::GetFlag(FLAGS_tombstone_margin_ms);
+  store_options.expired_grace_ms = absl::GetFlag(FLAGS_expired_grace_ms);
+  store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+  store_options.block_cache_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
+  store_options.writer_tag = XXH32(node_id.data(), node_id.size(), 0);
+  Limits& limits = store_options.limits;
+  limits.max_attributes = absl::GetFlag(FLAGS_max_attributes);
+  limits.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  limits.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  limits.max_session_bytes = absl::GetFlag(FLAGS_max_session_bytes);
+  limits.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);
+  limits.max_idle_timeout_ms = absl::GetFlag(FLAGS_max_idle_timeout_ms);
+  limits.max_absolute_ttl_ms = absl::GetFlag(FLAGS_max_absolute_ttl_ms);
+
+  absl::StatusOr<std::unique_ptr<SessionStore>> store =
+      SessionStore::Open(store_options, SystemClock());
+  if (!store.ok()) return Fail(store.status());
+
+  // Bind first: with port 0 the peers list can only name the real port
+  // when there is a single node.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
+                           grpc::InsecureServerCredentials(), &port);
+
+  ClusterOptions cluster_options;
+  cluster_options.self_id = node_id;
+  cluster_options.replication_factor = absl::GetFlag(FLAGS_replication_factor);
+  cluster_options.heartbeat_interval_ms =
+      absl::GetFlag(FLAGS_heartbeat_interval_ms);
+  cluster_options.failure_timeout_ms = absl::GetFlag(FLAGS_failure_timeout_ms);
+  cluster_options.replicate_timeout_ms =
+      absl::GetFlag(FLAGS_replicate_timeout_ms);
+  cluster_options.touch_flush_interval_ms =
+      absl::GetFlag(FLAGS_touch_flush_interval_ms);
+  const std::string peers_flag = absl::GetFlag(FLAGS_peers);
+  if (!peers_flag.empty()) {
+    absl::StatusOr<std::vector<PeerSpec>> peers = ParsePeers(peers_flag);
+    if (!peers.ok()) return Fail(peers.status());
+    cluster_options.peers = std::move(*peers);
+  }
+
+  // A single node serves alone at --listen.
+  if (cluster_options.peers.empty()) {
+    cluster_options.peers.push_back({node_id, absl::GetFlag(FLAGS_listen)});
+  }
+  StoreReplica replica(store->get());
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster =
+      Cluster::Create(cluster_options, &replica);
+  if (!cluster.ok()) return Fail(cluster.status());
+
+  ServiceOptions service_options;
+  service_options.default_durability = *durability;
+  service_options.forward_timeout_ms = absl::GetFlag(FLAGS_forward_timeout_ms);
+  service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  SessionsService sessions(store->get(), cluster->get(), service_options);
+  ClusterService cluster_service(store->get(), cluster->get(), &sessions);
+  PeerService peer(store->get(), cluster->get());
+  builder.RegisterService(&sessions);
+  builder.RegisterService(&cluster_service);
+  builder.RegisterService(&peer);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Fail(absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", absl::GetFlag(FLAGS_listen))));
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(false);
+
+  if (absl::GetFlag(FLAGS_peers).empty()) {
+    // Port 0 is resolved now: advertise the real one in Topology.
+    std::string host = absl::GetFlag(FLAGS_listen);
+    host = host.substr(0, host.rfind(':'));
+    (*cluster)->SetSelfAddress(absl::StrCat(host, ":", port));
+  }
+  (*cluster)->Start();
+  if ((*cluster)->node_count() > 1) {
+    int64_t merged = CatchUp(store->get(), cluster->get(),
+                             absl::GetFlag(FLAGS_catch_up_timeout_ms));
+    fprintf(stderr, "sesh-node %s: caught up, %lld records merged\n",
+            node_id.c_str(), static_cast<long long>(merged));
+  }
+  (*cluster)->SetServing(true);
+  health->SetServingStatus(true);
+  fprintf(stderr,
+          "sesh-node %s: serving on port %d, %d nodes, replication factor "
+          "%d, membership epoch %llu\n",
+          node_id.c_str(), port, (*cluster)->node_count(),
+          (*cluster)->placement().replication_factor(),
+          static_cast<unsigned long long>((*cluster)->epoch()));
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    std::rename(tmp.c_str(), port_file.c_str());
+  }
+
+  absl::Notification stop_sweeping;
+  std::thread sweeper([&] {
+    const absl::Duration interval =
+        absl::Milliseconds(absl::GetFlag(FLAGS_sweep_interval_ms));
+    while (!stop_sweeping.WaitForNotificationWithTimeout(interval)) {
+      absl::StatusOr<int64_t> swept = (*store)->Sweep();
+      if (!swept.ok()) {
+        fprintf(stderr, "sesh-node %s: sweep failed: %s\n", node_id.c_str(),
+                swept.status().ToString().c_str());
+      } else if (*swept > 0) {
+        fprintf(stderr, "sesh-node %s: swept %lld expired records\n",
+                node_id.c_str(), static_cast<long long>(*swept));
+      }
+    }
+  });
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  fprintf(stderr, "sesh-node %s: signal %d, draining\n", node_id.c_str(),
+          signal_number);
+  health->SetServingStatus(false);
+  (*cluster)->SetServing(false);
+  // Finish calls in flight (up to 5 s), then stop.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  (*cluster)->Stop();
+  stop_sweeping.Notify();
+  sweeper.join();
+  server->Wait();
+  store->reset();  // flush and close RocksDB
+  fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace sesh
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "One node of a Sesh session store cluster. See --helpfull.");
+  absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return sesh::Run();
+}

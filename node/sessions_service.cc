@@ -1,0 +1,714 @@
+#include "node/sessions_service.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "node/convert.h"
+#include "replication/placement.h"
+#include "replication/session_id.h"
+
+namespace sesh {
+namespace {
+
+using Stub = v1::Sessions::StubInterface::async_interface;
+
+grpc::Status Unavailable(absl::string_view message) {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(message));
+}
+
+grpc::Status Invalid(absl::string_view message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      std::string(message));
+}
+
+// Validates the namespace and decodes the id, before any storage access.
+absl::StatusOr<std::string> ValidateTarget(absl::string_view ns,
+                                           absl::string_view id) {
+  if (ns.empty()) return absl::InvalidArgumentError("namespace is required");
+  return DecodeId(id);
+}
+
+std::map<std::string, std::string> ToMap(
+    const google::protobuf::Map<std::string, std::string>& in) {
+  return std::map<std::string, std::string>(in.begin(), in.end());
+}
+
+// Counts down a fan-out and answers once, with the first error if any.
+class Join {
+ public:
+  Join(int count, std::function<void(grpc::Status)> done)
+      : remaining_(count), done_(std::move(done)) {}
+
+  void Arrive(const grpc::Status& status) {
+    std::function<void(grpc::Status)> done;
+    grpc::Status result;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!status.ok() && first_error_.ok()) first_error_ = status;
+      if (--remaining_ != 0) return;
+      done = std::move(done_);
+      result = first_error_;
+    }
+    done(result);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int remaining_ ABSL_GUARDED_BY(mu_);
+  grpc::Status first_error_ ABSL_GUARDED_BY(mu_);
+  std::function<void(grpc::Status)> done_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+SessionsService::SessionsService(SessionStore* store, Cluster* cluster,
+                                 const ServiceOptions& options)
+    : store_(store),
+      cluster_(cluster),
+      options_(options),
+      epoch_text_(absl::StrCat(cluster->epoch())) {}
+
+SessionsService::CallInfo SessionsService::InfoOf(
+    grpc::CallbackServerContext* ctx) const {
+  CallInfo info;
+  info.forwarded = ctx->client_metadata().count(kForwardedHeader) > 0;
+  info.deadline = ctx->deadline();
+  return info;
+}
+
+grpc::ServerUnaryReactor* SessionsService::Start(
+    grpc::CallbackServerContext* ctx) {
+  ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
+  return ctx->DefaultReactor();
+}
+
+SessionsService::Route SessionsService::RouteFor(uint32_t partition,
+                                                 bool forwarded) const {
+  const int self = cluster_->self_index();
+  const bool holds = cluster_->placement().Holds(self, partition);
+  // A forwarded call is served here whatever this node's view: the sender
+  // chose this node, and a second hop could loop.
+  if (forwarded) {
+    return holds ? Route{Where::kLocal, self}
+                 : Route{Where::kUnavailable, -1};
+  }
+  int coordinator = cluster_->Coordinator(partition);
+  if (coordinator == self) return {Where::kLocal, self};
+  if (coordinator >= 0) return {Where::kForward, coordinator};
+  // No replica looks up. Serve from our own copy if we hold one and are
+  // caught up; otherwise there is nobody to ask.
+  if (holds && cluster_->serving()) return {Where::kLocal, self};
+  return {Where::kUnavailable, -1};
+}
+
+v1::Durability SessionsService::Effective(v1::Durability requested) const {
+  return requested == v1::DURABILITY_DEFAULT ? options_.default_durability
+                                             : requested;
+}
+
+template <typename Request, typename Response>
+void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
+                              const Request& request, Response* response,
+                              const CallInfo& call, uint32_t partition,
+                              std::function<void()> local, Done done) {
+  forwarded_.fetch_add(1, std::memory_order_relaxed);
+  auto ctx = std::make_shared<grpc::ClientContext>();
+  ctx->AddMetadata(kForwardedHeader, "1");
+  ctx->set_deadline(std::min(
+      call.deadline, std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(options_.forward_timeout_ms)));
+  (cluster_->SessionsStub(node)->async()->*method)(
+      ctx.get(), &request, response,
+      [this, ctx, node, partition, local = std::move(local),
+       done = std::move(done)](grpc::Status status) {
+        // A node that answered adds its epoch; no epoch means the call never
+        // got an answer from a Sesh node (unreachable, or too slow).
+        bool answered =
+            ctx->GetServerTrailingMetadata().count(kEpochHeader) > 0;
+        bool transport_failure =
+            !answered &&
+            (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+        if (transport_failure) {
+          cluster_->MarkSuspect(node);
+          if (local &&
+              cluster_->placement().Holds(cluster_->self_index(), partition)) {
+            local();
+            return;
+          }
+        }
+        done(status);
+      });
+}
+
+template <typename Request, typename Response>
+void SessionsService::Dispatch(uint32_t partition,
+                               AsyncMethod<Request, Response> method,
+                               const Request& request, Response* response,
+                               const CallInfo& call,
+                               std::function<void()> local, Done done) {
+  Route route = RouteFor(partition, call.forwarded);
+  switch (route.where) {
+    case Where::kLocal:
+      local();
+      return;
+    case Where::kForward:
+      Forward(route.node, method, request, response, call, partition,
+              std::move(local), std::move(done));
+      return;
+    case Where::kUnavailable:
+      done(Unavailable(absl::StrFormat(
+          "no replica of partition %d is up and caught up", partition)));
+      return;
+  }
+}
+
+void SessionsService::WithRepair(uint32_t partition, const std::string& raw_id,
+                                 std::function<void()> fn) {
+  served_.fetch_add(1, std::memory_order_relaxed);
+  if (cluster_->placement().Primary(partition) == cluster_->self_index()) {
+    fn();
+    return;
+  }
+  cluster_->ReadFromReplicas(
+      partition, raw_id, [this, fn = std::move(fn)](Record merged) {
+        if (!merged.id().empty()) store_->Merge(merged).IgnoreError();
+        fn();
+      });
+}
+
+void SessionsService::ReplicateAndAnswer(std::vector<Record> records,
+                                         v1::Durability durability,
+                                         Done done) {
+  // Group by partition: Rotate writes to two.
+  std::map<uint32_t, std::vector<Record>> by_partition;
+  for (Record& r : records) {
+    by_partition[PartitionOf(r.id())].push_back(std::move(r));
+  }
+  if (by_partition.empty()) {
+    done(grpc::Status::OK);
+    return;
+  }
+  auto join = std::make_shared<Join>(static_cast<int>(by_partition.size()),
+                                     std::move(done));
+  for (auto& [partition, group] : by_partition) {
+    const int wanted = cluster_->AcksNeeded(partition, durability) - 1;
+    const int replicas =
+        static_cast<int>(cluster_->placement().Replicas(partition).size());
+    cluster_->Replicate(
+        partition, std::move(group), wanted,
+        [join, wanted, replicas](int acks) {
+          if (acks >= wanted) {
+            join->Arrive(grpc::Status::OK);
+          } else {
+            join->Arrive(Unavailable(absl::StrFormat(
+                "the write reached %d of %d replicas, fewer than its "
+                "durability needs; it was applied and may become visible",
+                acks + 1, replicas)));
+          }
+        });
+  }
+}
+
+void SessionsService::Mutate(
+    uint32_t partition, const std::string& raw_id, v1::Durability durability,
+    std::function<absl::StatusOr<std::vector<Record>>()> fn, Done done) {
+  durability = Effective(durability);
+  const int needed = cluster_->AcksNeeded(partition, durability);
+  const int live = static_cast<int>(cluster_->LiveReplicas(partition).size()) +
+                   (cluster_->IsUp(cluster_->self_index()) ? 0 : 1);
+  if (live < needed) {
+    done(Unavailable(absl::StrFormat(
+        "only %d replicas of partition %d are up, the durability needs %d; "
+        "nothing was applied",
+        live, partition, needed)));
+    return;
+  }
+  WithRepair(partition, raw_id,
+             [this, durability, fn = std::move(fn), done = std::move(done)] {
+               absl::StatusOr<std::vector<Record>> changed = fn();
+               if (!changed.ok()) {
+                 done(ToGrpcStatus(changed.status()));
+                 return;
+               }
+               ReplicateAndAnswer(std::move(*changed), durability, done);
+             });
+}
+
+std::string SessionsService::MintLocalId() const {
+  const int self = cluster_->self_index();
+  const PlacementMap& placement = cluster_->placement();
+  // Expected tries: the node count.
+  for (int attempt = 0; attempt < 100000; ++attempt) {
+    std::string raw = NewRawId();
+    if (placement.Primary(PartitionOf(raw)) == self) return raw;
+  }
+  return NewRawId();
+}
+
+grpc::ServerUnaryReactor* SessionsService::Create(
+    grpc::CallbackServerContext* ctx, const v1::CreateRequest* request,
+    v1::CreateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  CreateArgs args;
+  args.ns = request->namespace_();
+  args.user_id = request->user_id();
+  args.attributes = ToMap(request->attributes());
+  args.idle_timeout_ms = request->idle_timeout_ms();
+  args.absolute_ttl_ms = request->absolute_ttl_ms();
+  absl::Status valid = store_->ValidateCreate(args);
+  if (!valid.ok()) {
+    reactor->Finish(ToGrpcStatus(valid));
+    return reactor;
+  }
+  CallInfo call = InfoOf(ctx);
+  if (!cluster_->serving() && !call.forwarded) {
+    // Catching up: let a node that is serving mint the session.
+    for (int node = 0; node < cluster_->node_count(); ++node) {
+      if (node != cluster_->self_index() && cluster_->IsUp(node)) {
+        Forward(node, static_cast<AsyncMethod<v1::CreateRequest, v1::CreateResponse>>(&Stub::Create),
+                *request, response, call, 0, nullptr,
+                [reactor](grpc::Status s) { reactor->Finish(s); });
+        return reactor;
+      }
+    }
+    reactor->Finish(Unavailable("this node is catching up and no peer is up"));
+    return reactor;
+  }
+  std::string raw = MintLocalId();
+  uint32_t partition = PartitionOf(raw);
+  Mutate(
+      partition, raw, request->durability(),
+      [this, raw, args = std::move(args),
+       response]() -> absl::StatusOr<std::vector<Record>> {
+        absl::StatusOr<Record> created = store_->Create(raw, args);
+        if (!created.ok()) return created.status();
+        ToPublicSession(*created, response->mutable_session());
+        return std::vector<Record>{*created};
+      },
+      [reactor](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
+void SessionsService::DoGet(const v1::GetRequest& request,
+                            v1::GetResponse* response, const CallInfo& call,
+                            Done done) {
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request.namespace_(), request.id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  auto local = [this, &request, response, partition, raw = *raw, done] {
+    WithRepair(partition, raw, [this, &request, response, partition, raw,
+                                done] {
+      const bool touch = !request.skip_touch();
+      const int64_t before = store_->clock()->NowMs();
+      absl::StatusOr<Record> record =
+          store_->Get(request.namespace_(), raw, touch);
+      if (!record.ok()) {
+        done(ToGrpcStatus(record.status()));
+        return;
+      }
+      if (touch && record->last_access_ms() >= before) {
+        cluster_->ReplicateTouch(partition, *record);
+      }
+      ToPublicSession(*record, response->mutable_session());
+      done(grpc::Status::OK);
+    });
+  };
+  Dispatch(partition,
+           static_cast<AsyncMethod<v1::GetRequest, v1::GetResponse>>(
+               &Stub::Get),
+           request, response, call, local, done);
+}
+
+grpc::ServerUnaryReactor* SessionsService::Get(
+    grpc::CallbackServerContext* ctx, const v1::GetRequest* request,
+    v1::GetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  DoGet(*request, response, InfoOf(ctx),
+        [reactor](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionsService::Update(
+    grpc::CallbackServerContext* ctx, const v1::UpdateRequest* request,
+    v1::UpdateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request->namespace_(), request->id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return reactor;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  auto local = [this, request, response, partition, raw = *raw, done] {
+    UpdateArgs args;
+    args.set = ToMap(request->set());
+    args.remove.assign(request->remove().begin(), request->remove().end());
+    args.expected_version = request->expected_version();
+    args.touch = !request->skip_touch();
+    Mutate(
+        partition, raw, request->durability(),
+        [this, request, response, raw,
+         args]() -> absl::StatusOr<std::vector<Record>> {
+          absl::StatusOr<Record> updated =
+              store_->Update(request->namespace_(), raw, args);
+          if (!updated.ok()) return updated.status();
+          ToPublicSession(*updated, response->mutable_session());
+          return std::vector<Record>{*updated};
+        },
+        done);
+  };
+  Dispatch(partition,
+           static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
+               &Stub::Update),
+           *request, response, InfoOf(ctx), local, done);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionsService::Touch(
+    grpc::CallbackServerContext* ctx, const v1::TouchRequest* request,
+    v1::TouchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request->namespace_(), request->id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return reactor;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  auto local = [this, request, response, partition, raw = *raw, done] {
+    WithRepair(partition, raw, [this, request, response, partition, raw,
+                                done] {
+      const int64_t before = store_->clock()->NowMs();
+      absl::StatusOr<Record> record =
+          store_->Touch(request->namespace_(), raw);
+      if (!record.ok()) {
+        done(ToGrpcStatus(record.status()));
+        return;
+      }
+      if (record->last_access_ms() >= before) {
+        cluster_->ReplicateTouch(partition, *record);
+      }
+      response->set_last_access_ms(record->last_access_ms());
+      response->set_expires_at_ms(ExpiresAtMs(*record));
+      done(grpc::Status::OK);
+    });
+  };
+  Dispatch(partition,
+           static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
+               &Stub::Touch),
+           *request, response, InfoOf(ctx), local, done);
+  return reactor;
+}
+
+void SessionsService::DoDestroy(const v1::DestroyRequest& request,
+                                v1::DestroyResponse* response,
+                                const CallInfo& call, Done done) {
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request.namespace_(), request.id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  auto local = [this, &request, partition, raw = *raw, done] {
+    Mutate(
+        partition, raw, request.durability(),
+        [this, &request, raw]() -> absl::StatusOr<std::vector<Record>> {
+          absl::StatusOr<std::optional<Record>> tombstone =
+              store_->Destroy(request.namespace_(), raw);
+          if (!tombstone.ok()) return tombstone.status();
+          std::vector<Record> out;
+          if (tombstone->has_value()) out.push_back(**tombstone);
+          return out;
+        },
+        done);
+  };
+  Dispatch(partition,
+           static_cast<AsyncMethod<v1::DestroyRequest, v1::DestroyResponse>>(
+               &Stub::Destroy),
+           request, response, call, local, done);
+}
+
+grpc::ServerUnaryReactor* SessionsService::Destroy(
+    grpc::CallbackServerContext* ctx, const v1::DestroyRequest* request,
+    v1::DestroyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  DoDestroy(*request, response, InfoOf(ctx),
+            [reactor](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionsService::Rotate(
+    grpc::CallbackServerContext* ctx, const v1::RotateRequest* request,
+    v1::RotateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request->namespace_(), request->id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return reactor;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  auto local = [this, request, response, partition, raw = *raw, done] {
+    // The new id is minted in a partition this node is primary of; the
+    // durability check covers the old id's partition, and the answer waits
+    // for both partitions' replicas.
+    std::string new_raw = MintLocalId();
+    Mutate(
+        partition, raw, request->durability(),
+        [this, request, response, raw,
+         new_raw]() -> absl::StatusOr<std::vector<Record>> {
+          absl::StatusOr<std::pair<Record, Record>> rotated =
+              store_->Rotate(request->namespace_(), raw, new_raw);
+          if (!rotated.ok()) return rotated.status();
+          ToPublicSession(rotated->first, response->mutable_session());
+          return std::vector<Record>{rotated->first, rotated->second};
+        },
+        done);
+  };
+  Dispatch(partition,
+           static_cast<AsyncMethod<v1::RotateRequest, v1::RotateResponse>>(
+               &Stub::Rotate),
+           *request, response, InfoOf(ctx), local, done);
+  return reactor;
+}
+
+void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
+                                   v1::ListByUserResponse* response,
+                                   const CallInfo& call, Done done) {
+  if (request.namespace_().empty() || request.user_id().empty()) {
+    done(Invalid("namespace and user_id are required"));
+    return;
+  }
+  served_.fetch_add(1, std::memory_order_relaxed);
+  absl::StatusOr<std::vector<Record>> mine =
+      store_->ListByUser(request.namespace_(), request.user_id());
+  if (!mine.ok()) {
+    done(ToGrpcStatus(mine.status()));
+    return;
+  }
+  if (call.forwarded || cluster_->node_count() == 1) {
+    for (const Record& r : *mine) ToPublicSession(r, response->add_sessions());
+    done(grpc::Status::OK);
+    return;
+  }
+  // Ask every other node for its part; replicas answer with copies of the
+  // same sessions, merged here by id (latest last_access wins).
+  struct Gather {
+    absl::Mutex mu;
+    std::map<std::string, v1::Session> by_id ABSL_GUARDED_BY(mu);
+    int failures ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto gather = std::make_shared<Gather>();
+  {
+    absl::MutexLock lock(&gather->mu);
+    for (const Record& r : *mine) {
+      ToPublicSession(r, &gather->by_id[EncodeId(r.id())]);
+    }
+  }
+  const int others = cluster_->node_count() - 1;
+  const int tolerable = cluster_->placement().replication_factor() - 1;
+  auto finish = [gather, response, done, tolerable](grpc::Status) {
+    absl::MutexLock lock(&gather->mu);
+    if (gather->failures > tolerable) {
+      done(Unavailable(absl::StrFormat(
+          "%d nodes did not answer; the list could be incomplete",
+          gather->failures)));
+      return;
+    }
+    std::vector<v1::Session> sessions;
+    for (auto& [id, s] : gather->by_id) sessions.push_back(std::move(s));
+    std::sort(sessions.begin(), sessions.end(),
+              [](const v1::Session& a, const v1::Session& b) {
+                return a.created_at_ms() < b.created_at_ms();
+              });
+    for (v1::Session& s : sessions) *response->add_sessions() = std::move(s);
+    done(grpc::Status::OK);
+  };
+  auto join = std::make_shared<Join>(others, finish);
+  for (int node = 0; node < cluster_->node_count(); ++node) {
+    if (node == cluster_->self_index()) continue;
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    auto part = std::make_shared<v1::ListByUserResponse>();
+    ctx->AddMetadata(kForwardedHeader, "1");
+    ctx->set_deadline(std::min(
+        call.deadline,
+        std::chrono::system_clock::now() +
+            std::chrono::milliseconds(options_.forward_timeout_ms)));
+    cluster_->SessionsStub(node)->async()->ListByUser(
+        ctx.get(), &request, part.get(),
+        [gather, join, ctx, part](grpc::Status status) {
+          {
+            absl::MutexLock lock(&gather->mu);
+            if (!status.ok()) {
+              ++gather->failures;
+            } else {
+              for (const v1::Session& s : part->sessions()) {
+                auto it = gather->by_id.find(s.id());
+                if (it == gather->by_id.end() ||
+                    it->second.last_access_ms() < s.last_access_ms()) {
+                  gather->by_id[s.id()] = s;
+                }
+              }
+            }
+          }
+          join->Arrive(grpc::Status::OK);
+        });
+  }
+}
+
+grpc::ServerUnaryReactor* SessionsService::ListByUser(
+    grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* request,
+    v1::ListByUserResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  DoListByUser(*request, response, InfoOf(ctx),
+               [reactor](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
+    grpc::CallbackServerContext* ctx, const v1::DestroyByUserRequest* request,
+    v1::DestroyByUserResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  CallInfo call = InfoOf(ctx);
+  if (!request->except_id().empty()) {
+    absl::StatusOr<std::string> except = DecodeId(request->except_id());
+    if (!except.ok()) {
+      reactor->Finish(ToGrpcStatus(except.status()));
+      return reactor;
+    }
+  }
+  // List the user's sessions cluster-wide, then destroy each through its
+  // coordinator, so every destroy has the requested durability.
+  auto list_request = std::make_shared<v1::ListByUserRequest>();
+  list_request->set_namespace_(request->namespace_());
+  list_request->set_user_id(request->user_id());
+  auto listed = std::make_shared<v1::ListByUserResponse>();
+  DoListByUser(
+      *list_request, listed.get(), call,
+      [this, request, response, reactor, call, list_request,
+       listed](grpc::Status status) {
+        if (!status.ok()) {
+          reactor->Finish(status);
+          return;
+        }
+        CallInfo destroy_call = call;
+        destroy_call.forwarded = false;
+        std::vector<std::shared_ptr<v1::DestroyRequest>> destroys;
+        for (const v1::Session& s : listed->sessions()) {
+          if (s.id() == request->except_id()) continue;
+          auto d = std::make_shared<v1::DestroyRequest>();
+          d->set_namespace_(request->namespace_());
+          d->set_id(s.id());
+          d->set_durability(request->durability());
+          destroys.push_back(d);
+        }
+        response->set_destroyed_count(static_cast<int>(destroys.size()));
+        if (destroys.empty()) {
+          reactor->Finish(grpc::Status::OK);
+          return;
+        }
+        auto join = std::make_shared<Join>(
+            static_cast<int>(destroys.size()),
+            [reactor](grpc::Status s) { reactor->Finish(s); });
+        for (const auto& d : destroys) {
+          auto out = std::make_shared<v1::DestroyResponse>();
+          DoDestroy(*d, out.get(), destroy_call,
+                    [join, d, out](grpc::Status s) { join->Arrive(s); });
+        }
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SessionsService::BatchGet(
+    grpc::CallbackServerContext* ctx, const v1::BatchGetRequest* request,
+    v1::BatchGetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (request->namespace_().empty()) {
+    reactor->Finish(Invalid("namespace is required"));
+    return reactor;
+  }
+  if (request->ids_size() > options_.max_batch) {
+    reactor->Finish(Invalid(absl::StrFormat(
+        "max_batch: at most %d ids per BatchGet", options_.max_batch)));
+    return reactor;
+  }
+  const int n = request->ids_size();
+  for (int i = 0; i < n; ++i) response->add_results();
+  if (n == 0) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  CallInfo call = InfoOf(ctx);
+  auto join = std::make_shared<Join>(
+      n, [reactor](grpc::Status) { reactor->Finish(grpc::Status::OK); });
+  for (int i = 0; i < n; ++i) {
+    auto get = std::make_shared<v1::GetRequest>();
+    get->set_namespace_(request->namespace_());
+    get->set_id(request->ids(i));
+    get->set_skip_touch(request->skip_touch());
+    auto out = std::make_shared<v1::GetResponse>();
+    v1::BatchGetResult* result = response->mutable_results(i);
+    DoGet(*get, out.get(), call,
+          [join, get, out, result](grpc::Status s) {
+            result->set_code(static_cast<int>(s.error_code()));
+            result->set_message(s.error_message());
+            if (s.ok()) *result->mutable_session() = std::move(*out->mutable_session());
+            join->Arrive(grpc::Status::OK);
+          });
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::Topology(
+    grpc::CallbackServerContext* ctx, const v1::TopologyRequest* request,
+    v1::TopologyResponse* response) {
+  ctx->AddTrailingMetadata(kEpochHeader, absl::StrCat(cluster_->epoch()));
+  const PlacementMap& placement = cluster_->placement();
+  response->set_epoch(placement.epoch());
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    v1::Node* node = response->add_nodes();
+    node->set_id(placement.nodes()[i]);
+    node->set_address(cluster_->address(i));
+    node->set_up(cluster_->IsUp(i));
+  }
+  response->set_partition_count(kPartitionCount);
+  response->set_replication_factor(placement.replication_factor());
+  if (request->include_partition_map()) {
+    response->set_partition_map(placement.Serialized());
+  }
+  response->set_self_id(cluster_->self_id());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::NodeStats(
+    grpc::CallbackServerContext* ctx, const v1::NodeStatsRequest* request,
+    v1::NodeStatsResponse* response) {
+  ctx->AddTrailingMetadata(kEpochHeader, absl::StrCat(cluster_->epoch()));
+  response->set_node_id(cluster_->self_id());
+  response->set_requests_served(sessions_->requests_served());
+  response->set_requests_forwarded(sessions_->requests_forwarded());
+  response->set_stored_sessions(store_->EstimateStored());
+  response->set_serving(cluster_->serving());
+  response->set_membership_error(cluster_->membership_error());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace sesh

@@ -1,0 +1,173 @@
+#ifndef SESH_NODE_SESSIONS_SERVICE_H_
+#define SESH_NODE_SESSIONS_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "node/session_store.h"
+#include "replication/cluster.h"
+#include "sesh/v1/cluster.grpc.pb.h"
+#include "sesh/v1/sessions.grpc.pb.h"
+
+namespace sesh {
+
+// Metadata a node adds to a call it forwards, so that the receiver serves it
+// itself (one hop at most, no loops) and, for ListByUser / DestroyByUser,
+// answers from its own data only.
+inline constexpr char kForwardedHeader[] = "x-sesh-forwarded";
+// Trailing metadata on every answer: the node's membership epoch, so smart
+// clients notice a topology change.
+inline constexpr char kEpochHeader[] = "x-sesh-epoch";
+
+struct ServiceOptions {
+  // Cap on the deadline of a forwarded call (the caller's deadline also
+  // applies).
+  int64_t forward_timeout_ms = 2000;
+  // Durability of writes that ask for DURABILITY_DEFAULT.
+  v1::Durability default_durability = v1::QUORUM;
+  // Most ids in one BatchGet.
+  int max_batch = 1000;
+};
+
+// The public Sessions API of a node: validates each request at the edge,
+// serves it when this node coordinates the session's partition (the first up
+// replica of its preference list), and otherwise forwards it once to the
+// coordinator. Writes are applied locally and then replicated; the answer
+// waits for as many replicas as the durability asks for. A coordinator that
+// is not the partition's primary (failover) first merges the other replicas'
+// copies (read repair), so acknowledged QUORUM writes stay visible.
+class SessionsService final : public v1::Sessions::CallbackService {
+ public:
+  SessionsService(SessionStore* store, Cluster* cluster,
+                  const ServiceOptions& options);
+
+  grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
+                                   const v1::CreateRequest* request,
+                                   v1::CreateResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
+                                const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* ctx,
+                                   const v1::UpdateRequest* request,
+                                   v1::UpdateResponse* response) override;
+  grpc::ServerUnaryReactor* Touch(grpc::CallbackServerContext* ctx,
+                                  const v1::TouchRequest* request,
+                                  v1::TouchResponse* response) override;
+  grpc::ServerUnaryReactor* Destroy(grpc::CallbackServerContext* ctx,
+                                    const v1::DestroyRequest* request,
+                                    v1::DestroyResponse* response) override;
+  grpc::ServerUnaryReactor* Rotate(grpc::CallbackServerContext* ctx,
+                                   const v1::RotateRequest* request,
+                                   v1::RotateResponse* response) override;
+  grpc::ServerUnaryReactor* ListByUser(
+      grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* request,
+      v1::ListByUserResponse* response) override;
+  grpc::ServerUnaryReactor* DestroyByUser(
+      grpc::CallbackServerContext* ctx,
+      const v1::DestroyByUserRequest* request,
+      v1::DestroyByUserResponse* response) override;
+  grpc::ServerUnaryReactor* BatchGet(grpc::CallbackServerContext* ctx,
+                                     const v1::BatchGetRequest* request,
+                                     v1::BatchGetResponse* response) override;
+
+  // Calls this node served itself, and calls it forwarded to another node.
+  uint64_t requests_served() const { return served_.load(); }
+  uint64_t requests_forwarded() const { return forwarded_.load(); }
+
+ private:
+  using Done = std::function<void(grpc::Status)>;
+  struct CallInfo {
+    bool forwarded = false;
+    std::chrono::system_clock::time_point deadline;
+  };
+  enum class Where { kLocal, kForward, kUnavailable };
+  struct Route {
+    Where where;
+    int node;
+  };
+  template <typename Request, typename Response>
+  using AsyncMethod = void (v1::Sessions::StubInterface::async_interface::*)(
+      grpc::ClientContext*, const Request*, Response*,
+      std::function<void(grpc::Status)>);
+
+  CallInfo InfoOf(grpc::CallbackServerContext* ctx) const;
+  grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx);
+  Route RouteFor(uint32_t partition, bool forwarded) const;
+  v1::Durability Effective(v1::Durability requested) const;
+
+  // Sends the call to `node`; if that node cannot be reached and this node
+  // holds the partition, runs `local` instead.
+  template <typename Request, typename Response>
+  void Forward(int node, AsyncMethod<Request, Response> method,
+               const Request& request, Response* response,
+               const CallInfo& call, uint32_t partition,
+               std::function<void()> local, Done done);
+  // Routes a call on one session: local, forwarded, or UNAVAILABLE.
+  template <typename Request, typename Response>
+  void Dispatch(uint32_t partition, AsyncMethod<Request, Response> method,
+                const Request& request, Response* response,
+                const CallInfo& call, std::function<void()> local, Done done);
+
+  // Runs fn after read repair when this node coordinates in place of the
+  // partition's primary.
+  void WithRepair(uint32_t partition, const std::string& raw_id,
+                  std::function<void()> fn);
+  // Applies a write (fn stores it and returns the records to replicate) and
+  // answers once enough replicas hold them.
+  void Mutate(uint32_t partition, const std::string& raw_id,
+              v1::Durability durability,
+              std::function<absl::StatusOr<std::vector<Record>>()> fn,
+              Done done);
+  void ReplicateAndAnswer(std::vector<Record> records,
+                          v1::Durability durability, Done done);
+
+  void DoGet(const v1::GetRequest& request, v1::GetResponse* response,
+             const CallInfo& call, Done done);
+  void DoDestroy(const v1::DestroyRequest& request,
+                 v1::DestroyResponse* response, const CallInfo& call,
+                 Done done);
+  void DoListByUser(const v1::ListByUserRequest& request,
+                    v1::ListByUserResponse* response, const CallInfo& call,
+                    Done done);
+  // A fresh raw id in a partition this node is the primary of, so that
+  // Create never needs a hop.
+  std::string MintLocalId() const;
+
+  // Constant after construction.
+  SessionStore* const store_;
+  Cluster* const cluster_;
+  const ServiceOptions options_;
+  const std::string epoch_text_;
+
+  std::atomic<uint64_t> served_{0};
+  std::atomic<uint64_t> forwarded_{0};
+};
+
+// Cluster.Topology and Cluster.NodeStats.
+class ClusterService final : public v1::Cluster::CallbackService {
+ public:
+  ClusterService(SessionStore* store, Cluster* cluster,
+                 const SessionsService* sessions)
+      : store_(store), cluster_(cluster), sessions_(sessions) {}
+
+  grpc::ServerUnaryReactor* Topology(grpc::CallbackServerContext* ctx,
+                                     const v1::TopologyRequest* request,
+                                     v1::TopologyResponse* response) override;
+  grpc::ServerUnaryReactor* NodeStats(
+      grpc::CallbackServerContext* ctx, const v1::NodeStatsRequest* request,
+      v1::NodeStatsResponse* response) override;
+
+ private:
+  SessionStore* const store_;
+  Cluster* const cluster_;
+  const SessionsService* const sessions_;
+};
+
+}  // namespace sesh
+
+#endif  // SESH_NODE_SESSIONS_SERVICE_H_

@@ -1,0 +1,328 @@
+#include "node/sessions_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "node/peer_service.h"
+#include "replication/session_id.h"
+
+namespace sesh {
+namespace {
+
+constexpr int64_t kStart = 1'700'000'000'000;
+constexpr int64_t kIdle = 60'000;
+
+// One node, in process, on localhost:0, with a fake clock.
+class SessionsServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions options;
+    options.path = absl::StrCat(
+        ::testing::TempDir(), "/svc_",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    options.limits.max_attributes = 4;
+    auto store = SessionStore::Open(options, &clock_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    replica_ = std::make_unique<StoreReplica>(store_.get());
+    ClusterOptions cluster_options;
+    cluster_options.self_id = "n1";
+    cluster_options.peers = {{"n1", "127.0.0.1:1"}};
+    auto cluster = Cluster::Create(cluster_options, replica_.get());
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::move(*cluster);
+    cluster_->SetServing(true);
+    ServiceOptions service_options;
+    service_options.max_batch = 10;
+    sessions_ = std::make_unique<SessionsService>(store_.get(), cluster_.get(),
+                                                  service_options);
+    cluster_service_ = std::make_unique<ClusterService>(
+        store_.get(), cluster_.get(), sessions_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(sessions_.get());
+    builder.RegisterService(cluster_service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    auto channel = grpc::CreateChannel(absl::StrCat("localhost:", port),
+                                       grpc::InsecureChannelCredentials());
+    stub_ = v1::Sessions::NewStub(channel);
+    cluster_stub_ = v1::Cluster::NewStub(channel);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  v1::Session MustCreate(const std::string& user = "alice") {
+    grpc::ClientContext ctx;
+    v1::CreateRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id(user);
+    (*request.mutable_attributes())["role"] = "admin";
+    request.set_idle_timeout_ms(kIdle);
+    v1::CreateResponse response;
+    grpc::Status status = stub_->Create(&ctx, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.session();
+  }
+
+  grpc::StatusCode GetCode(const std::string& id, const std::string& ns = "shop") {
+    grpc::ClientContext ctx;
+    v1::GetRequest request;
+    request.set_namespace_(ns);
+    request.set_id(id);
+    v1::GetResponse response;
+    return stub_->Get(&ctx, request, &response).error_code();
+  }
+
+  FakeClock clock_{kStart};
+  std::unique_ptr<SessionStore> store_;
+  std::unique_ptr<StoreReplica> replica_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<SessionsService> sessions_;
+  std::unique_ptr<ClusterService> cluster_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Sessions::Stub> stub_;
+  std::unique_ptr<v1::Cluster::Stub> cluster_stub_;
+};
+
+TEST_F(SessionsServiceTest, Create_ReturnsWellFormedSession) {
+  v1::Session s = MustCreate();
+  EXPECT_EQ(s.id().size(), 43u);
+  EXPECT_TRUE(DecodeId(s.id()).ok());
+  EXPECT_EQ(s.namespace_(), "shop");
+  EXPECT_EQ(s.user_id(), "alice");
+  EXPECT_EQ(s.attributes().at("role"), "admin");
+  EXPECT_EQ(s.created_at_ms(), kStart);
+  EXPECT_EQ(s.expires_at_ms(), kStart + kIdle);
+  EXPECT_GT(s.version(), 0u);
+}
+
+TEST_F(SessionsServiceTest, Create_InvalidRequests_GiveInvalidArgumentOrResourceExhausted) {
+  grpc::ClientContext ctx1;
+  v1::CreateRequest no_timeout;
+  no_timeout.set_namespace_("shop");
+  v1::CreateResponse response;
+  EXPECT_EQ(stub_->Create(&ctx1, no_timeout, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx2;
+  v1::CreateRequest too_many;
+  too_many.set_namespace_("shop");
+  too_many.set_idle_timeout_ms(kIdle);
+  for (int i = 0; i < 5; ++i) {
+    (*too_many.mutable_attributes())[absl::StrCat("k", i)] = "v";
+  }
+  EXPECT_EQ(stub_->Create(&ctx2, too_many, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(store_->CountStoredForTesting(), 0);
+}
+
+TEST_F(SessionsServiceTest, Get_MalformedId_GivesInvalidArgument) {
+  EXPECT_EQ(GetCode("not-an-id"), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetCode(std::string(43, '*')), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetCode(MustCreate().id(), ""), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SessionsServiceTest, Get_UnknownOtherNamespaceOrExpired_GivesNotFound) {
+  v1::Session s = MustCreate();
+  EXPECT_EQ(GetCode(EncodeId(NewRawId())), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetCode(s.id(), "blog"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::OK);
+  clock_.AdvanceMs(kIdle);
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SessionsServiceTest, Get_Touches_SkipTouchDoesNot) {
+  v1::Session s = MustCreate();
+  clock_.AdvanceMs(kIdle / 2);
+  {
+    grpc::ClientContext ctx;
+    v1::GetRequest request;
+    request.set_namespace_("shop");
+    request.set_id(s.id());
+    request.set_skip_touch(true);
+    v1::GetResponse response;
+    ASSERT_TRUE(stub_->Get(&ctx, request, &response).ok());
+    EXPECT_EQ(response.session().last_access_ms(), kStart);
+  }
+  grpc::ClientContext ctx;
+  v1::GetRequest request;
+  request.set_namespace_("shop");
+  request.set_id(s.id());
+  v1::GetResponse response;
+  ASSERT_TRUE(stub_->Get(&ctx, request, &response).ok());
+  EXPECT_EQ(response.session().last_access_ms(), kStart + kIdle / 2);
+  EXPECT_EQ(response.session().expires_at_ms(), kStart + kIdle / 2 + kIdle);
+}
+
+TEST_F(SessionsServiceTest, Update_SetsRemovesAndChecksVersion) {
+  v1::Session s = MustCreate();
+  grpc::ClientContext ctx;
+  v1::UpdateRequest request;
+  request.set_namespace_("shop");
+  request.set_id(s.id());
+  (*request.mutable_set())["cart"] = "3";
+  request.add_remove("role");
+  request.set_expected_version(s.version());
+  v1::UpdateResponse response;
+  ASSERT_TRUE(stub_->Update(&ctx, request, &response).ok());
+  EXPECT_EQ(response.session().attributes().size(), 1u);
+  EXPECT_EQ(response.session().attributes().at("cart"), "3");
+  EXPECT_GT(response.session().version(), s.version());
+
+  grpc::ClientContext stale_ctx;
+  v1::UpdateResponse stale_response;
+  EXPECT_EQ(stub_->Update(&stale_ctx, request, &stale_response).error_code(),
+            grpc::StatusCode::ABORTED);
+
+  grpc::ClientContext missing_ctx;
+  v1::UpdateRequest missing = request;
+  missing.set_id(EncodeId(NewRawId()));
+  missing.set_expected_version(0);
+  EXPECT_EQ(stub_->Update(&missing_ctx, missing, &stale_response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext big_ctx;
+  v1::UpdateRequest too_many = request;
+  too_many.set_expected_version(0);
+  too_many.clear_remove();
+  for (int i = 0; i < 5; ++i) {
+    (*too_many.mutable_set())[absl::StrCat("k", i)] = "v";
+  }
+  EXPECT_EQ(stub_->Update(&big_ctx, too_many, &stale_response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(SessionsServiceTest, Touch_SlidesExpiry_AndExpiredGivesNotFound) {
+  v1::Session s = MustCreate();
+  clock_.AdvanceMs(kIdle - 1);
+  grpc::ClientContext ctx;
+  v1::TouchRequest request;
+  request.set_namespace_("shop");
+  request.set_id(s.id());
+  v1::TouchResponse response;
+  ASSERT_TRUE(stub_->Touch(&ctx, request, &response).ok());
+  EXPECT_EQ(response.expires_at_ms(), kStart + kIdle - 1 + kIdle);
+  clock_.AdvanceMs(kIdle);
+  grpc::ClientContext late_ctx;
+  EXPECT_EQ(stub_->Touch(&late_ctx, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SessionsServiceTest, Destroy_IsFinalAndIdempotent) {
+  v1::Session s = MustCreate();
+  v1::DestroyRequest request;
+  request.set_namespace_("shop");
+  request.set_id(s.id());
+  v1::DestroyResponse response;
+  grpc::ClientContext ctx1, ctx2, ctx3;
+  ASSERT_TRUE(stub_->Destroy(&ctx1, request, &response).ok());
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(stub_->Destroy(&ctx2, request, &response).ok());
+  request.set_id("bad");
+  EXPECT_EQ(stub_->Destroy(&ctx3, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SessionsServiceTest, Rotate_NewIdKeepsDataOldIdGone) {
+  v1::Session s = MustCreate();
+  grpc::ClientContext ctx;
+  v1::RotateRequest request;
+  request.set_namespace_("shop");
+  request.set_id(s.id());
+  v1::RotateResponse response;
+  ASSERT_TRUE(stub_->Rotate(&ctx, request, &response).ok());
+  EXPECT_NE(response.session().id(), s.id());
+  EXPECT_EQ(response.session().attributes().at("role"), "admin");
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetCode(response.session().id()), grpc::StatusCode::OK);
+  grpc::ClientContext again;
+  EXPECT_EQ(stub_->Rotate(&again, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SessionsServiceTest, ListAndDestroyByUser_CoverTheUsersSessions) {
+  v1::Session keep = MustCreate("alice");
+  MustCreate("alice");
+  MustCreate("alice");
+  v1::Session bob = MustCreate("bob");
+  {
+    grpc::ClientContext ctx;
+    v1::ListByUserRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id("alice");
+    v1::ListByUserResponse response;
+    ASSERT_TRUE(stub_->ListByUser(&ctx, request, &response).ok());
+    EXPECT_EQ(response.sessions_size(), 3);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::DestroyByUserRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id("alice");
+    request.set_except_id(keep.id());
+    v1::DestroyByUserResponse response;
+    ASSERT_TRUE(stub_->DestroyByUser(&ctx, request, &response).ok());
+    EXPECT_EQ(response.destroyed_count(), 2);
+  }
+  grpc::ClientContext ctx;
+  v1::ListByUserRequest request;
+  request.set_namespace_("shop");
+  request.set_user_id("alice");
+  v1::ListByUserResponse response;
+  ASSERT_TRUE(stub_->ListByUser(&ctx, request, &response).ok());
+  ASSERT_EQ(response.sessions_size(), 1);
+  EXPECT_EQ(response.sessions(0).id(), keep.id());
+  EXPECT_EQ(GetCode(bob.id()), grpc::StatusCode::OK);
+  grpc::ClientContext bad_ctx;
+  request.set_user_id("");
+  EXPECT_EQ(stub_->ListByUser(&bad_ctx, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SessionsServiceTest, BatchGet_GivesOneResultPerIdInOrder) {
+  v1::Session a = MustCreate();
+  v1::Session b = MustCreate();
+  grpc::ClientContext ctx;
+  v1::BatchGetRequest request;
+  request.set_namespace_("shop");
+  request.add_ids(a.id());
+  request.add_ids(EncodeId(NewRawId()));
+  request.add_ids("malformed");
+  request.add_ids(b.id());
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stub_->BatchGet(&ctx, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.results(0).code(), 0);
+  EXPECT_EQ(response.results(0).session().id(), a.id());
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(response.results(2).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.results(3).session().id(), b.id());
+
+  grpc::ClientContext big_ctx;
+  for (int i = 0; i < 10; ++i) request.add_ids(a.id());
+  EXPECT_EQ(stub_->BatchGet(&big_ctx, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SessionsServiceTest, Topology_DescribesTheSingleNode) {
+  grpc::ClientContext ctx;
+  v1::TopologyRequest request;
+  v1::TopologyResponse response;
+  ASSERT_TRUE(cluster_stub_->Topology(&ctx, request, &response).ok());
+  ASSERT_EQ(response.nodes_size(), 1);
+  EXPECT_EQ(response.nodes(0).id(), "n1");
+  EXPECT_EQ(response.replication_factor(), 1u);
+  EXPECT_EQ(response.epoch(), cluster_->epoch());
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().count(kEpochHeader), 1u);
+}
+
+}  // namespace
+}  // namespace sesh

@@ -1,0 +1,469 @@
+#include "replication/cluster.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "replication/merge.h"
+
+namespace sesh {
+namespace {
+
+using internal::SessionRecord;
+
+int64_t MonotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::chrono::system_clock::time_point DeadlineIn(int64_t ms) {
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec) {
+  std::vector<PeerSpec> peers;
+  std::set<std::string> seen;
+  for (absl::string_view entry :
+       absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(entry, absl::MaxSplits('=', 1));
+    if (parts.first.empty() || parts.second.empty() ||
+        parts.second.find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--peers entry '", entry, "' is not id=host:port"));
+    }
+    if (!seen.insert(parts.first).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--peers names node '", parts.first, "' twice"));
+    }
+    peers.push_back({parts.first, parts.second});
+  }
+  if (peers.empty()) return absl::InvalidArgumentError("--peers is empty");
+  return peers;
+}
+
+struct Cluster::PeerState {
+  struct Pending {
+    std::vector<SessionRecord> records;
+    // Called with true once the peer acknowledged, false on failure. May be
+    // empty (lazy touches, hint replay).
+    std::function<void(bool)> ack;
+  };
+
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Sessions::Stub> sessions;
+  std::unique_ptr<internal::Peer::Stub> peer;
+  // Monotonic ms of the last successful heartbeat; 0 = never / suspect.
+  std::atomic<int64_t> last_ok_ms{0};
+  std::atomic<bool> remote_serving{false};
+
+  absl::Mutex mu;
+  std::deque<Pending> queue ABSL_GUARDED_BY(mu);
+  bool in_flight ABSL_GUARDED_BY(mu) = false;
+  // Latest state per raw id of what the peer missed while down.
+  std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
+  // Touched sessions waiting for the next lazy flush.
+  std::map<std::string, SessionRecord> touches ABSL_GUARDED_BY(mu);
+};
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
+    const ClusterOptions& options, LocalReplica* local) {
+  std::vector<std::string> ids;
+  for (const PeerSpec& p : options.peers) ids.push_back(p.id);
+  absl::StatusOr<PlacementMap> placement =
+      PlacementMap::Build(ids, options.replication_factor);
+  if (!placement.ok()) return placement.status();
+  int self = placement->IndexOf(options.self_id);
+  if (self < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--node_id '", options.self_id, "' is not in --peers"));
+  }
+  return std::unique_ptr<Cluster>(
+      new Cluster(options, std::move(*placement), self, local));
+}
+
+Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
+                 int self_index, LocalReplica* local)
+    : options_(options),
+      placement_(std::move(placement)),
+      self_index_(self_index),
+      local_(local) {
+  addresses_.resize(placement_.nodes().size());
+  for (const PeerSpec& p : options_.peers) {
+    addresses_[placement_.IndexOf(p.id)] = p.address;
+  }
+  for (size_t i = 0; i < addresses_.size(); ++i) {
+    auto state = std::make_unique<PeerState>();
+    grpc::ChannelArguments args;
+    // Reconnect quickly after a peer restarts.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    state->channel = grpc::CreateCustomChannel(
+        addresses_[i], grpc::InsecureChannelCredentials(), args);
+    state->sessions = v1::Sessions::NewStub(state->channel);
+    state->peer = internal::Peer::NewStub(state->channel);
+    peers_.push_back(std::move(state));
+  }
+}
+
+Cluster::~Cluster() { Stop(); }
+
+void Cluster::Start() {
+  if (started_.exchange(true)) return;
+  heartbeat_thread_ = std::thread([this] { HeartbeatLoop(); });
+  flush_thread_ = std::thread([this] { FlushLoop(); });
+}
+
+void Cluster::Stop() {
+  if (!started_.load() || stop_.HasBeenNotified()) return;
+  stop_.Notify();
+  if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
+  if (flush_thread_.joinable()) flush_thread_.join();
+}
+
+bool Cluster::IsUp(int node) const {
+  if (node == self_index_) return serving_.load();
+  const PeerState& p = *peers_[node];
+  int64_t last = p.last_ok_ms.load();
+  return last != 0 && MonotonicMs() - last < options_.failure_timeout_ms &&
+         p.remote_serving.load();
+}
+
+void Cluster::MarkSuspect(int node) {
+  if (node == self_index_) return;
+  if (peers_[node]->last_ok_ms.exchange(0) != 0) {
+    fprintf(stderr, "sesh-node %s: peer %s unreachable, treating it as down\n",
+            options_.self_id.c_str(), placement_.nodes()[node].c_str());
+  }
+}
+
+int Cluster::Coordinator(uint32_t partition) const {
+  for (uint8_t node : placement_.Replicas(partition)) {
+    if (IsUp(node)) return node;
+  }
+  return -1;
+}
+
+std::vector<int> Cluster::LiveReplicas(uint32_t partition) const {
+  std::vector<int> out;
+  for (uint8_t node : placement_.Replicas(partition)) {
+    if (IsUp(node)) out.push_back(node);
+  }
+  return out;
+}
+
+int Cluster::AcksNeeded(uint32_t partition, v1::Durability durability) const {
+  const int replicas =
+      static_cast<int>(placement_.Replicas(partition).size());
+  switch (durability) {
+    case v1::ONE:
+      return 1;
+    case v1::ALL:
+      return replicas;
+    default:
+      return replicas / 2 + 1;
+  }
+}
+
+v1::Sessions::Stub* Cluster::SessionsStub(int node) const {
+  return peers_[node]->sessions.get();
+}
+
+internal::Peer::Stub* Cluster::PeerStub(int node) const {
+  return peers_[node]->peer.get();
+}
+
+void Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
+  PeerState& p = *peers_[node];
+  absl::MutexLock lock(&p.mu);
+  for (const SessionRecord& r : records) {
+    auto it = p.hints.find(r.id());
+    if (it == p.hints.end()) {
+      p.hints.emplace(r.id(), r);
+    } else {
+      it->second = Merge(it->second, r);
+    }
+  }
+}
+
+int64_t Cluster::HintsQueued() const {
+  int64_t total = 0;
+  for (const auto& p : peers_) {
+    absl::MutexLock lock(&p->mu);
+    total += static_cast<int64_t>(p->hints.size());
+  }
+  return total;
+}
+
+void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
+                        int acks_wanted, std::function<void(int acks)> done) {
+  struct Tally {
+    absl::Mutex mu;
+    int acks ABSL_GUARDED_BY(mu) = 0;
+    int answered ABSL_GUARDED_BY(mu) = 0;
+    bool fired ABSL_GUARDED_BY(mu) = false;
+    int total = 0;
+    int wanted = 0;
+    std::function<void(int)> done;
+  };
+  std::vector<int> others;
+  for (uint8_t node : placement_.Replicas(partition)) {
+    if (node != self_index_) others.push_back(node);
+  }
+  auto tally = std::make_shared<Tally>();
+  tally->total = static_cast<int>(others.size());
+  tally->wanted = acks_wanted;
+  tally->done = std::move(done);
+  auto record_answer = [tally](bool ok) {
+    std::function<void(int)> fire;
+    int acks = 0;
+    {
+      absl::MutexLock lock(&tally->mu);
+      ++tally->answered;
+      if (ok) ++tally->acks;
+      if (!tally->fired && (tally->acks >= tally->wanted ||
+                            tally->answered == tally->total)) {
+        tally->fired = true;
+        fire = tally->done;
+        acks = tally->acks;
+      }
+    }
+    if (fire) fire(acks);
+  };
+  if (others.empty() || acks_wanted <= 0) {
+    {
+      absl::MutexLock lock(&tally->mu);
+      tally->fired = true;
+    }
+    tally->done(0);
+    // Still replicate in the background below.
+  }
+  for (int node : others) {
+    if (!IsUp(node) && peers_[node]->last_ok_ms.load() == 0) {
+      AddHints(node, records);
+      record_answer(false);
+      continue;
+    }
+    PeerState& p = *peers_[node];
+    {
+      absl::MutexLock lock(&p.mu);
+      p.queue.push_back({records, record_answer});
+    }
+    Pump(node);
+  }
+}
+
+void Cluster::Pump(int node) {
+  PeerState& p = *peers_[node];
+  auto batch = std::make_shared<std::vector<PeerState::Pending>>();
+  {
+    absl::MutexLock lock(&p.mu);
+    if (p.in_flight || p.queue.empty()) return;
+    size_t count = 0;
+    while (!p.queue.empty() &&
+           count < static_cast<size_t>(options_.max_apply_batch)) {
+      count += p.queue.front().records.size();
+      batch->push_back(std::move(p.queue.front()));
+      p.queue.pop_front();
+    }
+    p.in_flight = true;
+  }
+  auto ctx = std::make_shared<grpc::ClientContext>();
+  ctx->set_deadline(DeadlineIn(options_.replicate_timeout_ms));
+  auto request = std::make_shared<internal::ApplyRequest>();
+  auto response = std::make_shared<internal::ApplyResponse>();
+  request->set_from_node(options_.self_id);
+  for (const PeerState::Pending& pending : *batch) {
+    for (const SessionRecord& r : pending.records) {
+      *request->add_records() = r;
+    }
+  }
+  p.peer->async()->Apply(
+      ctx.get(), request.get(), response.get(),
+      [this, node, ctx, request, response, batch](grpc::Status status) {
+        if (!status.ok()) {
+          std::vector<SessionRecord> missed(request->records().begin(),
+                                            request->records().end());
+          AddHints(node, missed);
+          if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+            MarkSuspect(node);
+          }
+        }
+        for (PeerState::Pending& pending : *batch) {
+          if (pending.ack) pending.ack(status.ok());
+        }
+        {
+          PeerState& peer = *peers_[node];
+          absl::MutexLock lock(&peer.mu);
+          peer.in_flight = false;
+        }
+        Pump(node);
+      });
+}
+
+void Cluster::ReplicateTouch(uint32_t partition, SessionRecord record) {
+  for (uint8_t node : placement_.Replicas(partition)) {
+    if (node == self_index_) continue;
+    PeerState& p = *peers_[node];
+    absl::MutexLock lock(&p.mu);
+    auto it = p.touches.find(record.id());
+    if (it == p.touches.end()) {
+      p.touches.emplace(record.id(), record);
+    } else {
+      it->second = Merge(it->second, record);
+    }
+  }
+}
+
+void Cluster::ReadFromReplicas(
+    uint32_t partition, const std::string& raw_id,
+    std::function<void(SessionRecord)> done) {
+  struct Gather {
+    absl::Mutex mu;
+    SessionRecord merged ABSL_GUARDED_BY(mu);
+    int pending ABSL_GUARDED_BY(mu) = 0;
+    std::function<void(SessionRecord)> done;
+  };
+  std::vector<int> others;
+  for (uint8_t node : placement_.Replicas(partition)) {
+    if (node != self_index_ && IsUp(node)) others.push_back(node);
+  }
+  if (others.empty()) {
+    done(SessionRecord());
+    return;
+  }
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  {
+    absl::MutexLock lock(&gather->mu);
+    gather->pending = static_cast<int>(others.size());
+  }
+  for (int node : others) {
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    ctx->set_deadline(DeadlineIn(options_.replicate_timeout_ms / 2));
+    auto request = std::make_shared<internal::ReadRequest>();
+    auto response = std::make_shared<internal::ReadResponse>();
+    request->add_ids(raw_id);
+    peers_[node]->peer->async()->Read(
+        ctx.get(), request.get(), response.get(),
+        [this, node, gather, ctx, request, response](grpc::Status status) {
+          if (!status.ok()) MarkSuspect(node);
+          SessionRecord result;
+          bool last = false;
+          {
+            absl::MutexLock lock(&gather->mu);
+            if (status.ok()) {
+              for (const SessionRecord& r : response->records()) {
+                gather->merged = Merge(gather->merged, r);
+              }
+            }
+            last = --gather->pending == 0;
+            if (last) result = gather->merged;
+          }
+          if (last) gather->done(std::move(result));
+        });
+  }
+}
+
+void Cluster::HeartbeatLoop() {
+  const int n = node_count();
+  while (!stop_.WaitForNotificationWithTimeout(
+      absl::Milliseconds(options_.heartbeat_interval_ms))) {
+    for (int node = 0; node < n; ++node) {
+      if (node == self_index_) continue;
+      auto ctx = std::make_shared<grpc::ClientContext>();
+      ctx->set_deadline(DeadlineIn(options_.heartbeat_interval_ms * 2));
+      auto request = std::make_shared<internal::HeartbeatRequest>();
+      auto response = std::make_shared<internal::HeartbeatResponse>();
+      request->set_from_node(options_.self_id);
+      request->set_epoch(epoch());
+      peers_[node]->peer->async()->Heartbeat(
+          ctx.get(), request.get(), response.get(),
+          [this, node, ctx, request, response](grpc::Status status) {
+            PeerState& p = *peers_[node];
+            if (!status.ok()) return;
+            if (response->epoch() != epoch()) {
+              fprintf(stderr,
+                      "sesh-node %s: MEMBERSHIP MISMATCH: peer %s runs "
+                      "membership epoch %llu, this node %llu; check that "
+                      "--peers and --replication_factor are identical on "
+                      "every node\n",
+                      options_.self_id.c_str(),
+                      placement_.nodes()[node].c_str(),
+                      static_cast<unsigned long long>(response->epoch()),
+                      static_cast<unsigned long long>(epoch()));
+              absl::MutexLock lock(&membership_mu_);
+              membership_error_ = absl::StrCat(
+                  "peer ", placement_.nodes()[node],
+                  " runs another membership (epoch ", response->epoch(),
+                  ")");
+              return;
+            }
+            bool was_up = IsUp(node);
+            p.remote_serving.store(response->serving());
+            p.last_ok_ms.store(MonotonicMs());
+            if (!was_up && IsUp(node)) {
+              fprintf(stderr, "sesh-node %s: peer %s is up\n",
+                      options_.self_id.c_str(),
+                      placement_.nodes()[node].c_str());
+            }
+          });
+    }
+  }
+}
+
+void Cluster::FlushLoop() {
+  const int n = node_count();
+  while (!stop_.WaitForNotificationWithTimeout(
+      absl::Milliseconds(options_.touch_flush_interval_ms))) {
+    for (int node = 0; node < n; ++node) {
+      if (node == self_index_) continue;
+      PeerState& p = *peers_[node];
+      // Hints wait until the peer answers heartbeats again.
+      bool reachable = p.last_ok_ms.load() != 0;
+      {
+        absl::MutexLock lock(&p.mu);
+        std::vector<SessionRecord> batch;
+        for (auto& [id, record] : p.touches) batch.push_back(std::move(record));
+        p.touches.clear();
+        if (reachable) {
+          for (auto& [id, record] : p.hints) {
+            batch.push_back(std::move(record));
+          }
+          p.hints.clear();
+        }
+        for (size_t i = 0; i < batch.size();
+             i += static_cast<size_t>(options_.max_apply_batch)) {
+          size_t end = std::min(
+              batch.size(), i + static_cast<size_t>(options_.max_apply_batch));
+          p.queue.push_back(
+              {std::vector<SessionRecord>(batch.begin() + i,
+                                          batch.begin() + end),
+               nullptr});
+        }
+      }
+      Pump(node);
+    }
+  }
+}
+
+std::string Cluster::membership_error() const {
+  absl::MutexLock lock(&membership_mu_);
+  return membership_error_;
+}
+
+}  // namespace sesh

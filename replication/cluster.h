@@ -1,0 +1,170 @@
+#ifndef SESH_REPLICATION_CLUSTER_H_
+#define SESH_REPLICATION_CLUSTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "replication/placement.h"
+#include "sesh/internal/peer.grpc.pb.h"
+#include "sesh/internal/record.pb.h"
+#include "sesh/v1/sessions.grpc.pb.h"
+
+namespace sesh {
+
+struct PeerSpec {
+  std::string id;
+  // host:port of the node's gRPC endpoint (public and peer services).
+  std::string address;
+};
+
+// Parses --peers: "id=host:port,id=host:port,...". Ids must be distinct and
+// non-empty. INVALID_ARGUMENT naming the bad entry otherwise.
+absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec);
+
+struct ClusterOptions {
+  std::string self_id;
+  // Every node of the cluster, this one included, the same list on every
+  // node.
+  std::vector<PeerSpec> peers;
+  int replication_factor = 3;
+  int64_t heartbeat_interval_ms = 200;
+  // A peer that has not answered a heartbeat for this long is down.
+  int64_t failure_timeout_ms = 800;
+  // Deadline of one replication call to a peer.
+  int64_t replicate_timeout_ms = 1000;
+  // Touches are sent to replicas in batches at this interval (lazy
+  // replication of sliding expiry); see touch staleness in DESIGN §5.
+  int64_t touch_flush_interval_ms = 500;
+  // Records per Apply call.
+  int max_apply_batch = 256;
+};
+
+// What the replication layer needs of the local storage engine. Implemented
+// by the node over its SessionStore, so that replication/ never depends on
+// node/.
+class LocalReplica {
+ public:
+  virtual ~LocalReplica() = default;
+  // Merges a peer's state into the local copy; returns the merged state.
+  virtual absl::StatusOr<internal::SessionRecord> MergeRecord(
+      const internal::SessionRecord& record) = 0;
+};
+
+// The multi-node view of one node: membership and placement, peer channels,
+// the failure detector (heartbeats), and replication of session states to
+// the other replicas with hinted handoff for peers that are down.
+//
+// Thread-safe. Callbacks passed in run on gRPC threads or on the cluster's
+// own threads; they must not block.
+class Cluster {
+ public:
+  // Builds placement from options.peers. INVALID_ARGUMENT if self_id is not
+  // among the peers or the peer list is invalid.
+  static absl::StatusOr<std::unique_ptr<Cluster>> Create(
+      const ClusterOptions& options, LocalReplica* local);
+  ~Cluster();
+
+  // Sets the address advertised for this node (a single node listening on
+  // port 0 learns its port after binding). Call before Start().
+  void SetSelfAddress(std::string address) {
+    addresses_[self_index_] = std::move(address);
+  }
+
+  // Starts heartbeats and the hint / touch senders.
+  void Start();
+  // Stops them and waits for the threads. Idempotent.
+  void Stop();
+
+  const PlacementMap& placement() const { return placement_; }
+  int self_index() const { return self_index_; }
+  uint64_t epoch() const { return placement_.epoch(); }
+  const std::string& self_id() const { return options_.self_id; }
+  const ClusterOptions& options() const { return options_; }
+  const std::string& address(int node) const { return addresses_[node]; }
+  int node_count() const { return static_cast<int>(addresses_.size()); }
+
+  // As seen by the failure detector: answered a heartbeat recently and is
+  // serving (caught up). This node is up once it is serving.
+  bool IsUp(int node) const;
+  // Marks a peer down at once (a call to it failed as unreachable).
+  void MarkSuspect(int node);
+  // This node's own serving state (false while catching up after start).
+  void SetServing(bool serving) { serving_.store(serving); }
+  bool serving() const { return serving_.load(); }
+
+  // The first up node of the partition's preference list, or -1.
+  int Coordinator(uint32_t partition) const;
+  // Replicas that are up, in preference order.
+  std::vector<int> LiveReplicas(uint32_t partition) const;
+  // Acks (this node's own write included) a write needs at a durability,
+  // for this partition's replica count.
+  int AcksNeeded(uint32_t partition, v1::Durability durability) const;
+
+  v1::Sessions::Stub* SessionsStub(int node) const;
+  internal::Peer::Stub* PeerStub(int node) const;
+
+  // Sends the records (all of one partition) to the partition's other
+  // replicas. done(acks) runs once `acks_wanted` peers acknowledged, or when
+  // every peer answered or failed, with the number that acknowledged.
+  // Peers that are down or fail get the records as hints, replayed when they
+  // come back.
+  void Replicate(uint32_t partition,
+                 std::vector<internal::SessionRecord> records, int acks_wanted,
+                 std::function<void(int acks)> done);
+  // Queues a touched session for lazy replication (no acknowledgement).
+  void ReplicateTouch(uint32_t partition, internal::SessionRecord record);
+
+  // Reads other live replicas' copies of a session (read repair). done gets
+  // the merge of what answered within the deadline (empty record if none).
+  void ReadFromReplicas(uint32_t partition, const std::string& raw_id,
+                        std::function<void(internal::SessionRecord)> done);
+
+  // Records queued for down peers.
+  int64_t HintsQueued() const;
+  // Empty unless a peer runs another membership (--peers differs).
+  std::string membership_error() const;
+
+ private:
+  struct PeerState;
+
+  Cluster(const ClusterOptions& options, PlacementMap placement,
+          int self_index, LocalReplica* local);
+  void HeartbeatLoop();
+  void FlushLoop();
+  // Sends queued records to one peer (one Apply call at a time per peer).
+  void Pump(int node);
+  void AddHints(int node, const std::vector<internal::SessionRecord>& records);
+
+  // Constant after construction.
+  const ClusterOptions options_;
+  const PlacementMap placement_;
+  const int self_index_;
+  LocalReplica* const local_;
+  std::vector<std::string> addresses_;
+  std::vector<std::unique_ptr<PeerState>> peers_;
+
+  std::atomic<bool> serving_{false};
+  mutable absl::Mutex membership_mu_;
+  std::string membership_error_ ABSL_GUARDED_BY(membership_mu_);
+  absl::Notification stop_;
+  std::atomic<bool> started_{false};
+  std::thread heartbeat_thread_;
+  std::thread flush_thread_;
+};
+
+}  // namespace sesh
+
+#endif  // SESH_REPLICATION_CLUSTER_H_

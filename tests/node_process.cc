@@ -1,0 +1,169 @@
+#include "tests/node_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace sesh {
+namespace testing {
+namespace {
+
+std::string Tail(const std::string& path) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+}  // namespace
+
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string RunfilePath(const std::string& relative) {
+  const char* srcdir = getenv("TEST_SRCDIR");
+  const char* workspace = getenv("TEST_WORKSPACE");
+  if (srcdir != nullptr) {
+    return absl::StrCat(srcdir, "/", workspace ? workspace : "sesh", "/",
+                        relative);
+  }
+  return relative;
+}
+
+std::string NewTempDir(const std::string& name) {
+  static int counter = 0;
+  const char* base = getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(base ? base : "/tmp", "/", name, "_",
+                                 getpid(), "_", counter++);
+  mkdir(dir.c_str(), 0755);
+  return dir;
+}
+
+NodeProcess::NodeProcess(std::string node_id, int port, std::string data_dir,
+                         std::vector<std::string> extra_flags)
+    : node_id_(std::move(node_id)),
+      port_(port),
+      data_dir_(std::move(data_dir)),
+      extra_flags_(std::move(extra_flags)) {}
+
+NodeProcess::~NodeProcess() {
+  if (pid_ > 0) Kill();
+}
+
+std::string NodeProcess::address() const {
+  return absl::StrCat("127.0.0.1:", port_);
+}
+
+absl::Status NodeProcess::Start(int timeout_ms) {
+  const std::string port_file = data_dir_ + ".port";
+  unlink(port_file.c_str());
+  channel_.reset();  // a channel to the previous process may hold a dead socket
+  std::vector<std::string> args = {
+      RunfilePath("node/sesh-node"),
+      absl::StrCat("--node_id=", node_id_),
+      absl::StrCat("--listen=", address()),
+      absl::StrCat("--data_dir=", data_dir_),
+      absl::StrCat("--port_file=", port_file),
+  };
+  args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+  const std::string log = data_dir_ + ".log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      dup2(fd, 1);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  pid_ = pid;
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (access(port_file.c_str(), F_OK) == 0) return absl::OkStatus();
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(absl::StrCat(
+          "sesh-node ", node_id_, " exited at start: ", Tail(log)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("sesh-node ", node_id_, " did not start: ", Tail(log)));
+}
+
+void NodeProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void NodeProcess::Pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void NodeProcess::Resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
+int NodeProcess::Terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+std::shared_ptr<grpc::Channel> NodeProcess::channel() {
+  if (channel_ == nullptr) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    channel_ = grpc::CreateCustomChannel(
+        address(), grpc::InsecureChannelCredentials(), args);
+  }
+  return channel_;
+}
+
+std::unique_ptr<v1::Sessions::Stub> NodeProcess::SessionsStub() {
+  return v1::Sessions::NewStub(channel());
+}
+
+std::unique_ptr<v1::Cluster::Stub> NodeProcess::ClusterStub() {
+  return v1::Cluster::NewStub(channel());
+}
+
+}  // namespace testing
+}  // namespace sesh

@@ -1,0 +1,68 @@
+#ifndef SESH_TESTS_NODE_PROCESS_H_
+#define SESH_TESTS_NODE_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "sesh/v1/cluster.grpc.pb.h"
+#include "sesh/v1/sessions.grpc.pb.h"
+
+namespace sesh {
+namespace testing {
+
+// A free TCP port on 127.0.0.1 (bound to port 0, read back, released). Multi-
+// node tests need every port before any node starts, for --peers.
+int PickFreePort();
+
+// A real sesh-node child process for multi-process tests. The binary comes
+// from the test's runfiles (data dependency //node:sesh-node). Stops the
+// process (SIGKILL) on destruction if still running.
+class NodeProcess {
+ public:
+  NodeProcess(std::string node_id, int port, std::string data_dir,
+              std::vector<std::string> extra_flags);
+  ~NodeProcess();
+
+  // Starts the process and waits until it serves (its port file appears),
+  // at most timeout_ms. The node's stderr goes to <data_dir>.log.
+  absl::Status Start(int timeout_ms = 20000);
+  // kill -9, and reaps the process.
+  void Kill();
+  // SIGSTOP / SIGCONT: the process freezes (a hung node, or one cut off).
+  void Pause();
+  void Resume();
+  // SIGTERM, and waits for a clean exit; returns the exit status.
+  int Terminate();
+
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+  const std::string& id() const { return node_id_; }
+  std::string address() const;
+  std::shared_ptr<grpc::Channel> channel();
+  std::unique_ptr<v1::Sessions::Stub> SessionsStub();
+  std::unique_ptr<v1::Cluster::Stub> ClusterStub();
+
+ private:
+  const std::string node_id_;
+  const int port_;
+  const std::string data_dir_;
+  const std::vector<std::string> extra_flags_;
+  pid_t pid_ = -1;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+// Path of a binary in the test's runfiles, e.g. "node/sesh-node".
+std::string RunfilePath(const std::string& relative);
+
+// A fresh temp directory for this test.
+std::string NewTempDir(const std::string& name);
+
+}  // namespace testing
+}  // namespace sesh
+
+#endif  // SESH_TESTS_NODE_PROCESS_H_

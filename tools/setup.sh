@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what Sesh needs to build, test, demo and benchmark on Debian 12.
+# Idempotent: a no-op when every package is already installed.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap bazel-platforms g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libxxhash-dev libssl-dev libhiredis-dev
+  redis-server redis-tools gnuplot-nox python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+# Debian starts redis-server as a service on install; the benchmarks start
+# their own on loopback, so stop the system one if it was just installed.
+if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
+  (command -v systemctl >/dev/null && $SUDO systemctl stop redis-server) >/dev/null 2>&1 || true
+  (command -v service >/dev/null && $SUDO service redis-server stop) >/dev/null 2>&1 || true
+fi

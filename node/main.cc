@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <atomic>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -166,6 +167,13 @@ int Run() {
       absl::GetFlag(FLAGS_replicate_timeout_ms);
   cluster_options.touch_flush_interval_ms =
       absl::GetFlag(FLAGS_touch_flush_interval_ms);
+  // Set once the server exists; read by the heartbeat threads after Start.
+  std::atomic<grpc::HealthCheckServiceInterface*> health_for_membership{
+      nullptr};
+  cluster_options.on_membership_error = [&](const std::string&) {
+    grpc::HealthCheckServiceInterface* h = health_for_membership.load();
+    if (h != nullptr) h->SetServingStatus("sesh.v1.Cluster", false);
+  };
   const std::string peers_flag = absl::GetFlag(FLAGS_peers);
   if (!peers_flag.empty()) {
     absl::StatusOr<std::vector<PeerSpec>> peers = ParsePeers(peers_flag);
@@ -201,6 +209,7 @@ int Run() {
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus(false);
+  health_for_membership.store(health);
 
   if (absl::GetFlag(FLAGS_peers).empty()) {
     // Port 0 is resolved now: advertise the real one in Topology.

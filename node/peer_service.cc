@@ -75,6 +75,7 @@ grpc::ServerUnaryReactor* PeerService::Heartbeat(
     grpc::CallbackServerContext* ctx,
     const internal::HeartbeatRequest* request,
     internal::HeartbeatResponse* response) {
+  cluster_->CheckPeerEpoch(request->from_node(), request->epoch());
   response->set_node_id(cluster_->self_id());
   response->set_epoch(cluster_->epoch());
   response->set_serving(cluster_->serving());

@@ -397,20 +397,7 @@ void Cluster::HeartbeatLoop() {
             PeerState& p = *peers_[node];
             if (!status.ok()) return;
             if (response->epoch() != epoch()) {
-              fprintf(stderr,
-                      "sesh-node %s: MEMBERSHIP MISMATCH: peer %s runs "
-                      "membership epoch %llu, this node %llu; check that "
-                      "--peers and --replication_factor are identical on "
-                      "every node\n",
-                      options_.self_id.c_str(),
-                      placement_.nodes()[node].c_str(),
-                      static_cast<unsigned long long>(response->epoch()),
-                      static_cast<unsigned long long>(epoch()));
-              absl::MutexLock lock(&membership_mu_);
-              membership_error_ = absl::StrCat(
-                  "peer ", placement_.nodes()[node],
-                  " runs another membership (epoch ", response->epoch(),
-                  ")");
+              CheckPeerEpoch(placement_.nodes()[node], response->epoch());
               return;
             }
             bool was_up = IsUp(node);
@@ -459,6 +446,22 @@ void Cluster::FlushLoop() {
       Pump(node);
     }
   }
+}
+
+void Cluster::CheckPeerEpoch(const std::string& peer_id, uint64_t epoch) {
+  if (epoch == placement_.epoch()) return;
+  std::string error = absl::StrCat(
+      "MEMBERSHIP MISMATCH: peer ", peer_id, " runs membership epoch ", epoch,
+      ", this node ", placement_.epoch(),
+      "; --peers and --replication_factor must be identical on every node");
+  {
+    absl::MutexLock lock(&membership_mu_);
+    if (membership_error_ == error) return;
+    membership_error_ = error;
+  }
+  fprintf(stderr, "sesh-node %s: %s\n", options_.self_id.c_str(),
+          error.c_str());
+  if (options_.on_membership_error) options_.on_membership_error(error);
 }
 
 std::string Cluster::membership_error() const {

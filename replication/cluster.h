@@ -50,6 +50,9 @@ struct ClusterOptions {
   int64_t touch_flush_interval_ms = 500;
   // Records per Apply call.
   int max_apply_batch = 256;
+  // Called (once per distinct problem) when a peer turns out to run another
+  // membership; the node turns its cluster health to NOT_SERVING.
+  std::function<void(const std::string& error)> on_membership_error;
 };
 
 // What the replication layer needs of the local storage engine. Implemented
@@ -136,6 +139,9 @@ class Cluster {
   int64_t HintsQueued() const;
   // Empty unless a peer runs another membership (--peers differs).
   std::string membership_error() const;
+  // A peer (heartbeat sender or receiver) runs membership `epoch`: if it is
+  // not ours, logs MEMBERSHIP MISMATCH and records it.
+  void CheckPeerEpoch(const std::string& peer_id, uint64_t epoch);
 
  private:
   struct PeerState;

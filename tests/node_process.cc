@@ -165,5 +165,72 @@ std::unique_ptr<v1::Cluster::Stub> NodeProcess::ClusterStub() {
   return v1::Cluster::NewStub(channel());
 }
 
+std::vector<std::unique_ptr<NodeProcess>> MakeCluster(
+    int n, const std::string& dir, std::vector<std::string> extra_flags) {
+  std::vector<int> ports;
+  std::string peers;
+  for (int i = 1; i <= n; ++i) {
+    ports.push_back(PickFreePort());
+    absl::StrAppend(&peers, i > 1 ? "," : "", "n", i, "=127.0.0.1:",
+                    ports.back());
+  }
+  extra_flags.push_back(absl::StrCat("--peers=", peers));
+  std::vector<std::unique_ptr<NodeProcess>> nodes;
+  for (int i = 1; i <= n; ++i) {
+    nodes.push_back(std::make_unique<NodeProcess>(
+        absl::StrCat("n", i), ports[i - 1], absl::StrCat(dir, "/n", i),
+        extra_flags));
+  }
+  return nodes;
+}
+
+absl::Status StartAndWait(std::vector<std::unique_ptr<NodeProcess>>& nodes,
+                          int timeout_ms) {
+  // Start them all before waiting: each node catches up from its peers.
+  std::vector<std::thread> starters;
+  std::vector<absl::Status> results(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i]->running()) continue;
+    starters.emplace_back(
+        [&, i] { results[i] = nodes[i]->Start(timeout_ms); });
+  }
+  for (std::thread& t : starters) t.join();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return WaitForView(nodes, timeout_ms);
+}
+
+absl::Status WaitForView(std::vector<std::unique_ptr<NodeProcess>>& nodes,
+                         int timeout_ms) {
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    bool all = true;
+    for (auto& node : nodes) {
+      if (!node->running()) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(1));
+      v1::TopologyRequest request;
+      v1::TopologyResponse response;
+      if (!node->ClusterStub()->Topology(&ctx, request, &response).ok()) {
+        all = false;
+        break;
+      }
+      for (const v1::Node& n : response.nodes()) {
+        for (auto& other : nodes) {
+          if (other->id() == n.id() && other->running() != n.up()) {
+            all = false;
+          }
+        }
+      }
+    }
+    if (all) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError("the cluster did not settle");
+}
+
 }  // namespace testing
 }  // namespace sesh

@@ -56,6 +56,21 @@ class NodeProcess {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// N nodes "n1".."nN" on free loopback ports, with --peers naming them all,
+// each in its own data dir under `dir`. Not started.
+std::vector<std::unique_ptr<NodeProcess>> MakeCluster(
+    int n, const std::string& dir, std::vector<std::string> extra_flags);
+
+// Starts every node not running, then waits (up to timeout_ms) until every
+// running node reports every running node up in its Topology.
+absl::Status StartAndWait(std::vector<std::unique_ptr<NodeProcess>>& nodes,
+                          int timeout_ms = 30000);
+
+// Waits until every running node sees the running ones up and the others
+// down.
+absl::Status WaitForView(std::vector<std::unique_ptr<NodeProcess>>& nodes,
+                         int timeout_ms = 30000);
+
 // Path of a binary in the test's runfiles, e.g. "node/sesh-node".
 std::string RunfilePath(const std::string& relative);
 

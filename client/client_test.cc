@@ -1,0 +1,813 @@
+// sesh::Client against in-process fake nodes (Sessions and Cluster callback
+// services on localhost:0).
+
+#include "client/sesh/client.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "replication/placement.h"
+#include "replication/session_id.h"
+#include "sesh/v1/cluster.grpc.pb.h"
+#include "sesh/v1/sessions.grpc.pb.h"
+
+namespace sesh {
+namespace {
+
+constexpr char kNs[] = "app";
+
+class FakeNode;
+
+// The membership all fake nodes report: Topology answers and the epoch in
+// every answer's trailing metadata.
+class FakeCluster {
+ public:
+  explicit FakeCluster(int replication_factor) : rf_(replication_factor) {}
+
+  void SetMembers(const std::vector<FakeNode*>& members);
+  void SetUp(const std::string& id, bool up);
+
+  uint64_t epoch() {
+    absl::MutexLock lock(&mu_);
+    return epoch_;
+  }
+
+  v1::TopologyResponse Topology(const std::string& self_id) {
+    absl::MutexLock lock(&mu_);
+    v1::TopologyResponse r;
+    r.set_epoch(epoch_);
+    r.set_partition_count(kPartitionCount);
+    r.set_replication_factor(rf_);
+    r.set_self_id(self_id);
+    for (const v1::Node& n : nodes_) *r.add_nodes() = n;
+    return r;
+  }
+
+ private:
+  absl::Mutex mu_;
+  const int rf_;
+  std::vector<v1::Node> nodes_ ABSL_GUARDED_BY(mu_);  // sorted by id
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// One fake node: counts calls, can fail, park (never answer until released)
+// or report ids as missing. Sessions it returns carry the requested id.
+class FakeNode {
+ public:
+  FakeNode(std::string id, FakeCluster* cluster)
+      : id_(std::move(id)), cluster_(cluster), sessions_(this), cluster_service_(this) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&sessions_);
+    builder.RegisterService(&cluster_service_);
+    server_ = builder.BuildAndStart();
+    address_ = absl::StrCat("localhost:", port);
+  }
+  ~FakeNode() { Stop(); }
+
+  void Stop() {
+    if (server_ == nullptr) return;
+    ReleaseParked(grpc::Status(grpc::StatusCode::CANCELLED, "stopping"));
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    server_->Wait();
+    server_.reset();
+  }
+
+  const std::string& id() const { return id_; }
+  const std::string& address() const { return address_; }
+
+  void AddMissing(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    missing_.insert(id);
+  }
+  void ReleaseParked(grpc::Status status = grpc::Status::OK) {
+    std::vector<grpc::ServerUnaryReactor*> parked;
+    {
+      absl::MutexLock lock(&mu_);
+      parked.swap(parked_);
+    }
+    for (grpc::ServerUnaryReactor* r : parked) r->Finish(status);
+  }
+  int parked() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(parked_.size());
+  }
+  // Ids received by Get and BatchGet.
+  std::vector<std::string> received() {
+    absl::MutexLock lock(&mu_);
+    return received_;
+  }
+  std::vector<int> batch_sizes() {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
+  }
+
+  // Knobs.
+  std::atomic<int> fail_next_unavailable{0};  // next N Sessions calls
+  std::atomic<bool> park{false};              // Get and BatchGet
+
+  // Counters.
+  std::atomic<int> gets{0};
+  std::atomic<int> batch_gets{0};
+  std::atomic<int> updates{0};
+  std::atomic<int> creates{0};
+  std::atomic<int> topologies{0};
+
+ private:
+  class SessionsImpl final : public v1::Sessions::CallbackService {
+   public:
+    explicit SessionsImpl(FakeNode* node) : node_(node) {}
+
+    grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
+                                  const v1::GetRequest* req,
+                                  v1::GetResponse* resp) override {
+      node_->gets++;
+      node_->Record({req->id()});
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      if (node_->missing(req->id())) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no"));
+        return reactor;
+      }
+      node_->Fill(req->namespace_(), req->id(), resp->mutable_session());
+      return node_->FinishOrPark(reactor);
+    }
+
+    grpc::ServerUnaryReactor* BatchGet(grpc::CallbackServerContext* ctx,
+                                       const v1::BatchGetRequest* req,
+                                       v1::BatchGetResponse* resp) override {
+      node_->batch_gets++;
+      node_->Record({req->ids().begin(), req->ids().end()});
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      for (const std::string& id : req->ids()) {
+        v1::BatchGetResult* r = resp->add_results();
+        if (node_->missing(id)) {
+          r->set_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
+          r->set_message("no");
+        } else {
+          node_->Fill(req->namespace_(), id, r->mutable_session());
+        }
+      }
+      return node_->FinishOrPark(reactor);
+    }
+
+    grpc::ServerUnaryReactor* Update(grpc::CallbackServerContext* ctx,
+                                     const v1::UpdateRequest* req,
+                                     v1::UpdateResponse* resp) override {
+      node_->updates++;
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      node_->Fill(req->namespace_(), req->id(), resp->mutable_session());
+      for (const auto& [k, v] : req->set()) {
+        (*resp->mutable_session()->mutable_attributes())[k] = v;
+      }
+      return node_->FinishOrPark(reactor);
+    }
+
+    grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
+                                     const v1::CreateRequest* req,
+                                     v1::CreateResponse* resp) override {
+      node_->creates++;
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      node_->Fill(req->namespace_(), EncodeId(NewRawId()),
+                  resp->mutable_session());
+      resp->mutable_session()->set_user_id(req->user_id());
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+    grpc::ServerUnaryReactor* Touch(grpc::CallbackServerContext* ctx,
+                                    const v1::TouchRequest* req,
+                                    v1::TouchResponse* resp) override {
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      resp->set_expires_at_ms(1234);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    static grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "injected"));
+      return reactor;
+    }
+
+    FakeNode* const node_;
+  };
+
+  class ClusterImpl final : public v1::Cluster::CallbackService {
+   public:
+    explicit ClusterImpl(FakeNode* node) : node_(node) {}
+
+    grpc::ServerUnaryReactor* Topology(grpc::CallbackServerContext* ctx,
+                                       const v1::TopologyRequest* req,
+                                       v1::TopologyResponse* resp) override {
+      node_->topologies++;
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      *resp = node_->cluster_->Topology(node_->id_);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+    grpc::ServerUnaryReactor* NodeStats(grpc::CallbackServerContext* ctx,
+                                        const v1::NodeStatsRequest* req,
+                                        v1::NodeStatsResponse* resp) override {
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      resp->set_node_id(node_->id_);
+      resp->set_requests_served(node_->gets.load());
+      resp->set_serving(true);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    FakeNode* const node_;
+  };
+
+  // Every answer carries the epoch, as real nodes' do.
+  grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* ctx) {
+    ctx->AddTrailingMetadata("x-sesh-epoch",
+                             absl::StrCat(cluster_->epoch()));
+    return ctx->DefaultReactor();
+  }
+  bool TakeFailure() {
+    int n = fail_next_unavailable.load();
+    while (n > 0 && !fail_next_unavailable.compare_exchange_weak(n, n - 1)) {
+    }
+    return n > 0;
+  }
+  bool missing(const std::string& id) {
+    absl::MutexLock lock(&mu_);
+    return missing_.count(id) > 0;
+  }
+  void Record(std::vector<std::string> ids) {
+    absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(static_cast<int>(ids.size()));
+    received_.insert(received_.end(), ids.begin(), ids.end());
+  }
+  void Fill(const std::string& ns, const std::string& id, v1::Session* s) {
+    s->set_id(id);
+    s->set_namespace_(ns);
+    s->set_user_id("user");
+    (*s->mutable_attributes())["served_by"] = id_;
+    s->set_version(7);
+    s->set_expires_at_ms(1234);
+  }
+  grpc::ServerUnaryReactor* FinishOrPark(grpc::ServerUnaryReactor* reactor) {
+    if (park.load()) {
+      absl::MutexLock lock(&mu_);
+      parked_.push_back(reactor);
+      return reactor;
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  const std::string id_;
+  FakeCluster* const cluster_;
+  SessionsImpl sessions_;
+  ClusterImpl cluster_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+
+  absl::Mutex mu_;
+  std::set<std::string> missing_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc::ServerUnaryReactor*> parked_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+};
+
+void FakeCluster::SetMembers(const std::vector<FakeNode*>& members) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  nodes_.clear();
+  for (FakeNode* m : members) {
+    v1::Node n;
+    n.set_id(m->id());
+    n.set_address(m->address());
+    n.set_up(true);
+    nodes_.push_back(n);
+    ids.push_back(m->id());
+  }
+  std::sort(nodes_.begin(), nodes_.end(),
+            [](const v1::Node& a, const v1::Node& b) { return a.id() < b.id(); });
+  epoch_ = MembershipEpoch(
+      ids, std::min(rf_, static_cast<int>(members.size())));
+}
+
+// `n` fake nodes "n1".."n<n>", all members.
+class TestCluster {
+ public:
+  TestCluster(int n, int replication_factor) : cluster_(replication_factor) {
+    std::vector<FakeNode*> members;
+    for (int i = 1; i <= n; ++i) {
+      nodes_.push_back(
+          std::make_unique<FakeNode>(absl::StrCat("n", i), &cluster_));
+      members.push_back(nodes_.back().get());
+    }
+    cluster_.SetMembers(members);
+    replication_factor_ = replication_factor;
+  }
+
+  FakeNode& node(int i) { return *nodes_[i]; }
+  FakeCluster& cluster() { return cluster_; }
+
+  ClientOptions Options() {
+    ClientOptions options;
+    for (const auto& n : nodes_) options.seeds.push_back(n->address());
+    return options;
+  }
+
+  std::unique_ptr<Client> Connect(ClientOptions options) {
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+  std::unique_ptr<Client> Connect() { return Connect(Options()); }
+
+  // Placement of the first `members` nodes.
+  PlacementMap Placement(int members) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < members; ++i) ids.push_back(nodes_[i]->id());
+    return *PlacementMap::Build(ids, replication_factor_);
+  }
+
+ private:
+  FakeCluster cluster_;
+  std::vector<std::unique_ptr<FakeNode>> nodes_;
+  int replication_factor_ = 1;
+};
+
+// Text id number `i` (deterministic bytes).
+std::string TestId(uint64_t i) {
+  std::string raw(kRawIdSize, 'x');
+  std::memcpy(&raw[0], &i, sizeof(i));
+  return EncodeId(raw);
+}
+
+// The first TestId(>= start) whose primary under `placement` is `node_id`.
+std::string IdOwnedBy(const PlacementMap& placement,
+                      const std::string& node_id, uint64_t start = 0) {
+  for (uint64_t i = start;; ++i) {
+    std::string id = TestId(i);
+    if (placement.nodes()[placement.Primary(PartitionOf(*DecodeId(id)))] ==
+        node_id) {
+      return id;
+    }
+  }
+}
+
+template <typename Pred>
+bool PollUntil(Pred pred, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!pred()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+TEST(ClientTest, Connect_NoSeedAnswers_Unavailable) {
+  std::string address;
+  {
+    FakeCluster cluster(1);
+    FakeNode gone("n1", &cluster);
+    address = gone.address();
+  }
+  ClientOptions options;
+  options.seeds = {address};
+  options.deadline = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(ClientTest, Connect_NoSeeds_InvalidArgument) {
+  EXPECT_EQ(Client::Connect(ClientOptions()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClientTest, Get_OwnerNode_NoOtherNodeCalled) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  PlacementMap placement = tc.Placement(3);
+  for (int owner = 0; owner < 3; ++owner) {
+    const std::string id = IdOwnedBy(placement, tc.node(owner).id());
+    std::vector<int> before;
+    for (int i = 0; i < 3; ++i) before.push_back(tc.node(i).gets.load());
+
+    absl::StatusOr<SessionData> s = client->Get(kNs, id);
+
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->id, id);
+    EXPECT_EQ(s->namespace_, kNs);
+    EXPECT_EQ(s->attributes["served_by"], tc.node(owner).id());
+    EXPECT_EQ(*client->OwnerOf(id), tc.node(owner).id());
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(tc.node(i).gets.load() - before[i], i == owner ? 1 : 0)
+          << "node " << i << ", owner " << owner;
+      EXPECT_EQ(tc.node(i).batch_gets.load(), 0);
+    }
+  }
+}
+
+TEST(ClientTest, Get_MalformedId_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->Get(kNs, "not-an-id").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(tc.node(0).gets.load(), 0);
+}
+
+TEST(ClientTest, Get_ServerSlowerThanDeadline_DeadlineExceededAtDeadline) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.deadline = absl::Milliseconds(300);
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(1));
+  const absl::Duration elapsed = absl::Now() - start;
+
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(elapsed, absl::Milliseconds(280));
+  EXPECT_LT(elapsed, absl::Milliseconds(1500));
+  tc.node(0).ReleaseParked();
+}
+
+TEST(ClientTest, Update_ServerSlowerThanDeadline_DeadlineExceededOneCall) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.deadline = absl::Milliseconds(300);
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SessionData> s = client->Update(kNs, TestId(1), {});
+  const absl::Duration elapsed = absl::Now() - start;
+
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(elapsed, absl::Milliseconds(280));
+  EXPECT_LT(elapsed, absl::Milliseconds(1500));
+  EXPECT_EQ(tc.node(0).updates.load(), 1);
+  tc.node(0).ReleaseParked();
+}
+
+TEST(ClientTest, Get_UnavailableOnce_RetriedAndSucceeds) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).fail_next_unavailable = 1;
+
+  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(1));
+
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->id, TestId(1));
+  EXPECT_EQ(tc.node(0).gets.load(), 2);
+}
+
+TEST(ClientTest, Update_UnavailableOnce_NotRetried) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).fail_next_unavailable = 1;
+  UpdateOptions update;
+  update.set["k"] = "v";
+
+  absl::StatusOr<SessionData> s = client->Update(kNs, TestId(1), update);
+
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).updates.load(), 1);
+}
+
+TEST(ClientTest, Update_PrimaryUnreachable_SentOnceToNextReplica) {
+  TestCluster tc(2, 2);
+  ClientOptions options;
+  options.seeds = {tc.node(1).address()};
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  const std::string id = IdOwnedBy(tc.Placement(2), "n1");
+  tc.node(0).Stop();  // still listed as up: the client finds out itself
+  UpdateOptions update;
+  update.set["k"] = "v";
+
+  absl::StatusOr<SessionData> s = client->Update(kNs, id, update);
+
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->attributes["served_by"], "n2");
+  EXPECT_EQ(tc.node(1).updates.load(), 1);
+}
+
+TEST(ClientTest, Get_PrimaryUnreachable_ServedByNextReplica) {
+  TestCluster tc(2, 2);
+  ClientOptions options;
+  options.seeds = {tc.node(1).address()};
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  const std::string id = IdOwnedBy(tc.Placement(2), "n1");
+  tc.node(0).Stop();
+
+  absl::StatusOr<SessionData> s = client->Get(kNs, id);
+
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->attributes["served_by"], "n2");
+}
+
+TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
+  TestCluster tc(3, 1);
+  tc.cluster().SetMembers({&tc.node(0), &tc.node(1)});
+  ClientOptions options;
+  options.seeds = {tc.node(0).address()};
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  // Owned by n3 once it joins; by n1 or n2 before.
+  const std::string id = IdOwnedBy(tc.Placement(3), "n3");
+  ASSERT_TRUE(client->Get(kNs, id).ok());
+  EXPECT_EQ(tc.node(2).gets.load(), 0);
+  const int topologies_before = tc.node(0).topologies + tc.node(1).topologies +
+                                tc.node(2).topologies;
+
+  tc.cluster().SetMembers({&tc.node(0), &tc.node(1), &tc.node(2)});
+
+  EXPECT_TRUE(PollUntil([&] {
+    EXPECT_TRUE(client->Get(kNs, id).ok());
+    return tc.node(2).gets.load() > 0;
+  }));
+  EXPECT_GT(tc.node(0).topologies + tc.node(1).topologies +
+                tc.node(2).topologies,
+            topologies_before);
+  EXPECT_EQ(*client->OwnerOf(id), "n3");
+  const int n3_gets = tc.node(2).gets.load();
+  ASSERT_TRUE(client->Get(kNs, id).ok());
+  EXPECT_EQ(tc.node(2).gets.load(), n3_gets + 1);
+}
+
+TEST(ClientTest, BatchGet_IdsOnThreeNodes_OneRpcPerNodeResultsInOrder) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  PlacementMap placement = tc.Placement(3);
+  std::vector<std::string> ids;
+  for (uint64_t round = 0; round < 3; ++round) {
+    for (int n = 0; n < 3; ++n) {
+      ids.push_back(IdOwnedBy(placement, tc.node(n).id(), round * 1000));
+    }
+  }
+  const std::string missing = IdOwnedBy(placement, "n2", 5000);
+  tc.node(1).AddMissing(missing);
+  ids.insert(ids.begin() + 4, missing);
+  ids.insert(ids.begin() + 2, "malformed");
+
+  std::vector<absl::StatusOr<SessionData>> results = client->BatchGet(kNs, ids);
+
+  ASSERT_EQ(results.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == "malformed") {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kInvalidArgument);
+    } else if (ids[i] == missing) {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kNotFound);
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+      EXPECT_EQ(results[i]->id, ids[i]);
+    }
+  }
+  for (int n = 0; n < 3; ++n) {
+    EXPECT_EQ(tc.node(n).batch_gets.load(), 1);
+    for (const std::string& id : tc.node(n).received()) {
+      EXPECT_EQ(*client->OwnerOf(id), tc.node(n).id());
+    }
+  }
+}
+
+TEST(ClientTest, GetAsync_SlotBusy_QueuedGetsLeaveInOneBatch) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.max_batches_in_flight_per_node = 1;
+  options.max_batch_wait = absl::Seconds(10);  // only completions send
+  options.deadline = absl::Seconds(10);
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+  tc.node(0).AddMissing(TestId(7));
+  constexpr int kGets = 20;
+  std::vector<absl::StatusOr<SessionData>> results(kGets,
+                                                   absl::UnknownError(""));
+  absl::BlockingCounter done(kGets);
+
+  for (int i = 0; i < kGets; ++i) {
+    client->GetAsync(kNs, TestId(i), true,
+                     [&results, &done, i](absl::StatusOr<SessionData> s) {
+                       results[i] = std::move(s);
+                       done.DecrementCount();
+                     });
+  }
+  ASSERT_TRUE(PollUntil([&] { return tc.node(0).parked() == 1; }));
+  tc.node(0).park = false;
+  tc.node(0).ReleaseParked();
+  done.Wait();
+
+  EXPECT_EQ(tc.node(0).gets.load(), 1);
+  EXPECT_EQ(tc.node(0).batch_gets.load(), 1);
+  EXPECT_EQ(tc.node(0).batch_sizes(), std::vector<int>({1, kGets - 1}));
+  for (int i = 0; i < kGets; ++i) {
+    if (i == 7) {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kNotFound);
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+      EXPECT_EQ(results[i]->id, TestId(i));
+    }
+  }
+}
+
+TEST(ClientTest, GetAsync_ManyThreads_FewerRpcsThanGetsEachCallerOwnResult) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.max_batches_in_flight_per_node = 1;
+  options.max_batch_wait = absl::Seconds(10);
+  options.deadline = absl::Seconds(10);
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  constexpr int kGets = kThreads * kPerThread;
+  for (int i = 0; i < kGets; i += 10) tc.node(0).AddMissing(TestId(i));
+  std::vector<absl::StatusOr<SessionData>> results(kGets,
+                                                   absl::UnknownError(""));
+  absl::BlockingCounter issued(kThreads);
+  absl::BlockingCounter done(kGets);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int j = 0; j < kPerThread; ++j) {
+        const int i = t * kPerThread + j;
+        client->GetAsync(kNs, TestId(i), true,
+                         [&results, &done, i](absl::StatusOr<SessionData> s) {
+                           results[i] = std::move(s);
+                           done.DecrementCount();
+                         });
+      }
+      issued.DecrementCount();
+    });
+  }
+  issued.Wait();  // every Get is sent (the first, parked) or queued
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(PollUntil([&] { return tc.node(0).parked() == 1; }));
+  tc.node(0).park = false;
+  tc.node(0).ReleaseParked();
+  done.Wait();
+
+  // 1 parked Get, then the other 199 in batches of max_batch (64).
+  EXPECT_EQ(tc.node(0).gets.load(), 1);
+  EXPECT_EQ(tc.node(0).batch_gets.load(), 4);
+  for (int i = 0; i < kGets; ++i) {
+    if (i % 10 == 0) {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kNotFound) << i;
+    } else {
+      ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+      EXPECT_EQ(results[i]->id, TestId(i));
+    }
+  }
+}
+
+TEST(ClientTest, Get_ManyThreadsSync_EachCallerGetsOwnResult) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  for (int i = 0; i < kThreads * kPerThread; i += 7) {
+    for (int n = 0; n < 3; ++n) tc.node(n).AddMissing(TestId(i));
+  }
+  std::atomic<int> wrong{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int j = 0; j < kPerThread; ++j) {
+        const int i = t * kPerThread + j;
+        absl::StatusOr<SessionData> s = client->Get(kNs, TestId(i));
+        const bool right = i % 7 == 0
+                               ? s.status().code() == absl::StatusCode::kNotFound
+                               : s.ok() && s->id == TestId(i);
+        if (!right) wrong++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(wrong.load(), 0);
+  int rpcs = 0;
+  for (int n = 0; n < 3; ++n) {
+    rpcs += tc.node(n).gets.load() + tc.node(n).batch_gets.load();
+  }
+  EXPECT_LE(rpcs, kThreads * kPerThread);
+}
+
+TEST(ClientTest, Get_BatchSlotBusy_SentAfterMaxBatchWait) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.max_batches_in_flight_per_node = 1;
+  options.max_batch_wait = absl::Milliseconds(50);
+  options.deadline = absl::Seconds(10);
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+  absl::BlockingCounter done(2);
+  auto count = [&done](absl::StatusOr<SessionData> s) {
+    EXPECT_TRUE(s.ok()) << s.status();
+    done.DecrementCount();
+  };
+
+  client->GetAsync(kNs, TestId(1), true, count);
+  const absl::Time queued_at = absl::Now();
+  client->GetAsync(kNs, TestId(2), true, count);
+  ASSERT_TRUE(PollUntil([&] { return tc.node(0).parked() == 2; }));
+
+  EXPECT_GE(absl::Now() - queued_at, absl::Milliseconds(50));
+  tc.node(0).ReleaseParked();
+  done.Wait();
+}
+
+TEST(ClientTest, Create_ThreeNodes_RoundRobin) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  CreateOptions create;
+  create.user_id = "alice";
+  create.idle_timeout_ms = 60000;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<SessionData> s = client->Create(kNs, create);
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->user_id, "alice");
+    EXPECT_TRUE(DecodeId(s->id).ok());
+  }
+  for (int n = 0; n < 3; ++n) EXPECT_EQ(tc.node(n).creates.load(), 1);
+}
+
+TEST(ClientTest, Topology_ThreeNodes_ReportsMembership) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+
+  absl::StatusOr<TopologyInfo> topo = client->Topology();
+
+  ASSERT_TRUE(topo.ok()) << topo.status();
+  EXPECT_EQ(topo->epoch, tc.Placement(3).epoch());
+  EXPECT_EQ(topo->replication_factor, 2);
+  EXPECT_EQ(topo->partition_count, kPartitionCount);
+  ASSERT_EQ(topo->nodes.size(), 3u);
+  EXPECT_EQ(topo->nodes[2].id, "n3");
+  EXPECT_EQ(topo->nodes[2].address, tc.node(2).address());
+  EXPECT_TRUE(topo->nodes[2].up);
+}
+
+TEST(ClientTest, NodeStats_KnownAndUnknownNode) {
+  TestCluster tc(2, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+
+  absl::StatusOr<NodeStatsInfo> stats = client->NodeStats("n2");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->node_id, "n2");
+  EXPECT_TRUE(stats->serving);
+  EXPECT_EQ(client->NodeStats("n9").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ClientTest, Touch_Owner_ReturnsExpiresAt) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<int64_t> expires = client->Touch(kNs, TestId(3));
+  ASSERT_TRUE(expires.ok()) << expires.status();
+  EXPECT_EQ(*expires, 1234);
+}
+
+}  // namespace
+}  // namespace sesh

@@ -120,7 +120,9 @@ TEST(GetCoalescerTest, Enqueue_DifferentGroups_NeverShareABatch) {
   Harness h(64, 1, absl::Seconds(10));
   h.Enqueue("a");
   h.Enqueue("x", "ns2", true);
+  h.scheduler_.Advance(absl::Microseconds(1));
   h.Enqueue("b", "ns", false);
+  h.scheduler_.Advance(absl::Microseconds(1));
   h.Enqueue("y", "ns2", true);
   h.coalescer_.BatchDone();  // the oldest group first
   h.coalescer_.BatchDone();

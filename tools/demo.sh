@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Sets up, builds, starts a 3-node local cluster and walks through a session's
+# life with seshctl: login, reads, updates, rotation, "log out everywhere",
+# and a node killed with kill -9 while its sessions stay readable.
+# The cluster keeps running afterwards; stop it with: bash tools/cluster.sh down
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+bazel build //node:sesh-node //client:seshctl
+if [ -f .cluster/pids ] && [ -n "$(cat .cluster/pids)" ]; then
+  bash tools/cluster.sh down
+fi
+rm -rf .cluster
+bash tools/cluster.sh up 3
+ADDR=$(bash tools/cluster.sh addrs)
+ctl() { bazel-bin/client/seshctl --addr="$ADDR" --namespace=shop "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+field() { sed -n "s/^$1: *//p" | head -1; }
+
+say "The cluster"
+ctl ring
+
+say "Alice logs in on her laptop: a session with her roles (idle timeout 30 min, absolute 8 h)"
+laptop=$(ctl create --user=alice --idle_timeout_ms=1800000 --absolute_ttl_ms=28800000 role=admin cart=0 | tee /dev/stderr | field id)
+
+say "A request reads the session (and slides its expiry)"
+ctl get "$laptop"
+
+say "She adds to her cart: a per-attribute update"
+ctl update "$laptop" cart=3 theme=dark
+
+say "A background check reads without touching, then touches"
+ctl get --no_touch "$laptop"
+ctl touch "$laptop"
+
+say "She elevates privileges: the session is rotated (fixation defence)"
+rotated=$(ctl rotate "$laptop" | tee /dev/stderr | field id)
+say "The old id is dead"
+ctl get "$laptop" || echo "(as expected)"
+
+say "She logs in on her phone too; ListByUser spans the cluster"
+phone=$(ctl create --user=alice --idle_timeout_ms=1800000 device=phone | field id)
+ctl list-by-user alice
+
+say "Which node owns the laptop session?"
+ctl ring "$rotated"
+owner=$(ctl ring "$rotated" | sed -n 's/^preference_list: *//p' | cut -d, -f1)
+
+say "kill -9 that node ($owner): nobody is logged out"
+bash tools/cluster.sh kill "$owner"
+ctl get "$rotated"
+ctl update "$rotated" cart=4
+
+say "It comes back and catches up before serving"
+bash tools/cluster.sh start "$owner"
+ctl get --no_touch "$rotated"
+
+say "\"Log out everywhere else\" from the phone"
+ctl destroy-by-user alice --except="$phone"
+ctl get "$rotated" || echo "(as expected: logged out)"
+ctl list-by-user alice
+
+say "Logout on the phone is final"
+ctl destroy "$phone"
+ctl get "$phone" || echo "(as expected)"
+
+say "Cluster status"
+ctl status
+printf '\nThe cluster is still running at %s. Stop it with: bash tools/cluster.sh down\n' "$ADDR"

@@ -311,6 +311,9 @@ class ClientImpl final : public Client {
   // Calls in flight, so that the destructor can wait for them. BeginOp fails
   // once the destructor has started.
   bool BeginOp();
+  // For work done on behalf of calls in flight: counted even while the
+  // destructor waits (which cannot have seen zero yet).
+  void HoldOp();
   void EndOp();
 
   std::shared_ptr<const RoutingTable> Snapshot();
@@ -501,6 +504,11 @@ bool ClientImpl::BeginOp() {
   return true;
 }
 
+void ClientImpl::HoldOp() {
+  absl::MutexLock lock(&ops_mu_);
+  ++ops_;
+}
+
 void ClientImpl::EndOp() {
   absl::MutexLock lock(&ops_mu_);
   --ops_;
@@ -673,8 +681,7 @@ void ClientImpl::SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
 }
 
 void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
-  // Never fails: the batch's Gets are calls in flight.
-  BeginOp();
+  HoldOp();  // the batch's Gets are calls in flight
   if (batch.gets.size() == 1) {
     auto get = std::shared_ptr<PendingGet>(std::move(batch.gets.front()));
     auto req = std::make_shared<v1::GetRequest>();

@@ -92,6 +92,9 @@ ABSL_FLAG(int64_t, max_absolute_ttl_ms, int64_t{90} * 24 * 3600 * 1000,
           "Largest absolute TTL in milliseconds, also the TTL of sessions "
           "created without one. Default 90 days.");
 ABSL_FLAG(int, max_batch, 1000, "Ids per BatchGet. Default 1000.");
+ABSL_FLAG(bool, fault_injection, false,
+          "Tests only: SIGUSR1 toggles isolation of this node from its peers "
+          "(no peer traffic either way; clients still reach it).");
 ABSL_FLAG(int64_t, block_cache_mb, 256, "RocksDB block cache in MiB.");
 
 namespace sesh {
@@ -125,6 +128,7 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   StoreOptions store_options;
@@ -256,7 +260,15 @@ int Run() {
   });
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (true) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGUSR1) break;
+    if (!absl::GetFlag(FLAGS_fault_injection)) continue;
+    bool isolated = !(*cluster)->isolated();
+    (*cluster)->SetIsolatedForTesting(isolated);
+    fprintf(stderr, "sesh-node %s: fault injection: %s\n", node_id.c_str(),
+            isolated ? "isolated from peers" : "reconnected to peers");
+  }
   fprintf(stderr, "sesh-node %s: signal %d, draining\n", node_id.c_str(),
           signal_number);
   health->SetServingStatus(false);

@@ -8,10 +8,26 @@
 #include "replication/placement.h"
 
 namespace sesh {
+namespace {
+
+// Fault injection: an isolated node answers no peer.
+grpc::ServerUnaryReactor* RefuseIfIsolated(grpc::CallbackServerContext* ctx,
+                                           const Cluster* cluster) {
+  if (!cluster->isolated()) return nullptr;
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "isolated by fault injection"));
+  return reactor;
+}
+
+}  // namespace
 
 grpc::ServerUnaryReactor* PeerService::Apply(
     grpc::CallbackServerContext* ctx, const internal::ApplyRequest* request,
     internal::ApplyResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = RefuseIfIsolated(ctx, cluster_)) {
+    return refused;
+  }
   absl::Status status = absl::OkStatus();
   for (const internal::SessionRecord& record : request->records()) {
     absl::StatusOr<Record> merged = store_->Merge(record);
@@ -25,6 +41,9 @@ grpc::ServerUnaryReactor* PeerService::Apply(
 grpc::ServerUnaryReactor* PeerService::Read(
     grpc::CallbackServerContext* ctx, const internal::ReadRequest* request,
     internal::ReadResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = RefuseIfIsolated(ctx, cluster_)) {
+    return refused;
+  }
   absl::Status status = absl::OkStatus();
   for (const std::string& raw_id : request->ids()) {
     if (raw_id.size() != kRawIdSize) continue;
@@ -43,6 +62,9 @@ grpc::ServerUnaryReactor* PeerService::Read(
 grpc::ServerUnaryReactor* PeerService::Fetch(
     grpc::CallbackServerContext* ctx, const internal::FetchRequest* request,
     internal::FetchResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = RefuseIfIsolated(ctx, cluster_)) {
+    return refused;
+  }
   const PlacementMap& placement = cluster_->placement();
   const int for_node = placement.IndexOf(request->for_node());
   const int limit = request->max_records() > 0 ? request->max_records() : 500;
@@ -75,6 +97,9 @@ grpc::ServerUnaryReactor* PeerService::Heartbeat(
     grpc::CallbackServerContext* ctx,
     const internal::HeartbeatRequest* request,
     internal::HeartbeatResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = RefuseIfIsolated(ctx, cluster_)) {
+    return refused;
+  }
   cluster_->CheckPeerEpoch(request->from_node(), request->epoch());
   response->set_node_id(cluster_->self_id());
   response->set_epoch(cluster_->epoch());

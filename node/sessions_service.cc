@@ -116,6 +116,15 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
                               const Request& request, Response* response,
                               const CallInfo& call, uint32_t partition,
                               std::function<void()> local, Done done) {
+  if (cluster_->isolated()) {  // fault injection: the peer is unreachable
+    if (local &&
+        cluster_->placement().Holds(cluster_->self_index(), partition)) {
+      local();
+    } else {
+      done(Unavailable("cut off from the partition's coordinator"));
+    }
+    return;
+  }
   forwarded_.fetch_add(1, std::memory_order_relaxed);
   auto ctx = std::make_shared<grpc::ClientContext>();
   ctx->AddMetadata(kForwardedHeader, "1");

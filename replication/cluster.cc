@@ -281,6 +281,15 @@ void Cluster::Pump(int node) {
     }
     p.in_flight = true;
   }
+  if (isolated_.load()) {
+    for (PeerState::Pending& pending : *batch) {
+      AddHints(node, pending.records);
+      if (pending.ack) pending.ack(false);
+    }
+    absl::MutexLock lock(&p.mu);
+    p.in_flight = false;
+    return;
+  }
   auto ctx = std::make_shared<grpc::ClientContext>();
   ctx->set_deadline(DeadlineIn(options_.replicate_timeout_ms));
   auto request = std::make_shared<internal::ApplyRequest>();
@@ -342,7 +351,7 @@ void Cluster::ReadFromReplicas(
   for (uint8_t node : placement_.Replicas(partition)) {
     if (node != self_index_ && IsUp(node)) others.push_back(node);
   }
-  if (others.empty()) {
+  if (others.empty() || isolated_.load()) {
     done(SessionRecord());
     return;
   }
@@ -383,6 +392,7 @@ void Cluster::HeartbeatLoop() {
   const int n = node_count();
   while (!stop_.WaitForNotificationWithTimeout(
       absl::Milliseconds(options_.heartbeat_interval_ms))) {
+    if (isolated_.load()) continue;
     for (int node = 0; node < n; ++node) {
       if (node == self_index_) continue;
       auto ctx = std::make_shared<grpc::ClientContext>();

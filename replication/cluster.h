@@ -135,6 +135,12 @@ class Cluster {
   void ReadFromReplicas(uint32_t partition, const std::string& raw_id,
                         std::function<void(internal::SessionRecord)> done);
 
+  // Test-only fault injection: while isolated, this node sends no peer
+  // traffic and its peer service refuses every call, as if a network
+  // partition cut it off; clients still reach it.
+  void SetIsolatedForTesting(bool isolated) { isolated_.store(isolated); }
+  bool isolated() const { return isolated_.load(); }
+
   // Records queued for down peers.
   int64_t HintsQueued() const;
   // Empty unless a peer runs another membership (--peers differs).
@@ -163,6 +169,7 @@ class Cluster {
   std::vector<std::unique_ptr<PeerState>> peers_;
 
   std::atomic<bool> serving_{false};
+  std::atomic<bool> isolated_{false};
   mutable absl::Mutex membership_mu_;
   std::string membership_error_ ABSL_GUARDED_BY(membership_mu_);
   absl::Notification stop_;

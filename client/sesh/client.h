@@ -1,8 +1,11 @@
 // The Sesh C++ client: a smart client that routes each call straight to the
 // node that owns the session.
 //
+//   sesh::ClientOptions options;
+//   options.seeds = {"sesh-0.sesh:7700", "sesh-1.sesh:7700"};
 //   absl::StatusOr<std::unique_ptr<sesh::Client>> client =
-//       sesh::Client::Connect({.seeds = {"sesh-0:7700", "sesh-1:7700"}});
+//       sesh::Client::Connect(options);
+//   if (!client.ok()) return client.status();
 //   absl::StatusOr<sesh::SessionData> s = (*client)->Get("shop", cookie_id);
 //
 // Routing. The client caches the cluster topology (node ids, addresses,
@@ -18,15 +21,19 @@
 // epoch; when it differs from the cached one the client refetches the
 // topology in the background (at most once per 100 ms) and routes by the new
 // map as soon as it is installed. A node that is unreachable also triggers a
-// refresh, so a node that the cluster marked down is avoided.
+// refresh, so a node that the cluster marked down is avoided; while the
+// cached topology has a node marked down, it is refetched every 5 s or so, so
+// that the node is used again once it is back.
 //
 // Deadlines. ClientOptions::deadline bounds each public call as a whole,
 // retries and backoff included (for BatchGet: each per-node part). A call
 // that runs out of time fails with DEADLINE_EXCEEDED.
 //
 // Retries. A call is tried at most ClientOptions::max_attempts times, each
-// attempt on the next node of its candidate list (preference list for a
-// session, all nodes otherwise; nodes marked down or suspect go last).
+// attempt on the next node of its candidate list not tried yet: for a
+// session, its preference list (primary first), then the other nodes (which
+// forward); for other calls, all nodes. Within the list, nodes marked down or
+// suspect go last.
 //   - Retried on UNAVAILABLE and on DEADLINE_EXCEEDED of an attempt (not of
 //     the whole call), with exponential backoff (initial_backoff doubling up
 //     to max_backoff, with jitter, never past the deadline), because they are
@@ -46,7 +53,8 @@
 //     (nothing is sent), or gRPC failed the call with UNAVAILABLE while
 //     picking a connection ("failed to connect to all addresses": no
 //     connection to the node could be established, so the call was never
-//     written to one) and no trailing metadata came back. Any other failure,
+//     written to one) and no trailing metadata came back (this holds for all
+//     calls; such a retry has no backoff). Any other failure,
 //     including UNAVAILABLE from a node (e.g. "too few replicas for the
 //     durability") and a connection lost mid-call, is returned as is: the
 //     write may or may not have been applied.
@@ -66,10 +74,11 @@
 // Thread safety. A Client is fully thread-safe: any number of threads may
 // call any method concurrently. Callbacks of the *Async methods run on a gRPC
 // callback thread or on the client's internal timer thread, never inside the
-// *Async call itself; they must not block (a blocking callback delays other
-// calls' completions and the Get batching timer) and must not destroy the
-// Client. Destroying the Client waits for every call in flight to complete
-// (each is bounded by its deadline), then joins the client's thread.
+// *Async call itself; they must not block, must not call the Client's
+// synchronous methods (a blocked internal thread would stall other calls'
+// retries and the Get batching timer), and must not destroy the Client.
+// Destroying the Client waits for every call in flight to complete (each is
+// bounded by its deadline), then joins the client's thread.
 
 #ifndef SESH_CLIENT_SESH_CLIENT_H_
 #define SESH_CLIENT_SESH_CLIENT_H_
@@ -280,7 +289,7 @@ class Client {
   // owner node (per max_batch ids), in parallel, each part retried like Get.
   // Returns exactly one result per id, in the order of `ids`: the session, or
   // that id's error (NOT_FOUND, INVALID_ARGUMENT for a malformed id), or the
-  // error of the RPC that carried it.
+  // error of the RPC that carried it. Per-id errors are not retried.
   virtual std::vector<absl::StatusOr<SessionData>> BatchGet(
       absl::string_view ns, const std::vector<std::string>& ids,
       bool touch = true) = 0;

@@ -2,6 +2,11 @@
 // cached topology for routing, a retrying call state machine shared by the
 // sync and async forms, and per-node Get coalescing.
 
+#include "client/sesh/client.h"
+
+#include <grpc/support/log.h>
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -12,9 +17,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpc/support/log.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
@@ -32,7 +34,6 @@
 #include "client/internal/get_coalescer.h"
 #include "client/internal/grpc_status.h"
 #include "client/internal/timer_thread.h"
-#include "client/sesh/client.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/v1/cluster.grpc.pb.h"
@@ -71,7 +72,7 @@ struct GetOutcome {
 
 // A Get waiting in a node's coalescer.
 struct PendingGet {
-  std::string id;  // text form
+  std::string id;       // text form
   absl::Time deadline;  // of the caller's attempt
   absl::Time enqueued;  // set by the coalescer
   // Called exactly once, by SendBatch.
@@ -84,9 +85,8 @@ using GetCoalescer = client_internal::GetCoalescer<PendingGet>;
 struct NodeConn {
   explicit NodeConn(std::string addr)
       : address(std::move(addr)),
-        channel(grpc::CreateCustomChannel(address,
-                                          grpc::InsecureChannelCredentials(),
-                                          ChannelArgs())),
+        channel(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), ChannelArgs())),
         sessions(v1::Sessions::NewStub(channel)),
         cluster(v1::Cluster::NewStub(channel)) {}
 
@@ -101,7 +101,8 @@ struct NodeConn {
   }
 
   bool Suspect(absl::Time now) const {
-    return absl::ToUnixNanos(now) < suspect_until_ns.load(std::memory_order_relaxed);
+    return absl::ToUnixNanos(now) <
+           suspect_until_ns.load(std::memory_order_relaxed);
   }
   void MarkSuspect(absl::Time now) {
     suspect_until_ns.store(absl::ToUnixNanos(now + kSuspectFor),
@@ -270,15 +271,13 @@ class ClientImpl final : public Client {
                                      const CreateOptions& options) override;
   absl::StatusOr<SessionData> Get(absl::string_view ns, absl::string_view id,
                                   bool touch) override;
-  absl::StatusOr<SessionData> Update(absl::string_view ns,
-                                     absl::string_view id,
+  absl::StatusOr<SessionData> Update(absl::string_view ns, absl::string_view id,
                                      const UpdateOptions& options) override;
   absl::StatusOr<int64_t> Touch(absl::string_view ns,
                                 absl::string_view id) override;
   absl::Status Destroy(absl::string_view ns, absl::string_view id,
                        Durability durability) override;
-  absl::StatusOr<SessionData> Rotate(absl::string_view ns,
-                                     absl::string_view id,
+  absl::StatusOr<SessionData> Rotate(absl::string_view ns, absl::string_view id,
                                      Durability durability) override;
   absl::StatusOr<std::vector<SessionData>> ListByUser(
       absl::string_view ns, absl::string_view user_id) override;
@@ -409,8 +408,8 @@ void RetryingCall::Attempt() {
   tried_.push_back(node);
   absl::Time attempt_deadline = deadline_;
   if (idempotent_ && attempts_ < max_attempts_) {
-    attempt_deadline = std::min(
-        deadline_, now + client_->options_.deadline / max_attempts_);
+    attempt_deadline =
+        std::min(deadline_, now + client_->options_.deadline / max_attempts_);
   }
   auto self = shared_from_this();
   send_(node, attempt_deadline,
@@ -599,10 +598,10 @@ std::vector<NodeConn*> ClientImpl::Candidates(const Route& route) {
       case Route::Kind::kBootstrap:
         for (const NodeEntry& e : topo->nodes) add(e);
         if (route.kind == Route::Kind::kAnyNode && !healthy.empty()) {
-          std::rotate(healthy.begin(),
-                      healthy.begin() + round_robin_.fetch_add(1) %
-                                            healthy.size(),
-                      healthy.end());
+          std::rotate(
+              healthy.begin(),
+              healthy.begin() + round_robin_.fetch_add(1) % healthy.size(),
+              healthy.end());
         }
         break;
       case Route::Kind::kOneNode:
@@ -636,17 +635,16 @@ AttemptResult ClientImpl::Examine(const grpc::ClientContext& ctx,
   if (it != trailers.end()) {
     result.node_answered = true;
     uint64_t epoch;
-    if (absl::SimpleAtoi(absl::string_view(it->second.data(),
-                                           it->second.size()),
-                         &epoch) &&
+    if (absl::SimpleAtoi(
+            absl::string_view(it->second.data(), it->second.size()), &epoch) &&
         epoch != epoch_.load(std::memory_order_relaxed)) {
       RequestRefresh(epoch);
     }
   }
-  result.never_sent = !result.node_answered &&
-                      status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-                      absl::StrContains(status.error_message(),
-                                        kPickFailedMessage);
+  result.never_sent =
+      !result.node_answered &&
+      status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StrContains(status.error_message(), kPickFailedMessage);
   return result;
 }
 
@@ -663,10 +661,9 @@ void ClientImpl::SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
     result.never_sent = true;
     // Not inline: completions come from gRPC or timer threads only. The
     // call this attempt belongs to holds an op, so the timer is running.
-    timer_.RunAt(absl::InfinitePast(),
-                 [done = std::move(done), result = std::move(result)] {
-                   done(result);
-                 });
+    timer_.RunAt(
+        absl::InfinitePast(),
+        [done = std::move(done), result = std::move(result)] { done(result); });
     return;
   }
   // Owned by the completion callback, which gRPC keeps until it has run.
@@ -730,10 +727,9 @@ void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
       [this, node, gets, req, resp](AttemptResult result) {
         if (result.status.ok() &&
             resp->results_size() != static_cast<int>(gets->size())) {
-          result.status = absl::InternalError(
-              absl::StrCat("BatchGet of ", gets->size(), " ids from node ",
-                           node->address, " returned ",
-                           resp->results_size(), " results"));
+          result.status = absl::InternalError(absl::StrCat(
+              "BatchGet of ", gets->size(), " ids from node ", node->address,
+              " returned ", resp->results_size(), " results"));
         }
         for (size_t i = 0; i < gets->size(); ++i) {
           GetOutcome outcome;
@@ -806,12 +802,13 @@ absl::Status ClientImpl::InstallTopology(const v1::TopologyResponse& response) {
                         static_cast<int>(ids.size()))) {
     placement = old->placement;  // same membership: only liveness changed
   } else {
-    absl::StatusOr<PlacementMap> built =
-        PlacementMap::Build(ids, static_cast<int>(response.replication_factor()));
+    absl::StatusOr<PlacementMap> built = PlacementMap::Build(
+        ids, static_cast<int>(response.replication_factor()));
     if (!built.ok()) {
-      return absl::Status(built.status().code(),
-                          absl::StrCat("topology from node ", response.self_id(),
-                                       ": ", built.status().message()));
+      return absl::Status(
+          built.status().code(),
+          absl::StrCat("topology from node ", response.self_id(), ": ",
+                       built.status().message()));
     }
     placement = std::make_shared<const PlacementMap>(*std::move(built));
   }
@@ -1039,7 +1036,8 @@ void ClientImpl::UpdateAsync(absl::string_view ns, absl::string_view id,
   auto resp = std::make_shared<v1::UpdateResponse>();
   req->set_namespace_(std::string(ns));
   req->set_id(std::string(id));
-  for (const auto& [key, value] : options.set) (*req->mutable_set())[key] = value;
+  for (const auto& [key, value] : options.set)
+    (*req->mutable_set())[key] = value;
   for (const std::string& key : options.remove) req->add_remove(key);
   req->set_expected_version(options.expected_version);
   req->set_durability(ToProto(options.durability));
@@ -1078,9 +1076,8 @@ void ClientImpl::TouchAsync(absl::string_view ns, absl::string_view id,
       [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
         SendUnary(
             node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx,
-               const v1::TouchRequest* q, v1::TouchResponse* r,
-               std::function<void(grpc::Status)> cb) {
+            [](NodeConn* n, grpc::ClientContext* ctx, const v1::TouchRequest* q,
+               v1::TouchResponse* r, std::function<void(grpc::Status)> cb) {
               n->sessions->async()->Touch(ctx, q, r, std::move(cb));
             },
             std::move(d));
@@ -1126,9 +1123,8 @@ absl::StatusOr<SessionData> ClientImpl::Create(absl::string_view ns,
 
 absl::StatusOr<SessionData> ClientImpl::Get(absl::string_view ns,
                                             absl::string_view id, bool touch) {
-  return Wait<absl::StatusOr<SessionData>>([&](SessionCallback done) {
-    GetAsync(ns, id, touch, std::move(done));
-  });
+  return Wait<absl::StatusOr<SessionData>>(
+      [&](SessionCallback done) { GetAsync(ns, id, touch, std::move(done)); });
 }
 
 absl::StatusOr<SessionData> ClientImpl::Update(absl::string_view ns,
@@ -1205,7 +1201,8 @@ absl::StatusOr<std::vector<SessionData>> ClientImpl::ListByUser(
   if (!status.ok()) return status;
   std::vector<SessionData> sessions;
   sessions.reserve(resp->sessions_size());
-  for (const v1::Session& s : resp->sessions()) sessions.push_back(FromProto(s));
+  for (const v1::Session& s : resp->sessions())
+    sessions.push_back(FromProto(s));
   return sessions;
 }
 

@@ -3,6 +3,8 @@
 
 #include "client/sesh/client.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -12,8 +14,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -72,7 +72,10 @@ class FakeCluster {
 class FakeNode {
  public:
   FakeNode(std::string id, FakeCluster* cluster)
-      : id_(std::move(id)), cluster_(cluster), sessions_(this), cluster_service_(this) {
+      : id_(std::move(id)),
+        cluster_(cluster),
+        sessions_(this),
+        cluster_service_(this) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),
@@ -246,8 +249,7 @@ class FakeNode {
 
   // Every answer carries the epoch, as real nodes' do.
   grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* ctx) {
-    ctx->AddTrailingMetadata("x-sesh-epoch",
-                             absl::StrCat(cluster_->epoch()));
+    ctx->AddTrailingMetadata("x-sesh-epoch", absl::StrCat(cluster_->epoch()));
     return ctx->DefaultReactor();
   }
   bool TakeFailure() {
@@ -309,10 +311,11 @@ void FakeCluster::SetMembers(const std::vector<FakeNode*>& members) {
     nodes_.push_back(n);
     ids.push_back(m->id());
   }
-  std::sort(nodes_.begin(), nodes_.end(),
-            [](const v1::Node& a, const v1::Node& b) { return a.id() < b.id(); });
-  epoch_ = MembershipEpoch(
-      ids, std::min(rf_, static_cast<int>(members.size())));
+  std::sort(
+      nodes_.begin(), nodes_.end(),
+      [](const v1::Node& a, const v1::Node& b) { return a.id() < b.id(); });
+  epoch_ =
+      MembershipEpoch(ids, std::min(rf_, static_cast<int>(members.size())));
 }
 
 // `n` fake nodes "n1".."n<n>", all members.
@@ -366,8 +369,8 @@ std::string TestId(uint64_t i) {
 }
 
 // The first TestId(>= start) whose primary under `placement` is `node_id`.
-std::string IdOwnedBy(const PlacementMap& placement,
-                      const std::string& node_id, uint64_t start = 0) {
+std::string IdOwnedBy(const PlacementMap& placement, const std::string& node_id,
+                      uint64_t start = 0) {
   for (uint64_t i = start;; ++i) {
     std::string id = TestId(i);
     if (placement.nodes()[placement.Primary(PartitionOf(*DecodeId(id)))] ==
@@ -548,8 +551,8 @@ TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
   const std::string id = IdOwnedBy(tc.Placement(3), "n3");
   ASSERT_TRUE(client->Get(kNs, id).ok());
   EXPECT_EQ(tc.node(2).gets.load(), 0);
-  const int topologies_before = tc.node(0).topologies + tc.node(1).topologies +
-                                tc.node(2).topologies;
+  const int topologies_before =
+      tc.node(0).topologies + tc.node(1).topologies + tc.node(2).topologies;
 
   tc.cluster().SetMembers({&tc.node(0), &tc.node(1), &tc.node(2)});
 
@@ -557,9 +560,9 @@ TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
     EXPECT_TRUE(client->Get(kNs, id).ok());
     return tc.node(2).gets.load() > 0;
   }));
-  EXPECT_GT(tc.node(0).topologies + tc.node(1).topologies +
-                tc.node(2).topologies,
-            topologies_before);
+  EXPECT_GT(
+      tc.node(0).topologies + tc.node(1).topologies + tc.node(2).topologies,
+      topologies_before);
   EXPECT_EQ(*client->OwnerOf(id), "n3");
   const int n3_gets = tc.node(2).gets.load();
   ASSERT_TRUE(client->Get(kNs, id).ok());
@@ -712,9 +715,9 @@ TEST(ClientTest, Get_ManyThreadsSync_EachCallerGetsOwnResult) {
       for (int j = 0; j < kPerThread; ++j) {
         const int i = t * kPerThread + j;
         absl::StatusOr<SessionData> s = client->Get(kNs, TestId(i));
-        const bool right = i % 7 == 0
-                               ? s.status().code() == absl::StatusCode::kNotFound
-                               : s.ok() && s->id == TestId(i);
+        const bool right =
+            i % 7 == 0 ? s.status().code() == absl::StatusCode::kNotFound
+                       : s.ok() && s->id == TestId(i);
         if (!right) wrong++;
       }
     });

@@ -100,9 +100,7 @@ int Usage(absl::string_view problem) {
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if there is none.
 size_t Utf8SequenceLength(absl::string_view s, size_t i) {
-  const auto byte = [&](size_t k) {
-    return static_cast<unsigned char>(s[k]);
-  };
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   const unsigned char b = byte(i);
   size_t n;
   unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
@@ -193,9 +191,10 @@ std::string ExpiresText(int64_t expires_at_ms) {
 
 std::string Text(const SessionData& s) {
   std::string out = absl::StrCat(
-      "id: ", s.id, "\nnamespace: ", Text(s.namespace_), "\nuser: ",
-      s.user_id.empty() ? "(none)" : Text(s.user_id), "\nversion: ", s.version,
-      "\ncreated_at: ", s.created_at_ms, "\nlast_access: ", s.last_access_ms,
+      "id: ", s.id, "\nnamespace: ", Text(s.namespace_),
+      "\nuser: ", s.user_id.empty() ? "(none)" : Text(s.user_id),
+      "\nversion: ", s.version, "\ncreated_at: ", s.created_at_ms,
+      "\nlast_access: ", s.last_access_ms,
       "\nidle_timeout_ms: ", s.idle_timeout_ms,
       "\nabsolute_deadline: ", s.absolute_deadline_ms,
       "\nexpires_at: ", ExpiresText(s.expires_at_ms), "\nattributes:");
@@ -334,16 +333,16 @@ int Ring(const Context& ctx, const std::vector<std::string>& args) {
     std::vector<std::string> nodes;
     for (size_t i = 0; i < placement->nodes().size(); ++i) {
       const NodeInfo& n = *by_id[placement->nodes()[i]];
-      nodes.push_back(absl::StrCat(
-          "{\"id\":", Json(n.id), ",\"address\":", Json(n.address),
-          ",\"up\":", n.up ? "true" : "false",
-          ",\"primary_partitions\":", primaries[i], "}"));
+      nodes.push_back(
+          absl::StrCat("{\"id\":", Json(n.id), ",\"address\":", Json(n.address),
+                       ",\"up\":", n.up ? "true" : "false",
+                       ",\"primary_partitions\":", primaries[i], "}"));
     }
     std::string out = absl::StrCat(
-        "{\"epoch\":\"", topo->epoch, "\",\"partition_count\":",
-        kPartitionCount, ",\"replication_factor\":",
-        placement->replication_factor(), ",\"nodes\":[",
-        absl::StrJoin(nodes, ","), "]");
+        "{\"epoch\":\"", topo->epoch,
+        "\",\"partition_count\":", kPartitionCount,
+        ",\"replication_factor\":", placement->replication_factor(),
+        ",\"nodes\":[", absl::StrJoin(nodes, ","), "]");
     if (partition.has_value()) {
       std::vector<std::string> quoted;
       for (const std::string& id : preference) quoted.push_back(Json(id));
@@ -355,18 +354,18 @@ int Ring(const Context& ctx, const std::vector<std::string>& args) {
     return 0;
   }
   Print(absl::StrCat("epoch: ", topo->epoch, "\npartitions: ", kPartitionCount,
-                     "\nreplication_factor: ",
-                     placement->replication_factor(), "\nnodes:"));
+                     "\nreplication_factor: ", placement->replication_factor(),
+                     "\nnodes:"));
   for (size_t i = 0; i < placement->nodes().size(); ++i) {
     const NodeInfo& n = *by_id[placement->nodes()[i]];
-    Print(absl::StrFormat("  %s %s %s primaries: %d (%.1f%%)", n.id, n.address,
-                          n.up ? "up" : "DOWN", primaries[i],
-                          100.0 * static_cast<double>(primaries[i]) /
-                              kPartitionCount));
+    Print(absl::StrFormat(
+        "  %s %s %s primaries: %d (%.1f%%)", n.id, n.address,
+        n.up ? "up" : "DOWN", primaries[i],
+        100.0 * static_cast<double>(primaries[i]) / kPartitionCount));
   }
   if (partition.has_value()) {
-    Print(absl::StrCat("partition: ", *partition, "\npreference_list: ",
-                       absl::StrJoin(preference, ", ")));
+    Print(absl::StrCat("partition: ", *partition,
+                       "\npreference_list: ", absl::StrJoin(preference, ", ")));
   }
   return 0;
 }
@@ -378,16 +377,16 @@ int Status(const Context& ctx) {
   if (!topo.ok()) return Fail(topo.status());
   std::vector<std::string> json_nodes;
   if (!ctx.json) {
-    Print(absl::StrCat("epoch: ", topo->epoch, "\nreplication_factor: ",
-                       topo->replication_factor, "\nnodes: ",
-                       topo->nodes.size()));
+    Print(absl::StrCat("epoch: ", topo->epoch,
+                       "\nreplication_factor: ", topo->replication_factor,
+                       "\nnodes: ", topo->nodes.size()));
   }
   for (const NodeInfo& n : topo->nodes) {
     absl::StatusOr<NodeStatsInfo> stats = ctx.client->NodeStats(n.id);
     if (ctx.json) {
-      std::string node = absl::StrCat("{\"id\":", Json(n.id), ",\"address\":",
-                                      Json(n.address),
-                                      ",\"up\":", n.up ? "true" : "false");
+      std::string node =
+          absl::StrCat("{\"id\":", Json(n.id), ",\"address\":", Json(n.address),
+                       ",\"up\":", n.up ? "true" : "false");
       if (stats.ok()) {
         absl::StrAppend(
             &node, ",\"serving\":", stats->serving ? "true" : "false",
@@ -396,22 +395,22 @@ int Status(const Context& ctx) {
             ",\"stored_sessions\":", stats->stored_sessions,
             ",\"membership_error\":", Json(stats->membership_error));
       } else {
-        absl::StrAppend(&node, ",\"stats_error\":",
-                        Json(stats.status().ToString()));
+        absl::StrAppend(&node,
+                        ",\"stats_error\":", Json(stats.status().ToString()));
       }
       json_nodes.push_back(node + "}");
       continue;
     }
-    std::string line = absl::StrCat(n.id, " ", n.address, " ",
-                                    n.up ? "up" : "DOWN");
+    std::string line =
+        absl::StrCat(n.id, " ", n.address, " ", n.up ? "up" : "DOWN");
     if (stats.ok()) {
       absl::StrAppend(&line, stats->serving ? " serving" : " NOT-SERVING",
                       " requests_served: ", stats->requests_served,
                       " requests_forwarded: ", stats->requests_forwarded,
                       " stored_sessions: ", stats->stored_sessions);
       if (!stats->membership_error.empty()) {
-        absl::StrAppend(&line, " membership_error: ",
-                        Text(stats->membership_error));
+        absl::StrAppend(&line,
+                        " membership_error: ", Text(stats->membership_error));
       }
     } else {
       absl::StrAppend(&line, " stats_error: ",
@@ -433,15 +432,15 @@ int Run(const std::vector<std::string>& argv) {
   const std::string& command = argv[0];
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
   static const std::set<std::string> kCommands = {
-      "create", "get",          "update",          "touch", "rotate",
+      "create",  "get",          "update",          "touch", "rotate",
       "destroy", "list-by-user", "destroy-by-user", "ring",  "status"};
   if (kCommands.count(command) == 0) {
     return Usage(absl::StrCat("unknown command \"", Text(command), "\""));
   }
 
   ClientOptions options;
-  options.seeds = absl::StrSplit(absl::GetFlag(FLAGS_addr), ',',
-                                 absl::SkipWhitespace());
+  options.seeds =
+      absl::StrSplit(absl::GetFlag(FLAGS_addr), ',', absl::SkipWhitespace());
   options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_deadline_ms));
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
   if (!client.ok()) return Fail(client.status());
@@ -454,8 +453,8 @@ int Run(const std::vector<std::string>& argv) {
   if (command == "create") return Create(ctx, args);
   if (command == "get") {
     if (!need_id(1)) return Usage("get takes one ID");
-    return PrintSession(ctx, ctx.client->Get(ctx.ns, args[0],
-                                             !absl::GetFlag(FLAGS_no_touch)));
+    return PrintSession(
+        ctx, ctx.client->Get(ctx.ns, args[0], !absl::GetFlag(FLAGS_no_touch)));
   }
   if (command == "update") {
     if (!need_id(args.size())) return Usage("update takes an ID");

@@ -337,6 +337,50 @@ absl::StatusOr<Record> SessionStore::Get(absl::string_view ns,
   return Touch(ns, raw_id);
 }
 
+std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
+    absl::string_view ns, const std::vector<std::string>& raw_ids,
+    bool touch) {
+  const size_t n = raw_ids.size();
+  std::vector<std::string> keys(n);
+  std::vector<rocksdb::Slice> key_slices(n);
+  std::vector<rocksdb::ColumnFamilyHandle*> families(n, sessions_cf_);
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = StorageKey(raw_ids[i]);
+    key_slices[i] = keys[i];
+  }
+  std::vector<std::string> values(n);
+  std::vector<rocksdb::Status> statuses =
+      db_->MultiGet(rocksdb::ReadOptions(), families, key_slices, &values);
+  const int64_t now = clock_->NowMs();
+  std::vector<absl::StatusOr<Record>> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (statuses[i].IsNotFound()) {
+      out.push_back(NotFound());
+      continue;
+    }
+    if (!statuses[i].ok()) {
+      out.push_back(FromRocks(statuses[i], "reading a session"));
+      continue;
+    }
+    Record record;
+    if (!record.ParseFromString(values[i])) {
+      out.push_back(absl::DataLossError("a stored session record does not parse"));
+      continue;
+    }
+    if (!IsLive(record, now) || record.namespace_() != ns) {
+      out.push_back(NotFound());
+      continue;
+    }
+    if (touch && now - record.last_access_ms() >= TouchWriteThreshold(record)) {
+      out.push_back(Touch(ns, raw_ids[i]));
+      continue;
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
 absl::StatusOr<Record> SessionStore::Touch(absl::string_view ns,
                                            absl::string_view raw_id) {
   const std::string key = StorageKey(raw_id);

@@ -133,6 +133,12 @@ class SessionStore {
   absl::StatusOr<Record> Get(absl::string_view ns, absl::string_view raw_id,
                              bool touch);
 
+  // Get for many sessions of one namespace in one pass over storage
+  // (RocksDB MultiGet); one result per id, in order.
+  std::vector<absl::StatusOr<Record>> GetMany(
+      absl::string_view ns, const std::vector<std::string>& raw_ids,
+      bool touch);
+
   // Sets and removes attributes atomically. NOT_FOUND, ABORTED (version
   // mismatch), INVALID_ARGUMENT (key/value size, key both set and removed),
   // RESOURCE_EXHAUSTED (attribute count, session size). Nothing is applied on

@@ -495,3 +495,30 @@ TEST_F(SessionStoreTest, Merge_IncomingNewerAttribute_Wins) {
 
 }  // namespace
 }  // namespace sesh
+
+namespace sesh {
+namespace {
+
+TEST_F(SessionStoreTest, GetMany_ResultsInOrder_MixedOutcomes) {
+  Record a = MustCreate();
+  Record b = MustCreate();
+  Record gone = MustCreate();
+  ASSERT_THAT(store_->Destroy("shop", gone.id()), IsOk());
+  clock_.AdvanceMs(kIdle / 2);
+  std::vector<absl::StatusOr<Record>> got = store_->GetMany(
+      "shop", {a.id(), NewRawId(), gone.id(), b.id()}, /*touch=*/true);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_THAT(got[0], IsOk());
+  EXPECT_EQ(got[0]->id(), a.id());
+  EXPECT_EQ(got[0]->last_access_ms(), kStart + kIdle / 2);
+  EXPECT_THAT(got[1], StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(got[2], StatusIs(StatusCode::kNotFound));
+  ASSERT_THAT(got[3], IsOk());
+  EXPECT_EQ(got[3]->id(), b.id());
+  // The touch was written.
+  clock_.AdvanceMs(kIdle / 2 + 1);
+  EXPECT_THAT(store_->Get("shop", a.id(), false), IsOk());
+}
+
+}  // namespace
+}  // namespace sesh

@@ -662,9 +662,53 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     return reactor;
   }
   CallInfo call = InfoOf(ctx);
-  auto join = std::make_shared<Join>(
-      n, [reactor](grpc::Status) { reactor->Finish(grpc::Status::OK); });
+  // Ids this node coordinates as their primary are read in one pass over
+  // storage; the others (malformed, forwarded elsewhere, failover) one by
+  // one through the Get path.
+  const int self = cluster_->self_index();
+  std::vector<int> fast;
+  std::vector<std::string> fast_raw;
+  std::vector<int> slow;
   for (int i = 0; i < n; ++i) {
+    absl::StatusOr<std::string> raw = DecodeId(request->ids(i));
+    if (raw.ok()) {
+      const uint32_t partition = PartitionOf(*raw);
+      if (cluster_->placement().Primary(partition) == self &&
+          RouteFor(partition, call.forwarded).where == Where::kLocal) {
+        fast.push_back(i);
+        fast_raw.push_back(std::move(*raw));
+        continue;
+      }
+    }
+    slow.push_back(i);
+  }
+  if (!fast.empty()) {
+    served_.fetch_add(fast.size(), std::memory_order_relaxed);
+    const int64_t before = store_->clock()->NowMs();
+    std::vector<absl::StatusOr<Record>> records = store_->GetMany(
+        request->namespace_(), fast_raw, !request->skip_touch());
+    for (size_t j = 0; j < fast.size(); ++j) {
+      v1::BatchGetResult* result = response->mutable_results(fast[j]);
+      const absl::StatusOr<Record>& record = records[j];
+      result->set_code(static_cast<int>(record.status().code()));
+      if (!record.ok()) {
+        result->set_message(std::string(record.status().message()));
+        continue;
+      }
+      if (!request->skip_touch() && record->last_access_ms() >= before) {
+        cluster_->ReplicateTouch(PartitionOf(fast_raw[j]), *record);
+      }
+      ToPublicSession(*record, result->mutable_session());
+    }
+  }
+  if (slow.empty()) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  auto join = std::make_shared<Join>(
+      static_cast<int>(slow.size()),
+      [reactor](grpc::Status) { reactor->Finish(grpc::Status::OK); });
+  for (int i : slow) {
     auto get = std::make_shared<v1::GetRequest>();
     get->set_namespace_(request->namespace_());
     get->set_id(request->ids(i));

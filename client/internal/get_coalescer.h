@@ -74,7 +74,8 @@ class GetCoalescer {
   int QueuedForTesting() {
     absl::MutexLock lock(&mu_);
     int n = 0;
-    for (const auto& entry : queues_) n += static_cast<int>(entry.second.size());
+    for (const auto& entry : queues_)
+      n += static_cast<int>(entry.second.size());
     return n;
   }
 

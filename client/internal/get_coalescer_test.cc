@@ -165,8 +165,8 @@ TEST(GetCoalescerTest, Timer_PartlyDrainedQueue_YoungerGetStillBounded) {
   h.Enqueue("a");
   h.Enqueue("b");  // t=0, timer armed for t=200us
   h.scheduler_.Advance(absl::Microseconds(150));
-  h.Enqueue("c");  // t=150us
-  h.coalescer_.BatchDone();  // takes b (max_batch 1)
+  h.Enqueue("c");                                // t=150us
+  h.coalescer_.BatchDone();                      // takes b (max_batch 1)
   h.scheduler_.Advance(absl::Microseconds(50));  // t=200: c not overdue yet
   EXPECT_EQ(h.sent_.size(), 2u);
   h.scheduler_.Advance(absl::Microseconds(150));  // t=350: c overdue

@@ -4,9 +4,9 @@
 #ifndef SESH_CLIENT_INTERNAL_GRPC_STATUS_H_
 #define SESH_CLIENT_INTERNAL_GRPC_STATUS_H_
 
-#include <string>
-
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"

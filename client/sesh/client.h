@@ -260,8 +260,9 @@ class Client {
   // Logs out: the id never works again. Destroying an absent or expired
   // session succeeds, so it is retried. Errors: INVALID_ARGUMENT,
   // UNAVAILABLE, DEADLINE_EXCEEDED.
-  virtual absl::Status Destroy(absl::string_view ns, absl::string_view id,
-                               Durability durability = Durability::kDefault) = 0;
+  virtual absl::Status Destroy(
+      absl::string_view ns, absl::string_view id,
+      Durability durability = Durability::kDefault) = 0;
 
   // Moves the session to a new id (same data, timeouts and deadline) and
   // returns it; the old id stops working. Not retried once sent.

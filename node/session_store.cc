@@ -57,6 +57,24 @@ absl::Status ValidateName(absl::string_view what, absl::string_view value,
   return absl::OkStatus();
 }
 
+// Key and value sizes of attributes being written.
+absl::Status ValidateSizes(const std::map<std::string, std::string>& attributes,
+                           const Limits& limits) {
+  for (const auto& [key, value] : attributes) {
+    if (key.empty() || key.size() > limits.max_key_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_key_bytes: attribute keys are 1 to %d bytes",
+          limits.max_key_bytes));
+    }
+    if (value.size() > limits.max_value_bytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_value_bytes: attribute values are at most %d bytes",
+          limits.max_value_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string UserPrefix(absl::string_view ns, absl::string_view user_id) {
   return absl::StrCat(ns, absl::string_view("\0", 1), user_id,
                       absl::string_view("\0", 1));
@@ -185,17 +203,9 @@ absl::Status SessionStore::ValidateCreate(const CreateArgs& args) const {
   Record probe;
   probe.set_namespace_(args.ns);
   probe.set_user_id(args.user_id);
+  s = ValidateSizes(args.attributes, limits);
+  if (!s.ok()) return s;
   for (const auto& [key, value] : args.attributes) {
-    if (key.empty() || key.size() > limits.max_key_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_key_bytes: attribute keys are 1 to %d bytes",
-          limits.max_key_bytes));
-    }
-    if (value.size() > limits.max_value_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_value_bytes: attribute values are at most %d bytes",
-          limits.max_value_bytes));
-    }
     (*probe.mutable_attributes())[key].set_value(value);
   }
   return ValidateAttributes(probe);
@@ -400,19 +410,8 @@ absl::StatusOr<Record> SessionStore::Touch(absl::string_view ns,
 absl::StatusOr<Record> SessionStore::Update(absl::string_view ns,
                                             absl::string_view raw_id,
                                             const UpdateArgs& args) {
-  const Limits& limits = options_.limits;
-  for (const auto& [k, v] : args.set) {
-    if (k.empty() || k.size() > limits.max_key_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_key_bytes: attribute keys are 1 to %d bytes",
-          limits.max_key_bytes));
-    }
-    if (v.size() > limits.max_value_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_value_bytes: attribute values are at most %d bytes",
-          limits.max_value_bytes));
-    }
-  }
+  absl::Status valid = ValidateSizes(args.set, options_.limits);
+  if (!valid.ok()) return valid;
   for (const std::string& k : args.remove) {
     if (args.set.count(k) > 0) {
       return absl::InvalidArgumentError(

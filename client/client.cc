@@ -34,6 +34,7 @@
 #include "client/internal/get_coalescer.h"
 #include "client/internal/grpc_status.h"
 #include "client/internal/timer_thread.h"
+#include "replication/grpc_pin.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/v1/cluster.grpc.pb.h"
@@ -1402,6 +1403,7 @@ absl::Status ValidateOptions(const ClientOptions& o) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     const ClientOptions& options) {
+  PinCallbackCompletionQueue();
   absl::Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid;
   auto client = std::make_unique<ClientImpl>(options);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "replication/grpc_pin.h"
 #include "replication/merge.h"
 
 namespace sesh {
@@ -80,6 +81,7 @@ struct Cluster::PeerState {
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
     const ClusterOptions& options, LocalReplica* local) {
+  PinCallbackCompletionQueue();
   std::vector<std::string> ids;
   for (const PeerSpec& p : options.peers) ids.push_back(p.id);
   absl::StatusOr<PlacementMap> placement =

@@ -636,11 +636,11 @@ bool SessionStore::Reclaimable(const Record& record, int64_t now_ms) const {
   return now_ms >= ExpiresAtMs(record) + options_.expired_grace_ms;
 }
 
-absl::StatusOr<int64_t> SessionStore::Sweep() {
+absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
   const int64_t now = clock_->NowMs();
   std::vector<std::string> candidates;
   absl::Status s = ForEachInPartitions(
-      0, UINT32_MAX, "", [&](const std::string&, const Record& record) {
+      first, last, "", [&](const std::string&, const Record& record) {
         if (Reclaimable(record, now)) candidates.push_back(record.id());
         return true;
       });

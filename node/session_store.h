@@ -192,7 +192,10 @@ class SessionStore {
   // Returns how many records were deleted. Run periodically by the node
   // (--sweep_interval_ms): an expired session is reclaimed at most
   // expired_grace_ms + sweep interval + one pass after it expires.
-  absl::StatusOr<int64_t> Sweep();
+  absl::StatusOr<int64_t> Sweep() { return Sweep(0, UINT32_MAX); }
+  // The same over partitions [first, last] only, so that a node can spread
+  // a full pass over several smaller steps instead of one burst.
+  absl::StatusOr<int64_t> Sweep(uint32_t first, uint32_t last);
 
   // Records stored (live, expired-not-yet-swept and tombstones), exactly.
   int64_t CountStoredForTesting();

@@ -72,7 +72,7 @@ struct Cluster::PeerState {
 
   absl::Mutex mu;
   std::deque<Pending> queue ABSL_GUARDED_BY(mu);
-  bool in_flight ABSL_GUARDED_BY(mu) = false;
+  int in_flight ABSL_GUARDED_BY(mu) = 0;
   // Latest state per raw id of what the peer missed while down.
   std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
   // Touched sessions waiting for the next lazy flush.
@@ -273,7 +273,9 @@ void Cluster::Pump(int node) {
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
   {
     absl::MutexLock lock(&p.mu);
-    if (p.in_flight || p.queue.empty()) return;
+    if (p.in_flight >= options_.max_applies_in_flight || p.queue.empty()) {
+      return;
+    }
     size_t count = 0;
     while (!p.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
@@ -281,7 +283,7 @@ void Cluster::Pump(int node) {
       batch->push_back(std::move(p.queue.front()));
       p.queue.pop_front();
     }
-    p.in_flight = true;
+    ++p.in_flight;
   }
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {
@@ -289,7 +291,7 @@ void Cluster::Pump(int node) {
       if (pending.ack) pending.ack(false);
     }
     absl::MutexLock lock(&p.mu);
-    p.in_flight = false;
+    --p.in_flight;
     return;
   }
   auto ctx = std::make_shared<grpc::ClientContext>();
@@ -320,7 +322,7 @@ void Cluster::Pump(int node) {
         {
           PeerState& peer = *peers_[node];
           absl::MutexLock lock(&peer.mu);
-          peer.in_flight = false;
+          --peer.in_flight;
         }
         Pump(node);
       });

@@ -50,6 +50,8 @@ struct ClusterOptions {
   int64_t touch_flush_interval_ms = 500;
   // Records per Apply call.
   int max_apply_batch = 256;
+  // Apply calls in flight to one peer; more queue and leave together.
+  int max_applies_in_flight = 4;
   // Called (once per distinct problem) when a peer turns out to run another
   // membership; the node turns its cluster health to NOT_SERVING.
   std::function<void(const std::string& error)> on_membership_error;

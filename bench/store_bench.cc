@@ -1,0 +1,340 @@
+// SessionStore micro-benchmarks at 10^4, 10^5 and 10^6 live sessions of
+// 512 bytes of data (4 attributes of 128 bytes; about 620 bytes stored), so
+// that the cost of a larger store shows:
+//
+//   bazel run -c opt //bench:store_bench -- --benchmark_filter=GetTouch
+//
+// One store per size, preloaded on first use with store Create calls (the
+// 10^6 one takes 30-60 s and about 1 GB of disk) and shared by every
+// benchmark of that size, in a temporary directory under /tmp that is
+// removed at exit. The stores use the node's defaults (256 MiB block cache),
+// so at 10^6 the data no longer fits the block cache and reads go to the OS
+// page cache, as on a node holding that many sessions.
+//
+// Time. The store runs on a FakeClock started at the real time. The touching
+// benchmarks (GetTouch, GetTouchAlwaysWrite, Update) advance it by 1 ms per
+// operation, i.e. the store sees 1000 requests per second of fake time; the
+// others do not move it (nothing they do depends on time).
+//
+// The touch mix. BM_GetTouch uses the default touch_write_fraction (1%):
+// with a 30-minute idle timeout a touch is written only when it moves
+// last_access by >= 18 s, so the share of touches that write depends on how
+// often each session comes back. With uniform random access, N sessions and
+// 1000 touches per second, a session comes back every T = N / 1000 s and in
+// steady state a fraction 1 / (1 + 18 s / T) of the touches write: 36% at
+// 10^4 sessions, 85% at 10^5, 98% at 10^6. To start near that steady state
+// rather than with every session freshly written, the clock jumps 18 s after
+// the preload (every session's next touch writes; at 10^4 the benchmark runs
+// long enough in fake time to settle). That is the realistic mix for a store
+// of that size at that request rate, and it makes GetTouch cost grow with
+// size for two reasons (cache misses and more writes); the "write_frac"
+// counter reports the share measured (a touch that wrote returns
+// last_access_ms == now).
+// BM_GetTouchAlwaysWrite (touch_write_fraction = 0) isolates the cost of a
+// written touch. The store is reopened when a benchmark needs the other
+// fraction; the data stays.
+//
+// BM_Create runs last: it adds sessions, so it would otherwise change the
+// size the later benchmarks run at.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "benchmark/benchmark.h"
+#include "node/clock.h"
+#include "node/session_store.h"
+#include "replication/session_id.h"
+
+namespace sesh {
+namespace {
+
+constexpr char kNamespace[] = "bench";
+constexpr int kAttributes = 4;
+// Per attribute: 512 bytes of session data, as sesh-load sends (and as the
+// 512-byte values of the Redis comparison). The stored record, with its ids,
+// timestamps and per-attribute stamps, is larger: "record_bytes".
+constexpr size_t kValueBytes = 128;
+constexpr int64_t kIdleTimeoutMs = 30 * 60 * 1000;
+constexpr double kDefaultTouchFraction = 0.01;
+
+// As sesh-node's main() does: Debian's abseil is built without NDEBUG, so
+// mutex deadlock detection is on by default and adds a global lock to every
+// Mutex::Lock (the store's stripes included). benchmark_main owns main(),
+// hence a static initializer.
+const bool kDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
+
+std::string RandomValue(std::mt19937_64& rng, size_t n) {
+  static constexpr char kChars[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string s(n, ' ');
+  for (char& c : s) c = kChars[rng() % (sizeof(kChars) - 1)];
+  return s;
+}
+
+CreateArgs MakeCreateArgs(std::mt19937_64& rng) {
+  CreateArgs args;
+  args.ns = kNamespace;
+  args.idle_timeout_ms = kIdleTimeoutMs;
+  for (int i = 0; i < kAttributes; ++i) {
+    args.attributes[absl::StrCat("a", i)] = RandomValue(rng, kValueBytes);
+  }
+  return args;
+}
+
+struct StoreFixture {
+  explicit StoreFixture(std::string p)
+      : path(std::move(p)), clock(SystemClock()->NowMs()) {}
+
+  const std::string path;
+  FakeClock clock;
+  double touch_write_fraction = -1;
+  std::unique_ptr<SessionStore> store;
+  // Raw ids of the preloaded sessions.
+  std::vector<std::string> ids;
+  // Picks the sessions. Shared by all runs of all benchmarks on this store:
+  // Google Benchmark calls a benchmark several times (growing iteration
+  // counts), and restarting a sequence would revisit the sessions the
+  // previous run just read (warm cache) or touched (no write).
+  std::mt19937_64 rng{42};
+  size_t record_bytes = 0;
+};
+
+// The stores, one per size, alive until exit. Not thread-safe: benchmarks
+// here are single-threaded.
+class Stores {
+ public:
+  static Stores& Instance() {
+    static Stores* stores = new Stores;  // never destroyed; see CleanUp
+    return *stores;
+  }
+
+  // The store of `sessions` live sessions opened with touch_write_fraction,
+  // preloading (or reopening) it if needed. nullptr and *error on failure.
+  StoreFixture* For(int64_t sessions, double touch_write_fraction,
+                    std::string* error) {
+    std::unique_ptr<StoreFixture>& f = fixtures_[sessions];
+    if (f == nullptr) {
+      if (root_.empty()) {
+        char tmpl[] = "/tmp/sesh_store_bench.XXXXXX";
+        if (mkdtemp(tmpl) == nullptr) {
+          *error = "mkdtemp failed";
+          return nullptr;
+        }
+        root_ = tmpl;
+      }
+      f = std::make_unique<StoreFixture>(
+          absl::StrCat(root_, "/", sessions));
+    }
+    if (f->store != nullptr &&
+        f->touch_write_fraction == touch_write_fraction) {
+      return f.get();
+    }
+    f->store.reset();  // flushes and closes; the data stays
+    StoreOptions options;
+    options.path = f->path;
+    options.touch_write_fraction = touch_write_fraction;
+    absl::StatusOr<std::unique_ptr<SessionStore>> store =
+        SessionStore::Open(options, &f->clock);
+    if (!store.ok()) {
+      *error = store.status().ToString();
+      return nullptr;
+    }
+    f->store = *std::move(store);
+    f->touch_write_fraction = touch_write_fraction;
+    if (!cleanup_registered_) {
+      // Registered after RocksDB's own statics exist, so it runs before they
+      // are destroyed: the stores are closed while RocksDB still works.
+      std::atexit(&Stores::CleanUp);
+      cleanup_registered_ = true;
+    }
+    if (f->ids.empty()) {
+      absl::Status s = Preload(f.get(), sessions);
+      if (!s.ok()) {
+        *error = s.ToString();
+        return nullptr;
+      }
+      // See "The touch mix" above.
+      f->clock.AdvanceMs(static_cast<int64_t>(kDefaultTouchFraction *
+                                              kIdleTimeoutMs));
+    }
+    return f.get();
+  }
+
+ private:
+  static void CleanUp() {
+    Stores& self = Instance();
+    self.fixtures_.clear();  // closes every store
+    if (!self.root_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(self.root_, ec);
+    }
+  }
+
+  // Creates `n` sessions with store Create calls on a few threads.
+  static absl::Status Preload(StoreFixture* f, int64_t n) {
+    const absl::Time start = absl::Now();
+    std::fprintf(stderr, "store_bench: preloading %lld sessions in %s ...\n",
+                 static_cast<long long>(n), f->path.c_str());
+    f->ids.resize(n);
+    for (std::string& id : f->ids) id = NewRawId();
+    const int threads = static_cast<int>(std::clamp<unsigned>(
+        std::thread::hardware_concurrency(), 1, 4));
+    absl::Mutex mu;
+    absl::Status first_error;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        std::mt19937_64 rng(t + 1);
+        for (int64_t i = t; i < n; i += threads) {
+          absl::StatusOr<Record> r =
+              f->store->Create(f->ids[i], MakeCreateArgs(rng));
+          if (!r.ok()) {
+            absl::MutexLock lock(&mu);
+            if (first_error.ok()) first_error = r.status();
+            return;
+          }
+          if (i == 0) f->record_bytes = r->ByteSizeLong();
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    if (!first_error.ok()) return first_error;
+    std::fprintf(stderr, "store_bench: preloaded %lld sessions in %.1f s\n",
+                 static_cast<long long>(n),
+                 absl::ToDoubleSeconds(absl::Now() - start));
+    return absl::OkStatus();
+  }
+
+  std::string root_;
+  bool cleanup_registered_ = false;
+  std::map<int64_t, std::unique_ptr<StoreFixture>> fixtures_;
+};
+
+StoreFixture* FixtureOrSkip(benchmark::State& state, double fraction) {
+  std::string error;
+  StoreFixture* f = Stores::Instance().For(state.range(0), fraction, &error);
+  if (f == nullptr) state.SkipWithError(error.c_str());
+  return f;
+}
+
+void SetCommonCounters(benchmark::State& state, const StoreFixture& f) {
+  state.SetItemsProcessed(state.iterations());
+  state.counters["record_bytes"] = static_cast<double>(f.record_bytes);
+}
+
+void BM_Get(benchmark::State& state) {
+  StoreFixture* f = FixtureOrSkip(state, kDefaultTouchFraction);
+  if (f == nullptr) return;
+  std::mt19937_64& rng = f->rng;
+  for (auto _ : state) {
+    const std::string& id = f->ids[rng() % f->ids.size()];
+    absl::StatusOr<Record> r = f->store->Get(kNamespace, id, /*touch=*/false);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r->version());
+  }
+  SetCommonCounters(state, *f);
+}
+
+// Get with touch; the clock advances 1 ms per operation.
+void RunGetTouch(benchmark::State& state, double fraction) {
+  StoreFixture* f = FixtureOrSkip(state, fraction);
+  if (f == nullptr) return;
+  std::mt19937_64& rng = f->rng;
+  int64_t writes = 0;
+  for (auto _ : state) {
+    f->clock.AdvanceMs(1);
+    const std::string& id = f->ids[rng() % f->ids.size()];
+    absl::StatusOr<Record> r = f->store->Get(kNamespace, id, /*touch=*/true);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    if (r->last_access_ms() == f->clock.NowMs()) ++writes;
+  }
+  SetCommonCounters(state, *f);
+  state.counters["write_frac"] =
+      state.iterations() == 0
+          ? 0
+          : static_cast<double>(writes) / static_cast<double>(state.iterations());
+}
+
+void BM_GetTouch(benchmark::State& state) {
+  RunGetTouch(state, kDefaultTouchFraction);
+}
+
+void BM_GetTouchAlwaysWrite(benchmark::State& state) {
+  RunGetTouch(state, /*fraction=*/0.0);
+}
+
+// Replaces one attribute (and slides the expiry, as Update does by default).
+void BM_Update(benchmark::State& state) {
+  StoreFixture* f = FixtureOrSkip(state, kDefaultTouchFraction);
+  if (f == nullptr) return;
+  std::mt19937_64& rng = f->rng;
+  std::vector<std::string> values;
+  for (int i = 0; i < 16; ++i) values.push_back(RandomValue(rng, kValueBytes));
+  UpdateArgs args;
+  for (auto _ : state) {
+    f->clock.AdvanceMs(1);
+    const std::string& id = f->ids[rng() % f->ids.size()];
+    args.set["a1"] = values[rng() % values.size()];
+    absl::StatusOr<Record> r = f->store->Update(kNamespace, id, args);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r->version());
+  }
+  SetCommonCounters(state, *f);
+}
+
+// A new session with a fresh id (minted inside the loop, as a node does).
+void BM_Create(benchmark::State& state) {
+  StoreFixture* f = FixtureOrSkip(state, kDefaultTouchFraction);
+  if (f == nullptr) return;
+  std::mt19937_64 rng(45);
+  const CreateArgs args = MakeCreateArgs(rng);
+  for (auto _ : state) {
+    absl::StatusOr<Record> r = f->store->Create(NewRawId(), args);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(r->version());
+  }
+  SetCommonCounters(state, *f);
+}
+
+#define SESH_STORE_SIZES \
+  Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMicrosecond)
+
+BENCHMARK(BM_Get)->SESH_STORE_SIZES;
+BENCHMARK(BM_GetTouch)->SESH_STORE_SIZES;
+BENCHMARK(BM_GetTouchAlwaysWrite)->SESH_STORE_SIZES;
+BENCHMARK(BM_Update)->SESH_STORE_SIZES;
+BENCHMARK(BM_Create)->SESH_STORE_SIZES;
+
+}  // namespace
+}  // namespace sesh

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Smoke test of the load generator (bench/sesh_load.cc), so that it keeps
+# working: about 2 s closed loop and 2 s open loop of the default web mix
+# against one sesh-node, then the same against a redis-server on loopback
+# (skipped, with a message, if redis-server is not installed). Checks that
+# sesh-load exits 0 and that its JSON has every operation of the mix with a
+# nonzero count and no unexpected errors. No timing assertions.
+#
+# Starts its own processes on free ports, in $TEST_TMPDIR, and stops exactly
+# those (by PID) on exit.
+set -euo pipefail
+
+runfiles="${TEST_SRCDIR:?}/sesh"
+node_bin="$runfiles/node/sesh-node"
+load_bin="$runfiles/bench/sesh-load"
+tmp="${TEST_TMPDIR:?}"
+
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# check_json FILE: every op of the mix in every phase ran, nothing unexpected
+# failed.
+check_json() {
+  python3 - "$1" <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    r = json.load(f)
+mix_ops = [p.split(":")[0] for p in r["mix"].split(",")]
+problems = []
+if len(r["phases"]) != 2:
+    problems.append("want 2 phases, got %d" % len(r["phases"]))
+for phase in r["phases"]:
+    name = "%s phase" % phase["mode"]
+    if not phase["drained"]:
+        problems.append(name + ": operations did not drain")
+    for op in mix_ops:
+        stats = phase["ops"].get(op)
+        if stats is None or stats["count"] <= 0:
+            problems.append("%s: no completed %s" % (name, op))
+        elif not (0 < stats["p50_us"] <= stats["p99_us"] <= stats["max_us"]):
+            problems.append("%s: %s percentiles out of order: %s" % (name, op, stats))
+    if phase["total_ops_per_s"] <= 0:
+        problems.append(name + ": zero throughput")
+if r["unexpected_errors"] != 0:
+    problems.append("unexpected errors: %s" % json.dumps(r["errors"]))
+if problems:
+    print("%s (%s):" % (path, r["target"]))
+    for p in problems:
+        print("  " + p)
+    sys.exit(1)
+print("%s: OK, %s" % (r["target"], ", ".join(
+    "%s %.0f ops/s" % (p["mode"], p["total_ops_per_s"]) for p in r["phases"])))
+PY
+}
+
+# A short run: closed loop, then open loop at 500 ops/s. A generous client
+# deadline, since the test may share the machine with other tests.
+run_load() {  # target addr json
+  "$load_bin" --target="$1" --addr="$2" --json_out="$3" \
+    --keys=2000 --concurrency=16 --threads=2 --duration_s=2 --warmup_s=0.5 \
+    --rates=0,500 --sesh_deadline_ms=10000 --progress=false \
+    || fail "sesh-load --target=$1 exited with $?"
+}
+
+# --- Sesh: one node on a port of its own choosing ----------------------------
+"$node_bin" --node_id=n1 --listen=127.0.0.1:0 --data_dir="$tmp/n1" \
+  --port_file="$tmp/n1.port" >"$tmp/n1.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 200); do
+  [ -f "$tmp/n1.port" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { cat "$tmp/n1.log" >&2; fail "sesh-node exited"; }
+  sleep 0.1
+done
+[ -f "$tmp/n1.port" ] || { cat "$tmp/n1.log" >&2; fail "sesh-node did not start"; }
+sesh_addr="127.0.0.1:$(cat "$tmp/n1.port")"
+
+run_load sesh "$sesh_addr" "$tmp/sesh.json"
+check_json "$tmp/sesh.json" || fail "sesh results"
+
+# --- Redis --------------------------------------------------------------------
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "SKIP: redis-server is not installed; the Redis half of the smoke test did not run"
+  exit 0
+fi
+redis_port=""
+for attempt in 1 2 3; do
+  port=$(free_port)
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$tmp" >"$tmp/redis.$attempt.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      redis_port=$port
+      break
+    fi
+    kill -0 "$pid" 2>/dev/null || break  # e.g. the port was taken meanwhile
+    sleep 0.1
+  done
+  [ -n "$redis_port" ] && break
+done
+[ -n "$redis_port" ] || { cat "$tmp"/redis.*.log >&2; fail "redis-server did not start"; }
+
+run_load redis "127.0.0.1:$redis_port" "$tmp/redis.json"
+check_json "$tmp/redis.json" || fail "redis results"
+echo "PASS"

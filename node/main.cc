@@ -97,7 +97,9 @@ ABSL_FLAG(int, max_batch, 1000, "Ids per BatchGet. Default 1000.");
 ABSL_FLAG(bool, fault_injection, false,
           "Tests only: SIGUSR1 toggles isolation of this node from its peers "
           "(no peer traffic either way; clients still reach it).");
-ABSL_FLAG(int64_t, block_cache_mb, 256, "RocksDB block cache in MiB.");
+ABSL_FLAG(int64_t, block_cache_mb, 1024,
+          "RocksDB block cache in MiB (keep the working set in memory). "
+          "Default 1024.");
 
 namespace sesh {
 namespace {

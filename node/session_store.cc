@@ -119,11 +119,20 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Point lookups only: index and filter blocks stay in memory (outside the
+  // cache, a few bytes per session), and data blocks carry a hash index so a
+  // lookup inside a block is one probe instead of a binary search.
+  table.cache_index_and_filter_blocks = false;
+  table.data_block_index_type =
+      rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  table.data_block_hash_table_util_ratio = 0.75;
   rocksdb::ColumnFamilyOptions cf;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf.write_buffer_size = 32 << 20;
+  // A bloom filter over the memtable: most reads are of sessions that are
+  // not in it, and skip its skiplist search.
+  cf.memtable_prefix_bloom_size_ratio = 0.02;
+  cf.memtable_whole_key_filtering = true;
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;

@@ -66,7 +66,9 @@ struct StoreOptions {
   uint32_t writer_tag = 0;
   // fsync the WAL on every write (survives power loss, not only kill -9).
   bool sync_writes = false;
-  size_t block_cache_bytes = size_t{256} << 20;
+  // RocksDB block cache. Sized to hold the working set: at 10^6 sessions of
+  // ~600 bytes the data is ~700 MB, which 1 GiB keeps in memory.
+  size_t block_cache_bytes = size_t{1} << 30;
 };
 
 struct CreateArgs {

@@ -33,6 +33,10 @@ grpc::ServerUnaryReactor* PeerService::Apply(
     absl::StatusOr<Record> merged = store_->Merge(record);
     if (!merged.ok() && status.ok()) status = merged.status();
   }
+  for (const internal::Touch& touch : request->touches()) {
+    absl::Status s = store_->MergeTouch(touch.id(), touch.last_access_ms());
+    if (!s.ok() && status.ok()) status = s;
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -80,6 +84,7 @@ grpc::ServerUnaryReactor* PeerService::Fetch(
           return false;
         }
         last_key = key;
+        if (record.id().empty()) return true;  // a lone touch, no session
         if (for_node < 0 || placement.Holds(for_node, PartitionOf(record.id()))) {
           *response->add_records() = record;
           ++count;

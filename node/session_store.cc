@@ -13,6 +13,7 @@
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -31,6 +32,58 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 absl::Status NotFound() { return absl::NotFoundError("session not found"); }
+
+std::string EncodeAccess(int64_t ms) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(static_cast<uint64_t>(ms) >> (8 * (7 - i)));
+  }
+  return out;
+}
+
+int64_t DecodeAccess(const rocksdb::Slice& in) {
+  if (in.size() != 8) return 0;
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
+  }
+  return static_cast<int64_t>(v);
+}
+
+// Touches are blind writes: a touch stores an 8-byte last_access operand and
+// RocksDB folds operands into the record (max) when it reads or compacts the
+// key. So the hot path of a web service, reading a session and sliding its
+// expiry, needs no read-modify-write and no lock, on the coordinator and on
+// every replica. A touch of a key with no record (swept, or not replicated
+// yet) leaves a record with only last_access set and no id, which reads treat
+// as absent and the sweep removes.
+class TouchMergeOperator : public rocksdb::MergeOperator {
+ public:
+  const char* Name() const override { return "sesh.TouchMax"; }
+
+  bool FullMergeV2(const MergeOperationInput& in,
+                   MergeOperationOutput* out) const override {
+    Record record;
+    if (in.existing_value != nullptr &&
+        !record.ParseFromArray(in.existing_value->data(),
+                               static_cast<int>(in.existing_value->size()))) {
+      return false;
+    }
+    int64_t last_access = record.last_access_ms();
+    for (const rocksdb::Slice& operand : in.operand_list) {
+      last_access = std::max(last_access, DecodeAccess(operand));
+    }
+    record.set_last_access_ms(last_access);
+    return record.SerializeToString(&out->new_value);
+  }
+
+  bool PartialMerge(const rocksdb::Slice&, const rocksdb::Slice& left,
+                    const rocksdb::Slice& right, std::string* new_value,
+                    rocksdb::Logger*) const override {
+    *new_value = EncodeAccess(std::max(DecodeAccess(left), DecodeAccess(right)));
+    return true;
+  }
+};
 
 // Bytes a session counts against max_session_bytes.
 size_t SessionBytes(const Record& r) {
@@ -133,6 +186,8 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   // not in it, and skip its skiplist search.
   cf.memtable_prefix_bloom_size_ratio = 0.02;
   cf.memtable_whole_key_filtering = true;
+  rocksdb::ColumnFamilyOptions sessions_cf = cf;
+  sessions_cf.merge_operator = std::make_shared<TouchMergeOperator>();
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -141,7 +196,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, cf},
-      {kSessionsCf, cf},
+      {kSessionsCf, sessions_cf},
       {kByUserCf, rocksdb::ColumnFamilyOptions()},
   };
   rocksdb::DB* db = nullptr;
@@ -221,7 +276,7 @@ absl::Status SessionStore::ValidateCreate(const CreateArgs& args) const {
 }
 
 absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
-    const std::string& key) {
+    const std::string& key, bool include_lone_touches) {
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), sessions_cf_, key, &value);
@@ -230,6 +285,9 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
   Record record;
   if (!record.ParseFromString(value)) {
     return absl::DataLossError("a stored session record does not parse");
+  }
+  if (record.id().empty() && !include_lone_touches) {
+    return std::optional<Record>();  // a lone touch: no session here
   }
   return std::optional<Record>(std::move(record));
 }
@@ -345,15 +403,33 @@ absl::StatusOr<Record> SessionStore::Get(absl::string_view ns,
                                          bool touch) {
   const std::string key = StorageKey(raw_id);
   const int64_t now = clock_->NowMs();
-  if (!touch) return ReadLive(ns, key, now);
-  // Lock-free first read: most touches move last_access by less than the
-  // write threshold and need no write, hence no lock.
   absl::StatusOr<Record> record = ReadLive(ns, key, now);
-  if (!record.ok()) return record;
-  if (now - record->last_access_ms() < TouchWriteThreshold(*record)) {
-    return record;
+  if (!record.ok() || !touch) return record;
+  if (!NeedsTouchWrite(*record, now)) return record;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  absl::Status s = FromRocks(
+      db_->Merge(write_options, sessions_cf_, key, EncodeAccess(now)),
+      "writing a touch");
+  if (!s.ok()) return s;
+  record->set_last_access_ms(now);
+  return record;
+}
+
+absl::Status SessionStore::MergeTouch(absl::string_view raw_id,
+                                      int64_t last_access_ms) {
+  if (raw_id.size() != 32) {
+    return absl::InvalidArgumentError("replicated touch without a valid id");
   }
-  return Touch(ns, raw_id);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  return FromRocks(db_->Merge(write_options, sessions_cf_, StorageKey(raw_id),
+                              EncodeAccess(last_access_ms)),
+                   "writing a replicated touch");
+}
+
+bool SessionStore::NeedsTouchWrite(const Record& record, int64_t now_ms) const {
+  return now_ms - record.last_access_ms() >= TouchWriteThreshold(record);
 }
 
 std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
@@ -371,6 +447,7 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
   std::vector<rocksdb::Status> statuses =
       db_->MultiGet(rocksdb::ReadOptions(), families, key_slices, &values);
   const int64_t now = clock_->NowMs();
+  rocksdb::WriteBatch touches;
   std::vector<absl::StatusOr<Record>> out;
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -391,29 +468,33 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
       out.push_back(NotFound());
       continue;
     }
-    if (touch && now - record.last_access_ms() >= TouchWriteThreshold(record)) {
-      out.push_back(Touch(ns, raw_ids[i]));
+    if (record.id().empty()) {  // a lone touch
+      out.push_back(NotFound());
       continue;
     }
+    if (touch && NeedsTouchWrite(record, now)) {
+      touches.Merge(sessions_cf_, keys[i], EncodeAccess(now));
+      record.set_last_access_ms(now);
+    }
     out.push_back(std::move(record));
+  }
+  if (touches.Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    absl::Status s = FromRocks(db_->Write(write_options, &touches),
+                               "writing touches");
+    if (!s.ok()) {
+      for (absl::StatusOr<Record>& r : out) {
+        if (r.ok()) r = s;
+      }
+    }
   }
   return out;
 }
 
 absl::StatusOr<Record> SessionStore::Touch(absl::string_view ns,
                                            absl::string_view raw_id) {
-  const std::string key = StorageKey(raw_id);
-  absl::MutexLock lock(&StripeFor(key));
-  const int64_t now = clock_->NowMs();
-  absl::StatusOr<Record> record = ReadLive(ns, key, now);
-  if (!record.ok()) return record;
-  if (now - record->last_access_ms() < TouchWriteThreshold(*record)) {
-    return record;
-  }
-  record->set_last_access_ms(now);
-  absl::Status s = Write({*record}, {}, {});
-  if (!s.ok()) return s;
-  return record;
+  return Get(ns, raw_id, /*touch=*/true);
 }
 
 absl::StatusOr<Record> SessionStore::Update(absl::string_view ns,
@@ -638,6 +719,9 @@ int64_t SessionStore::TouchWriteThreshold(const Record& record) const {
 }
 
 bool SessionStore::Reclaimable(const Record& record, int64_t now_ms) const {
+  if (record.id().empty()) {  // a lone touch
+    return now_ms >= record.last_access_ms() + options_.expired_grace_ms;
+  }
   if (record.destroyed()) {
     return now_ms >=
            record.absolute_deadline_ms() + options_.tombstone_margin_ms;
@@ -649,17 +733,17 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
   const int64_t now = clock_->NowMs();
   std::vector<std::string> candidates;
   absl::Status s = ForEachInPartitions(
-      first, last, "", [&](const std::string&, const Record& record) {
-        if (Reclaimable(record, now)) candidates.push_back(record.id());
+      first, last, "", [&](const std::string& key, const Record& record) {
+        if (Reclaimable(record, now)) candidates.push_back(key);
         return true;
       });
   if (!s.ok()) return s;
   int64_t deleted = 0;
-  for (const std::string& raw_id : candidates) {
-    const std::string key = StorageKey(raw_id);
+  for (const std::string& key : candidates) {
     absl::MutexLock lock(&StripeFor(key));
     // Re-check under the lock: a replica may have merged a newer touch.
-    absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+    absl::StatusOr<std::optional<Record>> stored =
+        ReadKey(key, /*include_lone_touches=*/true);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
     const Record& record = **stored;

@@ -131,7 +131,11 @@ class SessionStore {
                                 const CreateArgs& args);
 
   // Reads a live session and, if touch, slides its expiry to now (never past
-  // the absolute deadline; written per touch_write_fraction). NOT_FOUND.
+  // the absolute deadline; written per touch_write_fraction, as a blind
+  // merge: no lock, no read-modify-write). NOT_FOUND.
+  // A touch racing an Update of the same session may be overwritten by it;
+  // the Update itself moves last_access to its own time, so at most the
+  // milliseconds between the two are lost.
   absl::StatusOr<Record> Get(absl::string_view ns, absl::string_view raw_id,
                              bool touch);
 
@@ -148,7 +152,7 @@ class SessionStore {
   absl::StatusOr<Record> Update(absl::string_view ns, absl::string_view raw_id,
                                 const UpdateArgs& args);
 
-  // Slides the expiry. NOT_FOUND.
+  // Slides the expiry (the same as Get with touch). NOT_FOUND.
   absl::StatusOr<Record> Touch(absl::string_view ns, absl::string_view raw_id);
 
   // Replaces the session with a tombstone and drops it from the user index.
@@ -172,6 +176,10 @@ class SessionStore {
   absl::StatusOr<std::vector<Record>> DestroyByUser(
       absl::string_view ns, absl::string_view user_id,
       absl::string_view except_raw_id);
+
+  // Replication: a touch made on another replica, written blind (merged by
+  // max into the stored last_access). INVALID_ARGUMENT for a bad id.
+  absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
 
   // Replication: merges a peer's state of a session into the local one
   // (replication/merge.h) and returns the merged state.
@@ -216,8 +224,12 @@ class SessionStore {
 
   absl::Mutex& StripeFor(absl::string_view key);
   absl::Status ValidateAttributes(const Record& session) const;
-  // Reads the stored record for a storage key; std::nullopt if none.
-  absl::StatusOr<std::optional<Record>> ReadKey(const std::string& key);
+  // Reads the stored record for a storage key; std::nullopt if none (or,
+  // unless include_lone_touches, only a touch without a session).
+  absl::StatusOr<std::optional<Record>> ReadKey(
+      const std::string& key, bool include_lone_touches = false);
+  // True if a touch at now_ms moves last_access enough to be written.
+  bool NeedsTouchWrite(const Record& record, int64_t now_ms) const;
   // Reads a session that must be live and in namespace ns, else NOT_FOUND.
   absl::StatusOr<Record> ReadLive(absl::string_view ns,
                                   const std::string& key, int64_t now_ms);

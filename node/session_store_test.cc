@@ -522,3 +522,67 @@ TEST_F(SessionStoreTest, GetMany_ResultsInOrder_MixedOutcomes) {
 
 }  // namespace
 }  // namespace sesh
+
+namespace sesh {
+namespace {
+
+TEST_F(SessionStoreTest, MergeTouch_OnlyEverMovesLastAccessForward) {
+  Record created = MustCreate();
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 5000), IsOk());
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 1000), IsOk());
+  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + 5000);
+  EXPECT_EQ(got->attributes().at("role").value(), "admin");
+  EXPECT_THAT(store_->MergeTouch("short", kStart),
+              StatusIs(StatusCode::kInvalidArgument));
+}
+
+TEST_F(SessionStoreTest, MergeTouch_OfDestroyedSession_DoesNotBringItBack) {
+  Record created = MustCreate();
+  ASSERT_THAT(store_->Destroy("shop", created.id()), IsOk());
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 1000), IsOk());
+  EXPECT_THAT(store_->Get("shop", created.id(), false),
+              StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(SessionStoreTest, MergeTouch_WithoutSession_IsAbsentAndSweptAfterGrace) {
+  std::string raw = NewRawId();
+  ASSERT_THAT(store_->MergeTouch(raw, kStart), IsOk());
+  EXPECT_THAT(store_->Get("shop", raw, false), StatusIs(StatusCode::kNotFound));
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadRaw(raw);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_FALSE(stored->has_value());
+  EXPECT_EQ(store_->CountStoredForTesting(), 1);
+  clock_.AdvanceMs(StoreOptions().expired_grace_ms - 1);
+  ASSERT_THAT(store_->Sweep(), IsOk());
+  EXPECT_EQ(store_->CountStoredForTesting(), 1);
+  clock_.AdvanceMs(1);
+  absl::StatusOr<int64_t> swept = store_->Sweep();
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(*swept, 1);
+  EXPECT_EQ(store_->CountStoredForTesting(), 0);
+  // The session's full state arriving later is stored normally.
+  Record late;
+  late.set_id(raw);
+  late.set_namespace_("shop");
+  late.set_created_at_ms(clock_.NowMs());
+  late.set_last_access_ms(clock_.NowMs());
+  late.set_idle_timeout_ms(kIdle);
+  late.set_absolute_deadline_ms(clock_.NowMs() + kTtl);
+  late.set_version(1);
+  ASSERT_THAT(store_->Merge(late), IsOk());
+  EXPECT_THAT(store_->Get("shop", raw, false), IsOk());
+}
+
+TEST_F(SessionStoreTest, Touch_PersistsAcrossReopen) {
+  Record created = MustCreate();
+  clock_.AdvanceMs(kIdle / 2);
+  ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
+  Open(options_);
+  clock_.AdvanceMs(kIdle / 2 + 1);
+  EXPECT_THAT(store_->Get("shop", created.id(), false), IsOk());
+}
+
+}  // namespace
+}  // namespace sesh

@@ -326,7 +326,7 @@ void SessionsService::DoGet(const v1::GetRequest& request,
         return;
       }
       if (touch && record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(partition, *record);
+        cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
       }
       ToPublicSession(*record, response->mutable_session());
       done(grpc::Status::OK);
@@ -407,7 +407,7 @@ grpc::ServerUnaryReactor* SessionsService::Touch(
         return;
       }
       if (record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(partition, *record);
+        cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
       }
       response->set_last_access_ms(record->last_access_ms());
       response->set_expires_at_ms(ExpiresAtMs(*record));
@@ -696,7 +696,8 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
         continue;
       }
       if (!request->skip_touch() && record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(PartitionOf(fast_raw[j]), *record);
+        cluster_->ReplicateTouch(PartitionOf(fast_raw[j]), fast_raw[j],
+                                 record->last_access_ms());
       }
       ToPublicSession(*record, result->mutable_session());
     }

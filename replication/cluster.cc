@@ -58,6 +58,7 @@ absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec) {
 struct Cluster::PeerState {
   struct Pending {
     std::vector<SessionRecord> records;
+    std::vector<std::pair<std::string, int64_t>> touches;
     // Called with true once the peer acknowledged, false on failure. May be
     // empty (lazy touches, hint replay).
     std::function<void(bool)> ack;
@@ -75,8 +76,9 @@ struct Cluster::PeerState {
   int in_flight ABSL_GUARDED_BY(mu) = 0;
   // Latest state per raw id of what the peer missed while down.
   std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
-  // Touched sessions waiting for the next lazy flush.
-  std::map<std::string, SessionRecord> touches ABSL_GUARDED_BY(mu);
+  bool hints_dropped ABSL_GUARDED_BY(mu) = false;
+  // Touches (raw id -> last_access) waiting for the next lazy flush.
+  std::map<std::string, int64_t> touches ABSL_GUARDED_BY(mu);
 };
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
@@ -190,14 +192,29 @@ internal::Peer::Stub* Cluster::PeerStub(int node) const {
 
 void Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
   PeerState& p = *peers_[node];
-  absl::MutexLock lock(&p.mu);
-  for (const SessionRecord& r : records) {
-    auto it = p.hints.find(r.id());
-    if (it == p.hints.end()) {
-      p.hints.emplace(r.id(), r);
-    } else {
-      it->second = Merge(it->second, r);
+  bool dropped = false;
+  {
+    absl::MutexLock lock(&p.mu);
+    for (const SessionRecord& r : records) {
+      auto it = p.hints.find(r.id());
+      if (it != p.hints.end()) {
+        it->second = Merge(it->second, r);
+      } else if (static_cast<int64_t>(p.hints.size()) <
+                 options_.max_hints_per_peer) {
+        p.hints.emplace(r.id(), r);
+      } else {
+        dropped = true;
+      }
     }
+    if (dropped && p.hints_dropped) dropped = false;  // logged once
+    if (dropped) p.hints_dropped = true;
+  }
+  if (dropped) {
+    fprintf(stderr,
+            "sesh-node %s: hints for peer %s are full (%lld sessions); "
+            "further writes it misses are left to its catch-up on restart\n",
+            options_.self_id.c_str(), placement_.nodes()[node].c_str(),
+            static_cast<long long>(options_.max_hints_per_peer));
   }
 }
 
@@ -262,7 +279,7 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     PeerState& p = *peers_[node];
     {
       absl::MutexLock lock(&p.mu);
-      p.queue.push_back({records, record_answer});
+      p.queue.push_back({records, {}, record_answer});
     }
     Pump(node);
   }
@@ -279,7 +296,8 @@ void Cluster::Pump(int node) {
     size_t count = 0;
     while (!p.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
-      count += p.queue.front().records.size();
+      count += p.queue.front().records.size() +
+               p.queue.front().touches.size() / 16;
       batch->push_back(std::move(p.queue.front()));
       p.queue.pop_front();
     }
@@ -302,6 +320,11 @@ void Cluster::Pump(int node) {
   for (const PeerState::Pending& pending : *batch) {
     for (const SessionRecord& r : pending.records) {
       *request->add_records() = r;
+    }
+    for (const auto& [id, last_access] : pending.touches) {
+      internal::Touch* touch = request->add_touches();
+      touch->set_id(id);
+      touch->set_last_access_ms(last_access);
     }
   }
   p.peer->async()->Apply(
@@ -328,17 +351,14 @@ void Cluster::Pump(int node) {
       });
 }
 
-void Cluster::ReplicateTouch(uint32_t partition, SessionRecord record) {
+void Cluster::ReplicateTouch(uint32_t partition, const std::string& raw_id,
+                             int64_t last_access_ms) {
   for (uint8_t node : placement_.Replicas(partition)) {
     if (node == self_index_) continue;
     PeerState& p = *peers_[node];
     absl::MutexLock lock(&p.mu);
-    auto it = p.touches.find(record.id());
-    if (it == p.touches.end()) {
-      p.touches.emplace(record.id(), record);
-    } else {
-      it->second = Merge(it->second, record);
-    }
+    int64_t& queued = p.touches[raw_id];
+    queued = std::max(queued, last_access_ms);
   }
 }
 
@@ -438,14 +458,19 @@ void Cluster::FlushLoop() {
       bool reachable = p.last_ok_ms.load() != 0;
       {
         absl::MutexLock lock(&p.mu);
-        std::vector<SessionRecord> batch;
-        for (auto& [id, record] : p.touches) batch.push_back(std::move(record));
+        if (reachable && !p.touches.empty()) {
+          PeerState::Pending touches;
+          touches.touches.assign(p.touches.begin(), p.touches.end());
+          p.queue.push_back(std::move(touches));
+        }
         p.touches.clear();
+        std::vector<SessionRecord> batch;
         if (reachable) {
           for (auto& [id, record] : p.hints) {
             batch.push_back(std::move(record));
           }
           p.hints.clear();
+          p.hints_dropped = false;
         }
         for (size_t i = 0; i < batch.size();
              i += static_cast<size_t>(options_.max_apply_batch)) {
@@ -454,6 +479,7 @@ void Cluster::FlushLoop() {
           p.queue.push_back(
               {std::vector<SessionRecord>(batch.begin() + i,
                                           batch.begin() + end),
+               {},
                nullptr});
         }
       }

@@ -52,6 +52,12 @@ struct ClusterOptions {
   int max_apply_batch = 256;
   // Apply calls in flight to one peer; more queue and leave together.
   int max_applies_in_flight = 4;
+  // Sessions kept as hints for one down peer (about 1 KB each). Past this,
+  // new hints are dropped, with a log line: a node that restarts pulls every
+  // partition it holds from its peers before serving, so it loses nothing;
+  // a node that was only cut off (never restarted) keeps stale copies of the
+  // dropped sessions until a failover coordinator's read repair or a restart.
+  int64_t max_hints_per_peer = 1000000;
   // Called (once per distinct problem) when a peer turns out to run another
   // membership; the node turns its cluster health to NOT_SERVING.
   std::function<void(const std::string& error)> on_membership_error;
@@ -129,8 +135,12 @@ class Cluster {
   void Replicate(uint32_t partition,
                  std::vector<internal::SessionRecord> records, int acks_wanted,
                  std::function<void(int acks)> done);
-  // Queues a touched session for lazy replication (no acknowledgement).
-  void ReplicateTouch(uint32_t partition, internal::SessionRecord record);
+  // Queues a touch (last_access of a session) for lazy replication to the
+  // partition's other replicas, every touch_flush_interval_ms, with no
+  // acknowledgement. Touches for a peer that cannot be reached are dropped:
+  // a restarting node's catch-up and read repair carry last_access.
+  void ReplicateTouch(uint32_t partition, const std::string& raw_id,
+                      int64_t last_access_ms);
 
   // Reads other live replicas' copies of a session (read repair). done gets
   // the merge of what answered within the deadline (empty record if none).

@@ -219,10 +219,35 @@ profile_sesh() {  # an extra get_touch closed loop under perf
   fi
 }
 
+# wait_idle PIDS...: after the bulk preload, until the servers are done with
+# it (RocksDB flushes and compactions), at most 180 s: the phases measure
+# the steady state, not the aftermath of loading 10^6 sessions in minutes.
+wait_idle() {
+  local ticks before after i
+  ticks=$(getconf CLK_TCK)
+  for i in $(seq 1 90); do
+    before=$(cat "${@/#//proc/}" 2>/dev/null | awk '{s += $14 + $15} END {print s}')
+    sleep 2
+    after=$(cat "${@/#//proc/}" 2>/dev/null | awk '{s += $14 + $15} END {print s}')
+    # under 5% of a core, summed over the servers
+    if [ $(( (after - before) * 100 / (2 * ticks) )) -lt 5 ]; then
+      log "servers idle after $((2 * i)) s"
+      return 0
+    fi
+  done
+  log "servers still busy after 180 s; measuring anyway"
+}
+
 for target in sesh redis; do
   if [ "$target" = sesh ]; then start_sesh; else start_redis; fi
   measure_memory "$target" -empty  # baseline for the per-session figures
-  load "$target" a-get_touch --mix=get_touch:100 --duration_s="$DURATION"
+  load "$target" preload --mix=get:100 --duration_s=1
+  if [ "$target" = sesh ]; then
+    wait_idle "${node_pids[@]/%//stat}"
+  else
+    wait_idle "$redis_pid/stat"
+  fi
+  load "$target" a-get_touch --mix=get_touch:100 --duration_s="$DURATION" --skip_preload
   load "$target" b-get --mix=get:100 --duration_s="$DURATION" --skip_preload
   measure_memory "$target"
   if [ "$target" = sesh ] && [ "$PERF" = 1 ]; then profile_sesh; fi
@@ -391,7 +416,7 @@ L.append("| growth over the empty servers, per 10^6 sessions: disk | %s | %s | |
     mib(disk_growth / 3 * scale), mib(disk_growth * scale)))
 L.append("")
 L.append("Per-10^6 rows scale this run's growth linearly. Sesh's RSS includes "
-         "RocksDB's block cache (capped at 256 MiB per node by default), "
+         "RocksDB's block cache (1 GiB per node by default, filled as sessions are read), "
          "memtables and gRPC buffers, so it does not grow linearly with "
          "sessions; disk holds SST files plus the WAL and memtables not yet "
          "compacted. Redis: %d keys in the database." % mr["dbsize"])

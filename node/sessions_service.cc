@@ -33,6 +33,11 @@ absl::StatusOr<std::string> ValidateTarget(absl::string_view ns,
   return DecodeId(id);
 }
 
+// Finishes a unary reactor with the status it is given.
+std::function<void(grpc::Status)> FinishWith(grpc::ServerUnaryReactor* reactor) {
+  return [reactor](grpc::Status status) { reactor->Finish(status); };
+}
+
 std::map<std::string, std::string> ToMap(
     const google::protobuf::Map<std::string, std::string>& in) {
   return std::map<std::string, std::string>(in.begin(), in.end());
@@ -156,19 +161,27 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
 }
 
 template <typename Request, typename Response>
-void SessionsService::Dispatch(uint32_t partition,
-                               AsyncMethod<Request, Response> method,
+void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
                                const Request& request, Response* response,
-                               const CallInfo& call,
-                               std::function<void()> local, Done done) {
+                               const CallInfo& call, LocalFn local,
+                               Done done) {
+  absl::StatusOr<std::string> raw =
+      ValidateTarget(request.namespace_(), request.id());
+  if (!raw.ok()) {
+    done(ToGrpcStatus(raw.status()));
+    return;
+  }
+  const uint32_t partition = PartitionOf(*raw);
+  std::function<void()> run_here = [local = std::move(local), raw = *raw,
+                                    partition] { local(raw, partition); };
   Route route = RouteFor(partition, call.forwarded);
   switch (route.where) {
     case Where::kLocal:
-      local();
+      run_here();
       return;
     case Where::kForward:
       Forward(route.node, method, request, response, call, partition,
-              std::move(local), std::move(done));
+              std::move(run_here), std::move(done));
       return;
     case Where::kUnavailable:
       done(Unavailable(absl::StrFormat(
@@ -282,7 +295,7 @@ grpc::ServerUnaryReactor* SessionsService::Create(
       if (node != cluster_->self_index() && cluster_->IsUp(node)) {
         Forward(node, static_cast<AsyncMethod<v1::CreateRequest, v1::CreateResponse>>(&Stub::Create),
                 *request, response, call, 0, nullptr,
-                [reactor](grpc::Status s) { reactor->Finish(s); });
+                FinishWith(reactor));
         return reactor;
       }
     }
@@ -300,50 +313,49 @@ grpc::ServerUnaryReactor* SessionsService::Create(
         ToPublicSession(*created, response->mutable_session());
         return std::vector<Record>{*created};
       },
-      [reactor](grpc::Status s) { reactor->Finish(s); });
+      FinishWith(reactor));
   return reactor;
+}
+
+void SessionsService::Read(uint32_t partition, const std::string& raw,
+                           absl::string_view ns, bool touch,
+                           std::function<void(absl::StatusOr<Record>)> done) {
+  WithRepair(partition, raw, [this, partition, raw, ns = std::string(ns),
+                              touch, done = std::move(done)] {
+    const int64_t before = store_->clock()->NowMs();
+    absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
+    if (record.ok() && touch && record->last_access_ms() >= before) {
+      // The touch was written here: replicas get it lazily.
+      cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
+    }
+    done(std::move(record));
+  });
 }
 
 void SessionsService::DoGet(const v1::GetRequest& request,
                             v1::GetResponse* response, const CallInfo& call,
                             Done done) {
-  absl::StatusOr<std::string> raw =
-      ValidateTarget(request.namespace_(), request.id());
-  if (!raw.ok()) {
-    done(ToGrpcStatus(raw.status()));
-    return;
-  }
-  const uint32_t partition = PartitionOf(*raw);
-  auto local = [this, &request, response, partition, raw = *raw, done] {
-    WithRepair(partition, raw, [this, &request, response, partition, raw,
-                                done] {
-      const bool touch = !request.skip_touch();
-      const int64_t before = store_->clock()->NowMs();
-      absl::StatusOr<Record> record =
-          store_->Get(request.namespace_(), raw, touch);
-      if (!record.ok()) {
-        done(ToGrpcStatus(record.status()));
-        return;
-      }
-      if (touch && record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
-      }
-      ToPublicSession(*record, response->mutable_session());
-      done(grpc::Status::OK);
-    });
-  };
-  Dispatch(partition,
-           static_cast<AsyncMethod<v1::GetRequest, v1::GetResponse>>(
-               &Stub::Get),
-           request, response, call, local, done);
+  Dispatch(
+      static_cast<AsyncMethod<v1::GetRequest, v1::GetResponse>>(&Stub::Get),
+      request, response, call,
+      [this, &request, response, done](const std::string& raw,
+                                       uint32_t partition) {
+        Read(partition, raw, request.namespace_(), !request.skip_touch(),
+             [response, done](absl::StatusOr<Record> record) {
+               if (record.ok()) {
+                 ToPublicSession(*record, response->mutable_session());
+               }
+               done(ToGrpcStatus(record.status()));
+             });
+      },
+      done);
 }
 
 grpc::ServerUnaryReactor* SessionsService::Get(
     grpc::CallbackServerContext* ctx, const v1::GetRequest* request,
     v1::GetResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  DoGet(*request, response, InfoOf(ctx),
-        [reactor](grpc::Status s) { reactor->Finish(s); });
+  DoGet(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
 
@@ -351,36 +363,31 @@ grpc::ServerUnaryReactor* SessionsService::Update(
     grpc::CallbackServerContext* ctx, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
-  absl::StatusOr<std::string> raw =
-      ValidateTarget(request->namespace_(), request->id());
-  if (!raw.ok()) {
-    done(ToGrpcStatus(raw.status()));
-    return reactor;
-  }
-  const uint32_t partition = PartitionOf(*raw);
-  auto local = [this, request, response, partition, raw = *raw, done] {
-    UpdateArgs args;
-    args.set = ToMap(request->set());
-    args.remove.assign(request->remove().begin(), request->remove().end());
-    args.expected_version = request->expected_version();
-    args.touch = !request->skip_touch();
-    Mutate(
-        partition, raw, request->durability(),
-        [this, request, response, raw,
-         args]() -> absl::StatusOr<std::vector<Record>> {
-          absl::StatusOr<Record> updated =
-              store_->Update(request->namespace_(), raw, args);
-          if (!updated.ok()) return updated.status();
-          ToPublicSession(*updated, response->mutable_session());
-          return std::vector<Record>{*updated};
-        },
-        done);
-  };
-  Dispatch(partition,
-           static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
-               &Stub::Update),
-           *request, response, InfoOf(ctx), local, done);
+  Done done = FinishWith(reactor);
+  Dispatch(
+      static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
+          &Stub::Update),
+      *request, response, InfoOf(ctx),
+      [this, request, response, done](const std::string& raw,
+                                      uint32_t partition) {
+        UpdateArgs args;
+        args.set = ToMap(request->set());
+        args.remove.assign(request->remove().begin(), request->remove().end());
+        args.expected_version = request->expected_version();
+        args.touch = !request->skip_touch();
+        Mutate(
+            partition, raw, request->durability(),
+            [this, request, response, raw,
+             args]() -> absl::StatusOr<std::vector<Record>> {
+              absl::StatusOr<Record> updated =
+                  store_->Update(request->namespace_(), raw, args);
+              if (!updated.ok()) return updated.status();
+              ToPublicSession(*updated, response->mutable_session());
+              return std::vector<Record>{*updated};
+            },
+            done);
+      },
+      done);
   return reactor;
 }
 
@@ -388,74 +395,54 @@ grpc::ServerUnaryReactor* SessionsService::Touch(
     grpc::CallbackServerContext* ctx, const v1::TouchRequest* request,
     v1::TouchResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
-  absl::StatusOr<std::string> raw =
-      ValidateTarget(request->namespace_(), request->id());
-  if (!raw.ok()) {
-    done(ToGrpcStatus(raw.status()));
-    return reactor;
-  }
-  const uint32_t partition = PartitionOf(*raw);
-  auto local = [this, request, response, partition, raw = *raw, done] {
-    WithRepair(partition, raw, [this, request, response, partition, raw,
-                                done] {
-      const int64_t before = store_->clock()->NowMs();
-      absl::StatusOr<Record> record =
-          store_->Touch(request->namespace_(), raw);
-      if (!record.ok()) {
-        done(ToGrpcStatus(record.status()));
-        return;
-      }
-      if (record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
-      }
-      response->set_last_access_ms(record->last_access_ms());
-      response->set_expires_at_ms(ExpiresAtMs(*record));
-      done(grpc::Status::OK);
-    });
-  };
-  Dispatch(partition,
-           static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
-               &Stub::Touch),
-           *request, response, InfoOf(ctx), local, done);
+  Done done = FinishWith(reactor);
+  Dispatch(
+      static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
+          &Stub::Touch),
+      *request, response, InfoOf(ctx),
+      [this, request, response, done](const std::string& raw,
+                                      uint32_t partition) {
+        Read(partition, raw, request->namespace_(), /*touch=*/true,
+             [response, done](absl::StatusOr<Record> record) {
+               if (record.ok()) {
+                 response->set_last_access_ms(record->last_access_ms());
+                 response->set_expires_at_ms(ExpiresAtMs(*record));
+               }
+               done(ToGrpcStatus(record.status()));
+             });
+      },
+      done);
   return reactor;
 }
 
 void SessionsService::DoDestroy(const v1::DestroyRequest& request,
                                 v1::DestroyResponse* response,
                                 const CallInfo& call, Done done) {
-  absl::StatusOr<std::string> raw =
-      ValidateTarget(request.namespace_(), request.id());
-  if (!raw.ok()) {
-    done(ToGrpcStatus(raw.status()));
-    return;
-  }
-  const uint32_t partition = PartitionOf(*raw);
-  auto local = [this, &request, partition, raw = *raw, done] {
-    Mutate(
-        partition, raw, request.durability(),
-        [this, &request, raw]() -> absl::StatusOr<std::vector<Record>> {
-          absl::StatusOr<std::optional<Record>> tombstone =
-              store_->Destroy(request.namespace_(), raw);
-          if (!tombstone.ok()) return tombstone.status();
-          std::vector<Record> out;
-          if (tombstone->has_value()) out.push_back(**tombstone);
-          return out;
-        },
-        done);
-  };
-  Dispatch(partition,
-           static_cast<AsyncMethod<v1::DestroyRequest, v1::DestroyResponse>>(
-               &Stub::Destroy),
-           request, response, call, local, done);
+  Dispatch(
+      static_cast<AsyncMethod<v1::DestroyRequest, v1::DestroyResponse>>(
+          &Stub::Destroy),
+      request, response, call,
+      [this, &request, done](const std::string& raw, uint32_t partition) {
+        Mutate(
+            partition, raw, request.durability(),
+            [this, &request, raw]() -> absl::StatusOr<std::vector<Record>> {
+              absl::StatusOr<std::optional<Record>> tombstone =
+                  store_->Destroy(request.namespace_(), raw);
+              if (!tombstone.ok()) return tombstone.status();
+              std::vector<Record> out;
+              if (tombstone->has_value()) out.push_back(**tombstone);
+              return out;
+            },
+            done);
+      },
+      done);
 }
 
 grpc::ServerUnaryReactor* SessionsService::Destroy(
     grpc::CallbackServerContext* ctx, const v1::DestroyRequest* request,
     v1::DestroyResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  DoDestroy(*request, response, InfoOf(ctx),
-            [reactor](grpc::Status s) { reactor->Finish(s); });
+  DoDestroy(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
 
@@ -463,35 +450,30 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
     grpc::CallbackServerContext* ctx, const v1::RotateRequest* request,
     v1::RotateResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  Done done = [reactor](grpc::Status s) { reactor->Finish(s); };
-  absl::StatusOr<std::string> raw =
-      ValidateTarget(request->namespace_(), request->id());
-  if (!raw.ok()) {
-    done(ToGrpcStatus(raw.status()));
-    return reactor;
-  }
-  const uint32_t partition = PartitionOf(*raw);
-  auto local = [this, request, response, partition, raw = *raw, done] {
-    // The new id is minted in a partition this node is primary of; the
-    // durability check covers the old id's partition, and the answer waits
-    // for both partitions' replicas.
-    std::string new_raw = MintLocalId();
-    Mutate(
-        partition, raw, request->durability(),
-        [this, request, response, raw,
-         new_raw]() -> absl::StatusOr<std::vector<Record>> {
-          absl::StatusOr<std::pair<Record, Record>> rotated =
-              store_->Rotate(request->namespace_(), raw, new_raw);
-          if (!rotated.ok()) return rotated.status();
-          ToPublicSession(rotated->first, response->mutable_session());
-          return std::vector<Record>{rotated->first, rotated->second};
-        },
-        done);
-  };
-  Dispatch(partition,
-           static_cast<AsyncMethod<v1::RotateRequest, v1::RotateResponse>>(
-               &Stub::Rotate),
-           *request, response, InfoOf(ctx), local, done);
+  Done done = FinishWith(reactor);
+  Dispatch(
+      static_cast<AsyncMethod<v1::RotateRequest, v1::RotateResponse>>(
+          &Stub::Rotate),
+      *request, response, InfoOf(ctx),
+      [this, request, response, done](const std::string& raw,
+                                      uint32_t partition) {
+        // The new id is minted in a partition this node is primary of; the
+        // durability check covers the old id's partition, and the answer
+        // waits for both partitions' replicas.
+        std::string new_raw = MintLocalId();
+        Mutate(
+            partition, raw, request->durability(),
+            [this, request, response, raw,
+             new_raw]() -> absl::StatusOr<std::vector<Record>> {
+              absl::StatusOr<std::pair<Record, Record>> rotated =
+                  store_->Rotate(request->namespace_(), raw, new_raw);
+              if (!rotated.ok()) return rotated.status();
+              ToPublicSession(rotated->first, response->mutable_session());
+              return std::vector<Record>{rotated->first, rotated->second};
+            },
+            done);
+      },
+      done);
   return reactor;
 }
 
@@ -584,7 +566,7 @@ grpc::ServerUnaryReactor* SessionsService::ListByUser(
     v1::ListByUserResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
   DoListByUser(*request, response, InfoOf(ctx),
-               [reactor](grpc::Status s) { reactor->Finish(s); });
+               FinishWith(reactor));
   return reactor;
 }
 
@@ -632,7 +614,7 @@ grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
         }
         auto join = std::make_shared<Join>(
             static_cast<int>(destroys.size()),
-            [reactor](grpc::Status s) { reactor->Finish(s); });
+            FinishWith(reactor));
         for (const auto& d : destroys) {
           auto out = std::make_shared<v1::DestroyResponse>();
           DoDestroy(*d, out.get(), destroy_call,

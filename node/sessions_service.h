@@ -107,11 +107,19 @@ class SessionsService final : public v1::Sessions::CallbackService {
                const Request& request, Response* response,
                const CallInfo& call, uint32_t partition,
                std::function<void()> local, Done done);
-  // Routes a call on one session: local, forwarded, or UNAVAILABLE.
+  // Runs a call on one session here: raw id, partition.
+  using LocalFn = std::function<void(const std::string&, uint32_t)>;
+  // Validates a call on one session (namespace, id) and serves it here with
+  // `local`, forwards it to the partition's coordinator, or answers
+  // UNAVAILABLE when no replica is up.
   template <typename Request, typename Response>
-  void Dispatch(uint32_t partition, AsyncMethod<Request, Response> method,
-                const Request& request, Response* response,
-                const CallInfo& call, std::function<void()> local, Done done);
+  void Dispatch(AsyncMethod<Request, Response> method, const Request& request,
+                Response* response, const CallInfo& call, LocalFn local,
+                Done done);
+  // Reads (and with touch, touches) a session this node coordinates; the
+  // touch, if written, is queued for the replicas.
+  void Read(uint32_t partition, const std::string& raw, absl::string_view ns,
+            bool touch, std::function<void(absl::StatusOr<Record>)> done);
 
   // Runs fn after read repair when this node coordinates in place of the
   // partition's primary.

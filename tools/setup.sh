@@ -7,7 +7,7 @@ packages=(
   bazel-bootstrap bazel-platforms g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libxxhash-dev libssl-dev libhiredis-dev
+  libxxhash-dev libssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools gnuplot-nox python3
 )
 

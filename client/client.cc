@@ -329,6 +329,19 @@ class ClientImpl final : public Client {
   // Calls `fn` on the timer thread, counted as an op.
   void Post(std::function<void()> fn);
 
+  // StartCall for a call whose every attempt is one unary RPC of `req` into
+  // `resp`; `invoke` starts that RPC on a node's stub.
+  template <typename Req, typename Resp, typename Invoke>
+  void StartUnary(Route route, bool idempotent, std::shared_ptr<Req> req,
+                  std::shared_ptr<Resp> resp, Invoke invoke, FinishFn finish) {
+    StartCall(std::move(route), idempotent,
+              [this, req, resp, invoke](NodeConn* node, absl::Time deadline,
+                                        AttemptDone done) {
+                SendUnary(node, deadline, req.get(), resp.get(), invoke,
+                          std::move(done));
+              },
+              std::move(finish));
+  }
   // One unary RPC attempt. `invoke` starts the RPC on the node's stub; `req`
   // and `resp` must stay valid until `done` runs (capture them in it).
   template <typename Req, typename Resp, typename Invoke>
@@ -895,17 +908,10 @@ void ClientImpl::OnRefreshTimer() {
 void ClientImpl::StartRefresh() {
   auto req = std::make_shared<v1::TopologyRequest>();
   auto resp = std::make_shared<v1::TopologyResponse>();
-  StartCall(
-      Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true,
-      [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone done) {
-        SendUnary(
-            node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx,
-               const v1::TopologyRequest* q, v1::TopologyResponse* r,
-               std::function<void(grpc::Status)> cb) {
-              n->cluster->async()->Topology(ctx, q, r, std::move(cb));
-            },
-            std::move(done));
+  StartUnary(
+      Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true, req, resp,
+      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+        n->cluster->async()->Topology(ctx, q, r, std::move(cb));
       },
       [this, resp](absl::Status status) {
         if (status.ok()) status = InstallTopology(*resp);
@@ -951,17 +957,10 @@ void ClientImpl::CreateAsync(absl::string_view ns, const CreateOptions& options,
   req->set_idle_timeout_ms(options.idle_timeout_ms);
   req->set_absolute_ttl_ms(options.absolute_ttl_ms);
   req->set_durability(ToProto(options.durability));
-  StartCall(
-      Route::Of(Route::Kind::kAnyNode), /*idempotent=*/false,
-      [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-        SendUnary(
-            node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx,
-               const v1::CreateRequest* q, v1::CreateResponse* r,
-               std::function<void(grpc::Status)> cb) {
-              n->sessions->async()->Create(ctx, q, r, std::move(cb));
-            },
-            std::move(d));
+  StartUnary(
+      Route::Of(Route::Kind::kAnyNode), /*idempotent=*/false, req, resp,
+      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+        n->sessions->async()->Create(ctx, q, r, std::move(cb));
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1043,17 +1042,10 @@ void ClientImpl::UpdateAsync(absl::string_view ns, absl::string_view id,
   req->set_expected_version(options.expected_version);
   req->set_durability(ToProto(options.durability));
   req->set_skip_touch(options.skip_touch);
-  StartCall(
-      Route::Session(PartitionOf(*raw)), /*idempotent=*/false,
-      [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-        SendUnary(
-            node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx,
-               const v1::UpdateRequest* q, v1::UpdateResponse* r,
-               std::function<void(grpc::Status)> cb) {
-              n->sessions->async()->Update(ctx, q, r, std::move(cb));
-            },
-            std::move(d));
+  StartUnary(
+      Route::Session(PartitionOf(*raw)), /*idempotent=*/false, req, resp,
+      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+        n->sessions->async()->Update(ctx, q, r, std::move(cb));
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1072,16 +1064,10 @@ void ClientImpl::TouchAsync(absl::string_view ns, absl::string_view id,
   auto resp = std::make_shared<v1::TouchResponse>();
   req->set_namespace_(std::string(ns));
   req->set_id(std::string(id));
-  StartCall(
-      Route::Session(PartitionOf(*raw)), /*idempotent=*/true,
-      [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-        SendUnary(
-            node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx, const v1::TouchRequest* q,
-               v1::TouchResponse* r, std::function<void(grpc::Status)> cb) {
-              n->sessions->async()->Touch(ctx, q, r, std::move(cb));
-            },
-            std::move(d));
+  StartUnary(
+      Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
+      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+        n->sessions->async()->Touch(ctx, q, r, std::move(cb));
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1101,17 +1087,10 @@ void ClientImpl::DestroyAsync(absl::string_view ns, absl::string_view id,
   req->set_namespace_(std::string(ns));
   req->set_id(std::string(id));
   req->set_durability(ToProto(durability));
-  StartCall(
-      Route::Session(PartitionOf(*raw)), /*idempotent=*/true,
-      [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-        SendUnary(
-            node, deadline, req.get(), resp.get(),
-            [](NodeConn* n, grpc::ClientContext* ctx,
-               const v1::DestroyRequest* q, v1::DestroyResponse* r,
-               std::function<void(grpc::Status)> cb) {
-              n->sessions->async()->Destroy(ctx, q, r, std::move(cb));
-            },
-            std::move(d));
+  StartUnary(
+      Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
+      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+        n->sessions->async()->Destroy(ctx, q, r, std::move(cb));
       },
       std::move(done));
 }
@@ -1160,17 +1139,10 @@ absl::StatusOr<SessionData> ClientImpl::Rotate(absl::string_view ns,
   req->set_id(std::string(id));
   req->set_durability(ToProto(durability));
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartCall(
-        Route::Session(PartitionOf(*raw)), /*idempotent=*/false,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::RotateRequest* q, v1::RotateResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->sessions->async()->Rotate(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        Route::Session(PartitionOf(*raw)), /*idempotent=*/false, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->sessions->async()->Rotate(ctx, q, r, std::move(cb));
         },
         std::move(done));
   });
@@ -1185,17 +1157,10 @@ absl::StatusOr<std::vector<SessionData>> ClientImpl::ListByUser(
   req->set_namespace_(std::string(ns));
   req->set_user_id(std::string(user_id));
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartCall(
-        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::ListByUserRequest* q, v1::ListByUserResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->sessions->async()->ListByUser(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->sessions->async()->ListByUser(ctx, q, r, std::move(cb));
         },
         std::move(done));
   });
@@ -1218,18 +1183,10 @@ absl::StatusOr<int> ClientImpl::DestroyByUser(absl::string_view ns,
   req->set_except_id(std::string(except_id));
   req->set_durability(ToProto(durability));
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartCall(
-        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::DestroyByUserRequest* q,
-                 v1::DestroyByUserResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->sessions->async()->DestroyByUser(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->sessions->async()->DestroyByUser(ctx, q, r, std::move(cb));
         },
         std::move(done));
   });
@@ -1273,17 +1230,10 @@ std::vector<absl::StatusOr<SessionData>> ClientImpl::BatchGet(
     req->set_namespace_(std::string(ns));
     req->set_skip_touch(!touch);
     for (size_t i : part.indexes) req->add_ids(ids[i]);
-    StartCall(
-        Route::Session(part.partition), /*idempotent=*/true,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::BatchGetRequest* q, v1::BatchGetResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->sessions->async()->BatchGet(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        Route::Session(part.partition), /*idempotent=*/true, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->sessions->async()->BatchGet(ctx, q, r, std::move(cb));
         },
         [&results, &pending, &part, resp](absl::Status status) {
           if (status.ok() &&
@@ -1316,17 +1266,10 @@ absl::StatusOr<TopologyInfo> ClientImpl::Topology() {
   auto req = std::make_shared<v1::TopologyRequest>();
   auto resp = std::make_shared<v1::TopologyResponse>();
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartCall(
-        Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::TopologyRequest* q, v1::TopologyResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->cluster->async()->Topology(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->cluster->async()->Topology(ctx, q, r, std::move(cb));
         },
         std::move(done));
   });
@@ -1352,17 +1295,10 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   Route route = Route::Of(Route::Kind::kOneNode);
   route.node_id = std::string(node_id);
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartCall(
-        std::move(route), /*idempotent=*/true,
-        [this, req, resp](NodeConn* node, absl::Time deadline, AttemptDone d) {
-          SendUnary(
-              node, deadline, req.get(), resp.get(),
-              [](NodeConn* n, grpc::ClientContext* ctx,
-                 const v1::NodeStatsRequest* q, v1::NodeStatsResponse* r,
-                 std::function<void(grpc::Status)> cb) {
-                n->cluster->async()->NodeStats(ctx, q, r, std::move(cb));
-              },
-              std::move(d));
+    StartUnary(
+        std::move(route), /*idempotent=*/true, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
+          n->cluster->async()->NodeStats(ctx, q, r, std::move(cb));
         },
         std::move(done));
   });

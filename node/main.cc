@@ -194,9 +194,8 @@ int Run() {
   if (cluster_options.peers.empty()) {
     cluster_options.peers.push_back({node_id, absl::GetFlag(FLAGS_listen)});
   }
-  StoreReplica replica(store->get());
   absl::StatusOr<std::unique_ptr<Cluster>> cluster =
-      Cluster::Create(cluster_options, &replica);
+      Cluster::Create(cluster_options);
   if (!cluster.ok()) return Fail(cluster.status());
 
   ServiceOptions service_options;

@@ -35,19 +35,6 @@ class PeerService final : public internal::Peer::CallbackService {
   Cluster* const cluster_;
 };
 
-// Adapts the store to what replication needs of it.
-class StoreReplica final : public LocalReplica {
- public:
-  explicit StoreReplica(SessionStore* store) : store_(store) {}
-  absl::StatusOr<internal::SessionRecord> MergeRecord(
-      const internal::SessionRecord& record) override {
-    return store_->Merge(record);
-  }
-
- private:
-  SessionStore* const store_;
-};
-
 // Pulls, from every other node, the records of the partitions this node
 // holds, and merges them, before the node serves (DESIGN §5: a node that
 // restarts catches up before it serves reads). Peers that cannot be reached

@@ -28,11 +28,10 @@ class SessionsServiceTest : public ::testing::Test {
     auto store = SessionStore::Open(options, &clock_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
-    replica_ = std::make_unique<StoreReplica>(store_.get());
     ClusterOptions cluster_options;
     cluster_options.self_id = "n1";
     cluster_options.peers = {{"n1", "127.0.0.1:1"}};
-    auto cluster = Cluster::Create(cluster_options, replica_.get());
+    auto cluster = Cluster::Create(cluster_options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
     cluster_->SetServing(true);
@@ -84,7 +83,6 @@ class SessionsServiceTest : public ::testing::Test {
 
   FakeClock clock_{kStart};
   std::unique_ptr<SessionStore> store_;
-  std::unique_ptr<StoreReplica> replica_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<SessionsService> sessions_;
   std::unique_ptr<ClusterService> cluster_service_;

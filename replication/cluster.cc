@@ -82,7 +82,7 @@ struct Cluster::PeerState {
 };
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
-    const ClusterOptions& options, LocalReplica* local) {
+    const ClusterOptions& options) {
   PinCallbackCompletionQueue();
   std::vector<std::string> ids;
   for (const PeerSpec& p : options.peers) ids.push_back(p.id);
@@ -95,15 +95,14 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
         "--node_id '", options.self_id, "' is not in --peers"));
   }
   return std::unique_ptr<Cluster>(
-      new Cluster(options, std::move(*placement), self, local));
+      new Cluster(options, std::move(*placement), self));
 }
 
 Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
-                 int self_index, LocalReplica* local)
+                 int self_index)
     : options_(options),
       placement_(std::move(placement)),
-      self_index_(self_index),
-      local_(local) {
+      self_index_(self_index) {
   addresses_.resize(placement_.nodes().size());
   for (const PeerSpec& p : options_.peers) {
     addresses_[placement_.IndexOf(p.id)] = p.address;

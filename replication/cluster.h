@@ -63,17 +63,6 @@ struct ClusterOptions {
   std::function<void(const std::string& error)> on_membership_error;
 };
 
-// What the replication layer needs of the local storage engine. Implemented
-// by the node over its SessionStore, so that replication/ never depends on
-// node/.
-class LocalReplica {
- public:
-  virtual ~LocalReplica() = default;
-  // Merges a peer's state into the local copy; returns the merged state.
-  virtual absl::StatusOr<internal::SessionRecord> MergeRecord(
-      const internal::SessionRecord& record) = 0;
-};
-
 // The multi-node view of one node: membership and placement, peer channels,
 // the failure detector (heartbeats), and replication of session states to
 // the other replicas with hinted handoff for peers that are down.
@@ -85,7 +74,7 @@ class Cluster {
   // Builds placement from options.peers. INVALID_ARGUMENT if self_id is not
   // among the peers or the peer list is invalid.
   static absl::StatusOr<std::unique_ptr<Cluster>> Create(
-      const ClusterOptions& options, LocalReplica* local);
+      const ClusterOptions& options);
   ~Cluster();
 
   // Sets the address advertised for this node (a single node listening on
@@ -165,7 +154,7 @@ class Cluster {
   struct PeerState;
 
   Cluster(const ClusterOptions& options, PlacementMap placement,
-          int self_index, LocalReplica* local);
+          int self_index);
   void HeartbeatLoop();
   void FlushLoop();
   // Sends queued records to one peer (one Apply call at a time per peer).
@@ -176,7 +165,6 @@ class Cluster {
   const ClusterOptions options_;
   const PlacementMap placement_;
   const int self_index_;
-  LocalReplica* const local_;
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<PeerState>> peers_;
 

@@ -8,6 +8,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -63,6 +64,11 @@ ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
 ABSL_FLAG(int64_t, catch_up_timeout_ms, 5000,
           "At start, how long in milliseconds to keep trying to reach a "
           "peer to catch up from before serving without it. Default 5000.");
+ABSL_FLAG(int64_t, touch_persist_interval_ms, 1000,
+          "Milliseconds between writes of the in-memory touch table to "
+          "RocksDB (sliding expiry is recorded in memory on the hot path). A "
+          "kill -9 loses at most this much of this node's touches; replicas "
+          "hold them too. Default 1000.");
 ABSL_FLAG(int64_t, sweep_interval_ms, 60000,
           "Milliseconds for one full sweep of expired sessions (done in 16 "
           "steps). Each pass reads every stored record, so a shorter interval "
@@ -271,6 +277,19 @@ int Run() {
     }
   });
 
+  absl::Notification stop_persisting;
+  std::thread touch_persister([&] {
+    const absl::Duration interval = absl::Milliseconds(
+        std::max<int64_t>(1, absl::GetFlag(FLAGS_touch_persist_interval_ms)));
+    while (!stop_persisting.WaitForNotificationWithTimeout(interval)) {
+      absl::StatusOr<int64_t> persisted = (*store)->PersistTouches();
+      if (!persisted.ok()) {
+        fprintf(stderr, "sesh-node %s: persisting touches failed: %s\n",
+                node_id.c_str(), persisted.status().ToString().c_str());
+      }
+    }
+  });
+
   int signal_number = 0;
   while (true) {
     sigwait(&signals, &signal_number);
@@ -290,6 +309,8 @@ int Run() {
   (*cluster)->Stop();
   stop_sweeping.Notify();
   sweeper.join();
+  stop_persisting.Notify();
+  touch_persister.join();
   server->Wait();
   store->reset();  // flush and close RocksDB
   fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());

@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 
@@ -213,6 +214,11 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
 
 SessionStore::~SessionStore() {
   if (db_ == nullptr) return;
+  absl::StatusOr<int64_t> persisted = PersistTouches();
+  if (!persisted.ok()) {
+    fprintf(stderr, "sesh: touches not persisted at close: %s\n",
+            persisted.status().ToString().c_str());
+  }
   rocksdb::FlushOptions flush;
   db_->Flush(flush, handles_);
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
@@ -286,6 +292,7 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
   if (!record.ParseFromString(value)) {
     return absl::DataLossError("a stored session record does not parse");
   }
+  ApplyTouch(key, &record);
   if (record.id().empty() && !include_lone_touches) {
     return std::optional<Record>();  // a lone touch: no session here
   }
@@ -406,12 +413,7 @@ absl::StatusOr<Record> SessionStore::Get(absl::string_view ns,
   absl::StatusOr<Record> record = ReadLive(ns, key, now);
   if (!record.ok() || !touch) return record;
   if (!NeedsTouchWrite(*record, now)) return record;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  absl::Status s = FromRocks(
-      db_->Merge(write_options, sessions_cf_, key, EncodeAccess(now)),
-      "writing a touch");
-  if (!s.ok()) return s;
+  touches_.Raise(key, now);
   record->set_last_access_ms(now);
   return record;
 }
@@ -421,11 +423,87 @@ absl::Status SessionStore::MergeTouch(absl::string_view raw_id,
   if (raw_id.size() != 32) {
     return absl::InvalidArgumentError("replicated touch without a valid id");
   }
+  touches_.Raise(StorageKey(raw_id), last_access_ms);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SessionStore::PersistTouches() {
+  absl::MutexLock lock(&persist_mu_);
+  std::vector<std::pair<std::string, int64_t>> entries = touches_.Snapshot();
+  if (entries.empty()) return 0;
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, last_access] : entries) {
+    batch.Merge(sessions_cf_, key, EncodeAccess(last_access));
+  }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
-  return FromRocks(db_->Merge(write_options, sessions_cf_, StorageKey(raw_id),
-                              EncodeAccess(last_access_ms)),
-                   "writing a replicated touch");
+  absl::Status s =
+      FromRocks(db_->Write(write_options, &batch), "persisting touches");
+  if (!s.ok()) return s;
+  // Only now: until the batch is in RocksDB, reads need the table.
+  touches_.EraseIfUnchanged(entries);
+  return static_cast<int64_t>(entries.size());
+}
+
+int64_t SessionStore::PendingTouches() { return touches_.Size(); }
+
+void SessionStore::ApplyTouch(absl::string_view key, Record* record) {
+  const int64_t touched = touches_.Find(key);
+  if (touched > record->last_access_ms()) record->set_last_access_ms(touched);
+}
+
+SessionStore::TouchTable::Shard& SessionStore::TouchTable::ShardFor(
+    absl::string_view key) {
+  // Storage keys end in a SHA-256 digest: any of its bytes is uniform.
+  return shards_[static_cast<unsigned char>(key.back()) % kShards];
+}
+
+int64_t SessionStore::TouchTable::Find(absl::string_view key) {
+  if (key.empty()) return 0;
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.entries.find(key);
+  return it == shard.entries.end() ? 0 : it->second;
+}
+
+void SessionStore::TouchTable::Raise(absl::string_view key,
+                                     int64_t last_access_ms) {
+  if (key.empty()) return;
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  auto [it, inserted] = shard.entries.try_emplace(key, last_access_ms);
+  if (!inserted && it->second < last_access_ms) it->second = last_access_ms;
+}
+
+std::vector<std::pair<std::string, int64_t>>
+SessionStore::TouchTable::Snapshot() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    out.insert(out.end(), shard.entries.begin(), shard.entries.end());
+  }
+  return out;
+}
+
+void SessionStore::TouchTable::EraseIfUnchanged(
+    const std::vector<std::pair<std::string, int64_t>>& entries) {
+  for (const auto& [key, last_access] : entries) {
+    Shard& shard = ShardFor(key);
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.entries.find(key);
+    if (it != shard.entries.end() && it->second == last_access) {
+      shard.entries.erase(it);
+    }
+  }
+}
+
+int64_t SessionStore::TouchTable::Size() {
+  int64_t n = 0;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    n += static_cast<int64_t>(shard.entries.size());
+  }
+  return n;
 }
 
 bool SessionStore::NeedsTouchWrite(const Record& record, int64_t now_ms) const {
@@ -447,7 +525,6 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
   std::vector<rocksdb::Status> statuses =
       db_->MultiGet(rocksdb::ReadOptions(), families, key_slices, &values);
   const int64_t now = clock_->NowMs();
-  rocksdb::WriteBatch touches;
   std::vector<absl::StatusOr<Record>> out;
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -464,6 +541,7 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
       out.push_back(absl::DataLossError("a stored session record does not parse"));
       continue;
     }
+    ApplyTouch(keys[i], &record);
     if (!IsLive(record, now) || record.namespace_() != ns) {
       out.push_back(NotFound());
       continue;
@@ -473,21 +551,10 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
       continue;
     }
     if (touch && NeedsTouchWrite(record, now)) {
-      touches.Merge(sessions_cf_, keys[i], EncodeAccess(now));
+      touches_.Raise(keys[i], now);
       record.set_last_access_ms(now);
     }
     out.push_back(std::move(record));
-  }
-  if (touches.Count() > 0) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync_writes;
-    absl::Status s = FromRocks(db_->Write(write_options, &touches),
-                               "writing touches");
-    if (!s.ok()) {
-      for (absl::StatusOr<Record>& r : out) {
-        if (r.ok()) r = s;
-      }
-    }
   }
   return out;
 }
@@ -707,7 +774,9 @@ absl::Status SessionStore::ForEachInPartitions(
                                static_cast<int>(it->value().size()))) {
       return absl::DataLossError("a stored session record does not parse");
     }
-    if (!fn(key.ToString(), record)) break;
+    std::string key_string = key.ToString();
+    ApplyTouch(key_string, &record);
+    if (!fn(key_string, record)) break;
   }
   return FromRocks(it->status(), "scanning sessions");
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -48,12 +49,12 @@ struct StoreOptions {
   // RocksDB directory; created if missing.
   std::string path;
   Limits limits;
-  // A touch rewrites the stored record only when it moves last_access by at
-  // least this fraction of the idle timeout (and at least 1 ms); smaller moves
-  // are reported but not written. So a session read continuously is
-  // rewritten at most ~100 times per idle timeout instead of on every read,
-  // and may expire up to this fraction of its idle timeout earlier than the
-  // latest reader was told. 0 writes every touch.
+  // A touch records a new last_access only when it moves it by at least this
+  // fraction of the idle timeout (and at least 1 ms); smaller moves are
+  // reported but not recorded (nor replicated). So a session read
+  // continuously is touched at most ~100 times per idle timeout instead of on
+  // every read, and may expire up to this fraction of its idle timeout
+  // earlier than the latest reader was told. 0 records every touch.
   double touch_write_fraction = 0.01;
   // A destroyed session's tombstone is kept until its absolute deadline plus
   // this margin (clock skew between nodes): by then no copy anywhere can be
@@ -131,8 +132,8 @@ class SessionStore {
                                 const CreateArgs& args);
 
   // Reads a live session and, if touch, slides its expiry to now (never past
-  // the absolute deadline; written per touch_write_fraction, as a blind
-  // merge: no lock, no read-modify-write). NOT_FOUND.
+  // the absolute deadline; recorded per touch_write_fraction in the touch
+  // table: no lock, no read-modify-write, no disk write). NOT_FOUND.
   // A touch racing an Update of the same session may be overwritten by it;
   // the Update itself moves last_access to its own time, so at most the
   // milliseconds between the two are lost.
@@ -177,9 +178,20 @@ class SessionStore {
       absl::string_view ns, absl::string_view user_id,
       absl::string_view except_raw_id);
 
-  // Replication: a touch made on another replica, written blind (merged by
-  // max into the stored last_access). INVALID_ARGUMENT for a bad id.
+  // Replication: a touch made on another replica, recorded in the touch
+  // table like a local one (merged by max into the stored last_access).
+  // INVALID_ARGUMENT for a bad id.
   absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
+
+  // Writes the touch table to RocksDB (one batch of blind max-merges) and
+  // drops the entries written. Touches live only in memory until then: the
+  // node calls this every --touch_persist_interval_ms, and the destructor
+  // once more, so a kill -9 loses at most one interval of this node's
+  // touches (its replicas hold them too, and a restarting node merges their
+  // copies back while it catches up). Returns the entries written.
+  absl::StatusOr<int64_t> PersistTouches();
+  // Entries in the touch table (touches not persisted yet).
+  int64_t PendingTouches();
 
   // Replication: merges a peer's state of a session into the local one
   // (replication/merge.h) and returns the merged state.
@@ -246,6 +258,38 @@ class SessionStore {
   // True if the sweep may delete the record at now_ms.
   bool Reclaimable(const Record& record, int64_t now_ms) const;
 
+  // The latest last_access of recently touched sessions, by storage key: the
+  // hot path of a web service (read a session, slide its expiry) costs a
+  // hash-map update here instead of a RocksDB write, and PersistTouches()
+  // writes the table in batches. Every read folds it in by max. Sharded to
+  // keep request threads off each other's locks.
+  class TouchTable {
+   public:
+    // The recorded last_access of key, or 0.
+    int64_t Find(absl::string_view key);
+    // Raises key's entry to at least last_access_ms.
+    void Raise(absl::string_view key, int64_t last_access_ms);
+    // A copy of every entry.
+    std::vector<std::pair<std::string, int64_t>> Snapshot();
+    // Drops the entries whose value is still the one given (not raised
+    // since the snapshot).
+    void EraseIfUnchanged(
+        const std::vector<std::pair<std::string, int64_t>>& entries);
+    int64_t Size();
+
+   private:
+    static constexpr int kShards = 64;
+    struct Shard {
+      absl::Mutex mu;
+      absl::flat_hash_map<std::string, int64_t> entries ABSL_GUARDED_BY(mu);
+    };
+    Shard& ShardFor(absl::string_view key);
+    Shard shards_[kShards];
+  };
+
+  // Folds the touch table's entry for key into record.
+  void ApplyTouch(absl::string_view key, Record* record);
+
   // Constant after construction.
   const StoreOptions options_;
   Clock* const clock_;
@@ -259,6 +303,9 @@ class SessionStore {
   // one user's sessions (by user).
   std::unique_ptr<absl::Mutex[]> stripes_;
   std::unique_ptr<absl::Mutex[]> user_stripes_;
+  TouchTable touches_;
+  // Serializes PersistTouches() calls.
+  absl::Mutex persist_mu_;
 };
 
 }  // namespace sesh

@@ -553,6 +553,10 @@ TEST_F(SessionStoreTest, MergeTouch_WithoutSession_IsAbsentAndSweptAfterGrace) {
   absl::StatusOr<std::optional<Record>> stored = store_->ReadRaw(raw);
   ASSERT_THAT(stored, IsOk());
   EXPECT_FALSE(stored->has_value());
+  EXPECT_EQ(store_->CountStoredForTesting(), 0);  // in memory only
+  absl::StatusOr<int64_t> persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 1);
   EXPECT_EQ(store_->CountStoredForTesting(), 1);
   clock_.AdvanceMs(StoreOptions().expired_grace_ms - 1);
   ASSERT_THAT(store_->Sweep(), IsOk());
@@ -573,6 +577,58 @@ TEST_F(SessionStoreTest, MergeTouch_WithoutSession_IsAbsentAndSweptAfterGrace) {
   late.set_version(1);
   ASSERT_THAT(store_->Merge(late), IsOk());
   EXPECT_THAT(store_->Get("shop", raw, false), IsOk());
+}
+
+TEST_F(SessionStoreTest, Touch_IsHeldInMemoryUntilPersisted) {
+  Record created = MustCreate();
+  const int64_t stored_before = store_->CountStoredForTesting();
+  clock_.AdvanceMs(kIdle / 2);
+  ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + kIdle / 4), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 1);
+  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + kIdle / 2);
+
+  absl::StatusOr<int64_t> persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 1);
+  EXPECT_EQ(store_->PendingTouches(), 0);
+  EXPECT_EQ(store_->CountStoredForTesting(), stored_before);
+  got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + kIdle / 2);
+  persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 0);
+}
+
+TEST_F(SessionStoreTest, Sweep_KeepsSessionTouchedOnlyInMemory) {
+  Record created = MustCreate();
+  clock_.AdvanceMs(kIdle - 1);
+  ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
+  // Past the stored last_access's expiry plus grace, not the touched one's.
+  clock_.AdvanceMs(StoreOptions().expired_grace_ms + 2);
+  absl::StatusOr<int64_t> swept = store_->Sweep();
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(*swept, 0);
+  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + kIdle - 1);
+}
+
+TEST_F(SessionStoreTest, GetMany_TouchIsSeenBySingleReads) {
+  Record a = MustCreate();
+  Record b = MustCreate();
+  clock_.AdvanceMs(kIdle / 2);
+  std::vector<absl::StatusOr<Record>> got =
+      store_->GetMany("shop", {a.id(), b.id()}, /*touch=*/true);
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_THAT(got[0], IsOk());
+  EXPECT_EQ(got[0]->last_access_ms(), kStart + kIdle / 2);
+  clock_.AdvanceMs(kIdle / 2 + 1);  // past the creation's idle expiry
+  EXPECT_THAT(store_->Get("shop", a.id(), false), IsOk());
+  EXPECT_THAT(store_->Get("shop", b.id(), false), IsOk());
 }
 
 TEST_F(SessionStoreTest, Touch_PersistsAcrossReopen) {

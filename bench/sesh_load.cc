@@ -155,10 +155,12 @@ ABSL_FLAG(bool, sesh_coalesce_gets, true,
           "sesh::ClientOptions::coalesce_gets. Default true.");
 ABSL_FLAG(int, sesh_max_batch, 64,
           "sesh::ClientOptions::max_batch. Default 64.");
-ABSL_FLAG(int64_t, sesh_max_batch_wait_us, 200,
-          "sesh::ClientOptions::max_batch_wait in microseconds. Default 200.");
-ABSL_FLAG(int, sesh_batches_in_flight, 2,
-          "sesh::ClientOptions::max_batches_in_flight_per_node. Default 2.");
+ABSL_FLAG(int64_t, sesh_max_batch_wait_us, 1000,
+          "sesh::ClientOptions::max_batch_wait in microseconds. Default 1000 "
+          "(the client's default).");
+ABSL_FLAG(int, sesh_batches_in_flight, 1,
+          "sesh::ClientOptions::max_batches_in_flight_per_node. Default 1 "
+          "(the client's default).");
 ABSL_FLAG(std::string, server_pids, "",
           "Comma-separated PIDs of local server processes (sesh-node, "
           "redis-server) whose CPU time is sampled over each measured window "

@@ -1310,6 +1310,8 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   info.stored_sessions = resp->stored_sessions();
   info.serving = resp->serving();
   info.membership_error = resp->membership_error();
+  info.batch_get_calls = resp->batch_get_calls();
+  info.pending_touches = resp->pending_touches();
   return info;
 }
 

@@ -393,6 +393,8 @@ int Status(const Context& ctx) {
             ",\"requests_served\":", stats->requests_served,
             ",\"requests_forwarded\":", stats->requests_forwarded,
             ",\"stored_sessions\":", stats->stored_sessions,
+            ",\"batch_get_calls\":", stats->batch_get_calls,
+            ",\"pending_touches\":", stats->pending_touches,
             ",\"membership_error\":", Json(stats->membership_error));
       } else {
         absl::StrAppend(&node,
@@ -407,7 +409,9 @@ int Status(const Context& ctx) {
       absl::StrAppend(&line, stats->serving ? " serving" : " NOT-SERVING",
                       " requests_served: ", stats->requests_served,
                       " requests_forwarded: ", stats->requests_forwarded,
-                      " stored_sessions: ", stats->stored_sessions);
+                      " stored_sessions: ", stats->stored_sessions,
+                      " batch_get_calls: ", stats->batch_get_calls,
+                      " pending_touches: ", stats->pending_touches);
       if (!stats->membership_error.empty()) {
         absl::StrAppend(&line,
                         " membership_error: ", Text(stats->membership_error));

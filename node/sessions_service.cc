@@ -628,6 +628,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     grpc::CallbackServerContext* ctx, const v1::BatchGetRequest* request,
     v1::BatchGetResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  batch_get_calls_.fetch_add(1, std::memory_order_relaxed);
   if (request->namespace_().empty()) {
     reactor->Finish(Invalid("namespace is required"));
     return reactor;
@@ -742,6 +743,9 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
   response->set_stored_sessions(store_->EstimateStored());
   response->set_serving(cluster_->serving());
   response->set_membership_error(cluster_->membership_error());
+  response->set_batch_get_calls(sessions_->batch_get_calls());
+  response->set_pending_touches(
+      static_cast<uint64_t>(store_->PendingTouches()));
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

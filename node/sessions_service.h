@@ -77,6 +77,7 @@ class SessionsService final : public v1::Sessions::CallbackService {
 
   // Calls this node served itself, and calls it forwarded to another node.
   uint64_t requests_served() const { return served_.load(); }
+  uint64_t batch_get_calls() const { return batch_get_calls_.load(); }
   uint64_t requests_forwarded() const { return forwarded_.load(); }
 
  private:
@@ -153,6 +154,7 @@ class SessionsService final : public v1::Sessions::CallbackService {
   const std::string epoch_text_;
 
   std::atomic<uint64_t> served_{0};
+  std::atomic<uint64_t> batch_get_calls_{0};
   std::atomic<uint64_t> forwarded_{0};
 };
 

@@ -82,11 +82,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- Build --------------------------------------------------------------------
-log "building //node:sesh-node //bench:all"
-bazel build //node:sesh-node //bench:all 2>&1 | tail -3 >&2
+log "building //node:sesh-node //client:seshctl //bench:all"
+bazel build //node:sesh-node //client:seshctl //bench:all 2>&1 | tail -3 >&2
 # Private copies: a rebuild by someone else mid-run must not swap binaries.
 mkdir "$tmp/bin"
-cp bazel-bin/node/sesh-node bazel-bin/bench/sesh-load bazel-bin/bench/lag_probe "$tmp/bin/"
+cp bazel-bin/node/sesh-node bazel-bin/client/seshctl bazel-bin/bench/sesh-load \
+  bazel-bin/bench/lag_probe "$tmp/bin/"
 git -C "$root" rev-parse --short HEAD >"$OUT/commit.txt" 2>/dev/null || true
 git -C "$root" status --short >>"$OUT/commit.txt" 2>/dev/null || true
 
@@ -219,18 +220,19 @@ profile_sesh() {  # an extra get_touch closed loop under perf
   fi
 }
 
-# wait_idle PIDS...: after the bulk preload, until the servers are done with
-# it (RocksDB flushes and compactions), at most 180 s: the phases measure
-# the steady state, not the aftermath of loading 10^6 sessions in minutes.
+# wait_idle PERCENT PIDS...: after the bulk preload, until the servers use
+# under PERCENT of a core together, at most 180 s: the phases measure the
+# steady state, not the aftermath of loading 10^6 sessions in minutes.
+# (Three idle sesh-nodes use 5-10% of a core: heartbeats, touch flushes.)
 wait_idle() {
-  local ticks before after i
+  local ticks before after i percent=$1
+  shift
   ticks=$(getconf CLK_TCK)
   for i in $(seq 1 90); do
     before=$(cat "${@/#//proc/}" 2>/dev/null | awk '{s += $14 + $15} END {print s}')
     sleep 2
     after=$(cat "${@/#//proc/}" 2>/dev/null | awk '{s += $14 + $15} END {print s}')
-    # under 5% of a core, summed over the servers
-    if [ $(( (after - before) * 100 / (2 * ticks) )) -lt 5 ]; then
+    if [ $(( (after - before) * 100 / (2 * ticks) )) -lt "$percent" ]; then
       log "servers idle after $((2 * i)) s"
       return 0
     fi
@@ -238,14 +240,34 @@ wait_idle() {
   log "servers still busy after 180 s; measuring anyway"
 }
 
+# wait_storage_idle: after the bulk preload, until no node reports RocksDB
+# flushes or compactions running or pending (NodeStats.storage_busy), at
+# most 600 s. At 10^6 sessions the preload leaves minutes of compaction, and
+# a CPU-based idle test cannot tell it from the nodes' own background work.
+wait_storage_idle() {
+  local i busy
+  for i in $(seq 1 300); do
+    busy=$("$tmp/bin/seshctl" --addr="$sesh_addr" --json status 2>/dev/null |
+      python3 -c 'import json, sys; n = json.load(sys.stdin)["nodes"]; print(sum(1 for x in n if x.get("storage_busy", True)))' \
+      2>/dev/null || echo 3)
+    if [ "$busy" = 0 ]; then
+      log "sesh: storage idle on every node after $((2 * i)) s"
+      return 0
+    fi
+    sleep 2
+  done
+  log "sesh: storage still busy after 600 s; measuring anyway"
+}
+
 for target in sesh redis; do
   if [ "$target" = sesh ]; then start_sesh; else start_redis; fi
   measure_memory "$target" -empty  # baseline for the per-session figures
   load "$target" preload --mix=get:100 --duration_s=1
   if [ "$target" = sesh ]; then
-    wait_idle "${node_pids[@]/%//stat}"
+    wait_storage_idle
+    wait_idle 15 "${node_pids[@]/%//stat}"
   else
-    wait_idle "$redis_pid/stat"
+    wait_idle 5 "$redis_pid/stat"
   fi
   load "$target" a-get_touch --mix=get_touch:100 --duration_s="$DURATION" --skip_preload
   load "$target" b-get --mix=get:100 --duration_s="$DURATION" --skip_preload

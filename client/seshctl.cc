@@ -395,6 +395,7 @@ int Status(const Context& ctx) {
             ",\"stored_sessions\":", stats->stored_sessions,
             ",\"batch_get_calls\":", stats->batch_get_calls,
             ",\"pending_touches\":", stats->pending_touches,
+            ",\"storage_busy\":", stats->storage_busy ? "true" : "false",
             ",\"membership_error\":", Json(stats->membership_error));
       } else {
         absl::StrAppend(&node,
@@ -411,7 +412,8 @@ int Status(const Context& ctx) {
                       " requests_forwarded: ", stats->requests_forwarded,
                       " stored_sessions: ", stats->stored_sessions,
                       " batch_get_calls: ", stats->batch_get_calls,
-                      " pending_touches: ", stats->pending_touches);
+                      " pending_touches: ", stats->pending_touches,
+                      stats->storage_busy ? " storage: busy" : " storage: idle");
       if (!stats->membership_error.empty()) {
         absl::StrAppend(&line,
                         " membership_error: ", Text(stats->membership_error));

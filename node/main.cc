@@ -58,6 +58,9 @@ ABSL_FLAG(int64_t, touch_flush_interval_ms, 500,
           "Milliseconds between lazy flushes of touches to replicas. A "
           "replica's last_access lags by at most this plus one call, once "
           "the touch was written (--touch_write_fraction). Default 500.");
+ABSL_FLAG(int, max_applies_in_flight, 1,
+          "Apply calls (batches of replicated writes) in flight to each peer; "
+          "writes queued meanwhile share the next call. Default 1.");
 ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
           "Cap in milliseconds on the deadline of a forwarded call. "
           "Default 2000.");
@@ -180,6 +183,8 @@ int Run() {
   cluster_options.failure_timeout_ms = absl::GetFlag(FLAGS_failure_timeout_ms);
   cluster_options.replicate_timeout_ms =
       absl::GetFlag(FLAGS_replicate_timeout_ms);
+  cluster_options.max_applies_in_flight =
+      std::max(1, absl::GetFlag(FLAGS_max_applies_in_flight));
   cluster_options.touch_flush_interval_ms =
       absl::GetFlag(FLAGS_touch_flush_interval_ms);
   // Set once the server exists; read by the heartbeat threads after Start.

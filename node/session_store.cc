@@ -836,6 +836,24 @@ int64_t SessionStore::CountStoredForTesting() {
   return count;
 }
 
+bool SessionStore::StorageBusy() {
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t value = 0;
+    for (const char* property :
+         {"rocksdb.compaction-pending", "rocksdb.mem-table-flush-pending"}) {
+      if (db_->GetIntProperty(handle, property, &value) && value > 0) {
+        return true;
+      }
+    }
+  }
+  uint64_t running = 0;
+  for (const char* property :
+       {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes"}) {
+    if (db_->GetIntProperty(property, &running) && running > 0) return true;
+  }
+  return false;
+}
+
 uint64_t SessionStore::EstimateStored() {
   uint64_t count = 0;
   db_->GetIntProperty(sessions_cf_, "rocksdb.estimate-num-keys", &count);

@@ -223,6 +223,8 @@ class SessionStore {
   int64_t CountStoredForTesting();
   // RocksDB's estimate of the same, cheap.
   uint64_t EstimateStored();
+  // True while RocksDB has flushes or compactions running or pending.
+  bool StorageBusy();
 
   // The hybrid clock that stamps this node's writes.
   HybridClock& hlc() { return hlc_; }

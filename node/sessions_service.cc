@@ -746,6 +746,7 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
   response->set_batch_get_calls(sessions_->batch_get_calls());
   response->set_pending_touches(
       static_cast<uint64_t>(store_->PendingTouches()));
+  response->set_storage_busy(store_->StorageBusy());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

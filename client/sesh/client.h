@@ -213,6 +213,8 @@ struct NodeStatsInfo {
   // BatchGet calls received; touches held in memory, not yet on disk.
   uint64_t batch_get_calls = 0;
   uint64_t pending_touches = 0;
+  // RocksDB flushes or compactions running or pending.
+  bool storage_busy = false;
 };
 
 class Client {

@@ -25,6 +25,9 @@ namespace {
 
 constexpr char kSessionsCf[] = "sessions";
 constexpr char kByUserCf[] = "by_user";
+// last_access of touched sessions, apart from the records: see
+// SessionStore::access_cf_.
+constexpr char kAccessCf[] = "access";
 constexpr size_t kKeySize = 4 + SHA256_DIGEST_LENGTH;
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
@@ -82,6 +85,21 @@ class TouchMergeOperator : public rocksdb::MergeOperator {
                     const rocksdb::Slice& right, std::string* new_value,
                     rocksdb::Logger*) const override {
     *new_value = EncodeAccess(std::max(DecodeAccess(left), DecodeAccess(right)));
+    return true;
+  }
+};
+
+// The access column family's values: 8-byte last_access, merged by max, so
+// persisting a touch is a blind write and compacting one costs a comparison.
+class MaxAccessMergeOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  const char* Name() const override { return "sesh.MaxAccess"; }
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger*) const override {
+    int64_t v = DecodeAccess(value);
+    if (existing != nullptr) v = std::max(v, DecodeAccess(*existing));
+    *new_value = EncodeAccess(v);
     return true;
   }
 };
@@ -187,6 +205,8 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   // not in it, and skip its skiplist search.
   cf.memtable_prefix_bloom_size_ratio = 0.02;
   cf.memtable_whole_key_filtering = true;
+  rocksdb::ColumnFamilyOptions access_cf = cf;
+  access_cf.merge_operator = std::make_shared<MaxAccessMergeOperator>();
   rocksdb::ColumnFamilyOptions sessions_cf = cf;
   sessions_cf.merge_operator = std::make_shared<TouchMergeOperator>();
 
@@ -199,6 +219,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
       {rocksdb::kDefaultColumnFamilyName, cf},
       {kSessionsCf, sessions_cf},
       {kByUserCf, rocksdb::ColumnFamilyOptions()},
+      {kAccessCf, access_cf},
   };
   rocksdb::DB* db = nullptr;
   absl::Status s = FromRocks(
@@ -209,6 +230,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   store->db_.reset(db);
   store->sessions_cf_ = store->handles_[1];
   store->by_user_cf_ = store->handles_[2];
+  store->access_cf_ = store->handles_[3];
   return store;
 }
 
@@ -286,12 +308,23 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), sessions_cf_, key, &value);
-  if (s.IsNotFound()) return std::optional<Record>();
-  if (!s.ok()) return FromRocks(s, "reading a session");
+  // Without a record, only the sweep wants to see a touch (to reclaim it).
+  if (s.IsNotFound() && !include_lone_touches) return std::optional<Record>();
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading a session");
+  const bool has_record = s.ok();
   Record record;
-  if (!record.ParseFromString(value)) {
+  if (has_record && !record.ParseFromString(value)) {
     return absl::DataLossError("a stored session record does not parse");
   }
+  std::string access;
+  s = db_->Get(rocksdb::ReadOptions(), access_cf_, key, &access);
+  if (s.ok()) {
+    record.set_last_access_ms(
+        std::max(record.last_access_ms(), DecodeAccess(access)));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading a session's last access");
+  }
+  if (!has_record && !s.ok()) return std::optional<Record>();
   ApplyTouch(key, &record);
   if (record.id().empty() && !include_lone_touches) {
     return std::optional<Record>();  // a lone touch: no session here
@@ -433,7 +466,7 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
   if (entries.empty()) return 0;
   rocksdb::WriteBatch batch;
   for (const auto& [key, last_access] : entries) {
-    batch.Merge(sessions_cf_, key, EncodeAccess(last_access));
+    batch.Merge(access_cf_, key, EncodeAccess(last_access));
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
@@ -515,13 +548,16 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
     bool touch) {
   const size_t n = raw_ids.size();
   std::vector<std::string> keys(n);
-  std::vector<rocksdb::Slice> key_slices(n);
-  std::vector<rocksdb::ColumnFamilyHandle*> families(n, sessions_cf_);
+  // Records in [0, n), their last access in [n, 2n): one MultiGet.
+  std::vector<rocksdb::Slice> key_slices(2 * n);
+  std::vector<rocksdb::ColumnFamilyHandle*> families(2 * n, sessions_cf_);
   for (size_t i = 0; i < n; ++i) {
     keys[i] = StorageKey(raw_ids[i]);
     key_slices[i] = keys[i];
+    key_slices[n + i] = keys[i];
+    families[n + i] = access_cf_;
   }
-  std::vector<std::string> values(n);
+  std::vector<std::string> values(2 * n);
   std::vector<rocksdb::Status> statuses =
       db_->MultiGet(rocksdb::ReadOptions(), families, key_slices, &values);
   const int64_t now = clock_->NowMs();
@@ -539,6 +575,13 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
     Record record;
     if (!record.ParseFromString(values[i])) {
       out.push_back(absl::DataLossError("a stored session record does not parse"));
+      continue;
+    }
+    if (statuses[n + i].ok()) {
+      record.set_last_access_ms(
+          std::max(record.last_access_ms(), DecodeAccess(values[n + i])));
+    } else if (!statuses[n + i].IsNotFound()) {
+      out.push_back(FromRocks(statuses[n + i], "reading a last access"));
       continue;
     }
     ApplyTouch(keys[i], &record);
@@ -748,37 +791,66 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadRaw(
 absl::Status SessionStore::ForEachInPartitions(
     uint32_t first, uint32_t last, absl::string_view after_key,
     const std::function<bool(const std::string& key, const Record&)>& fn) {
-  char start[4] = {static_cast<char>(first >> 24),
-                   static_cast<char>(first >> 16),
-                   static_cast<char>(first >> 8), static_cast<char>(first)};
-  std::unique_ptr<rocksdb::Iterator> it(
+  const char start[4] = {static_cast<char>(first >> 24),
+                         static_cast<char>(first >> 16),
+                         static_cast<char>(first >> 8),
+                         static_cast<char>(first)};
+  const rocksdb::Slice after(after_key.data(), after_key.size());
+  // Records and last-access entries, walked together in key order (both
+  // column families use the same keys): every key of either is visited once.
+  std::unique_ptr<rocksdb::Iterator> records(
       db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
-  if (after_key.empty()) {
-    it->Seek(rocksdb::Slice(start, 4));
-  } else {
-    it->Seek(rocksdb::Slice(after_key.data(), after_key.size()));
-    if (it->Valid() && it->key() == rocksdb::Slice(after_key.data(),
-                                                  after_key.size())) {
-      it->Next();
+  std::unique_ptr<rocksdb::Iterator> access(
+      db_->NewIterator(rocksdb::ReadOptions(), access_cf_));
+  for (rocksdb::Iterator* it : {records.get(), access.get()}) {
+    if (after_key.empty()) {
+      it->Seek(rocksdb::Slice(start, 4));
+    } else {
+      it->Seek(after);
+      if (it->Valid() && it->key() == after) it->Next();
     }
   }
-  for (; it->Valid(); it->Next()) {
-    rocksdb::Slice key = it->key();
-    if (key.size() < 4) continue;
+  auto partition_of = [](const rocksdb::Slice& key) {
     const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    uint32_t partition = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-                         (uint32_t{p[2]} << 8) | p[3];
-    if (partition > last) break;
-    Record record;
-    if (!record.ParseFromArray(it->value().data(),
-                               static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("a stored session record does not parse");
+    return key.size() < 4 ? 0u
+                          : (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                                (uint32_t{p[2]} << 8) | p[3];
+  };
+  auto in_range = [&](rocksdb::Iterator* it) {
+    return it->Valid() && partition_of(it->key()) <= last;
+  };
+  while (in_range(records.get()) || in_range(access.get())) {
+    const bool has_record = in_range(records.get());
+    const bool has_access = in_range(access.get());
+    int order = 0;  // <0: the record's key comes first
+    if (has_record && has_access) {
+      order = records->key().compare(access->key());
+    } else {
+      order = has_record ? -1 : 1;
     }
-    std::string key_string = key.ToString();
-    ApplyTouch(key_string, &record);
-    if (!fn(key_string, record)) break;
+    Record record;
+    std::string key;
+    if (order <= 0) {
+      key = records->key().ToString();
+      if (!record.ParseFromArray(records->value().data(),
+                                 static_cast<int>(records->value().size()))) {
+        return absl::DataLossError("a stored session record does not parse");
+      }
+    } else {
+      key = access->key().ToString();  // a touch without a record
+    }
+    if (order >= 0) {
+      record.set_last_access_ms(std::max(record.last_access_ms(),
+                                         DecodeAccess(access->value())));
+    }
+    if (order <= 0) records->Next();
+    if (order >= 0) access->Next();
+    ApplyTouch(key, &record);
+    if (!fn(key, record)) break;
   }
-  return FromRocks(it->status(), "scanning sessions");
+  absl::Status s = FromRocks(records->status(), "scanning sessions");
+  if (!s.ok()) return s;
+  return FromRocks(access->status(), "scanning last accesses");
 }
 
 int64_t SessionStore::TouchWriteThreshold(const Record& record) const {
@@ -819,6 +891,7 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
     if (!Reclaimable(record, now)) continue;
     rocksdb::WriteBatch batch;
     batch.Delete(sessions_cf_, key);
+    batch.Delete(access_cf_, key);
     if (!record.user_id().empty()) batch.Delete(by_user_cf_, IndexKey(record));
     s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
                   "deleting expired sessions");
@@ -830,9 +903,12 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
 
 int64_t SessionStore::CountStoredForTesting() {
   int64_t count = 0;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  ForEachInPartitions(0, UINT32_MAX, "",
+                      [&count](const std::string&, const Record&) {
+                        ++count;
+                        return true;
+                      })
+      .IgnoreError();
   return count;
 }
 

@@ -203,8 +203,9 @@ class SessionStore {
 
   // Calls fn(storage key, record) for every stored record (tombstones and
   // expired ones included) whose partition is in [first, last], in key
-  // order, starting after after_key when it is not empty. Stops early when
-  // fn returns false.
+  // order, starting after after_key when it is not empty, and for every
+  // persisted touch without a record (a record with no id and only
+  // last_access set). Stops early when fn returns false.
   absl::Status ForEachInPartitions(
       uint32_t first, uint32_t last, absl::string_view after_key,
       const std::function<bool(const std::string& key, const Record&)>& fn);
@@ -299,6 +300,12 @@ class SessionStore {
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::ColumnFamilyHandle* sessions_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_user_cf_ = nullptr;
+  // last_access of sessions touched since their record was last written, by
+  // storage key (8 bytes, merged by max). Touches change only this small
+  // value, so keeping it apart from the ~600-byte records means the
+  // persisted touches of a busy site rewrite kilobytes in compaction, not
+  // every session it serves. Reads fold it in by max.
+  rocksdb::ColumnFamilyHandle* access_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
   // Serializes read-modify-write per session (by storage key) and counts of

@@ -1,5 +1,6 @@
 #include "node/session_store.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -601,6 +602,52 @@ TEST_F(SessionStoreTest, Touch_IsHeldInMemoryUntilPersisted) {
   persisted = store_->PersistTouches();
   ASSERT_THAT(persisted, IsOk());
   EXPECT_EQ(*persisted, 0);
+}
+
+TEST_F(SessionStoreTest, PersistTouches_ConcurrentWithTouches_LosesNone) {
+  constexpr int kSessions = 20;
+  constexpr int kThreads = 4;
+  constexpr int kRaises = 500;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kSessions; ++i) ids.push_back(MustCreate().id());
+  std::atomic<bool> done{false};
+  std::thread persister([&] {
+    while (!done.load()) {
+      absl::StatusOr<int64_t> persisted = store_->PersistTouches();
+      EXPECT_THAT(persisted, IsOk());
+    }
+  });
+  // Thread t raises session i to kStart + (r * kThreads + t) for r = 0..;
+  // the last raise of each session is the largest.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRaises; ++r) {
+        for (const std::string& id : ids) {
+          ASSERT_THAT(store_->MergeTouch(id, kStart + r * kThreads + t + 1),
+                      IsOk());
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  done.store(true);
+  persister.join();
+  const int64_t want = kStart + (kRaises - 1) * kThreads + kThreads;
+  for (const std::string& id : ids) {
+    absl::StatusOr<Record> got = store_->Get("shop", id, false);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_EQ(got->last_access_ms(), want);
+  }
+  // And once everything is on disk, without the table.
+  ASSERT_THAT(store_->PersistTouches(), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 0);
+  Open(options_);
+  for (const std::string& id : ids) {
+    absl::StatusOr<Record> got = store_->Get("shop", id, false);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_EQ(got->last_access_ms(), want);
+  }
 }
 
 TEST_F(SessionStoreTest, Sweep_KeepsSessionTouchedOnlyInMemory) {

@@ -72,8 +72,11 @@ struct Cluster::PeerState {
   std::atomic<bool> remote_serving{false};
 
   absl::Mutex mu;
+  // Writes waiting for acks, and lazy traffic (touches, hint replays).
   std::deque<Pending> queue ABSL_GUARDED_BY(mu);
   int in_flight ABSL_GUARDED_BY(mu) = 0;
+  std::deque<Pending> lazy_queue ABSL_GUARDED_BY(mu);
+  int lazy_in_flight ABSL_GUARDED_BY(mu) = 0;
   // Latest state per raw id of what the peer missed while down.
   std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
   bool hints_dropped ABSL_GUARDED_BY(mu) = false;
@@ -284,31 +287,39 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
   }
 }
 
-void Cluster::Pump(int node) {
+void Cluster::Pump(int node, bool lazy) {
   PeerState& p = *peers_[node];
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
   {
     absl::MutexLock lock(&p.mu);
-    if (p.in_flight >= options_.max_applies_in_flight || p.queue.empty()) {
-      return;
-    }
+    std::deque<PeerState::Pending>& queue = lazy ? p.lazy_queue : p.queue;
+    int& in_flight = lazy ? p.lazy_in_flight : p.in_flight;
+    const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
+    if (in_flight >= max_in_flight || queue.empty()) return;
     size_t count = 0;
-    while (!p.queue.empty() &&
+    while (!queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
-      count += p.queue.front().records.size() +
-               p.queue.front().touches.size() / 16;
-      batch->push_back(std::move(p.queue.front()));
-      p.queue.pop_front();
+      count += queue.front().records.size() + queue.front().touches.size() / 16;
+      batch->push_back(std::move(queue.front()));
+      queue.pop_front();
     }
-    ++p.in_flight;
+    ++in_flight;
   }
+  auto done_one = [this, node, lazy] {
+    {
+      PeerState& peer = *peers_[node];
+      absl::MutexLock lock(&peer.mu);
+      --(lazy ? peer.lazy_in_flight : peer.in_flight);
+    }
+    Pump(node, lazy);
+  };
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {
       AddHints(node, pending.records);
       if (pending.ack) pending.ack(false);
     }
     absl::MutexLock lock(&p.mu);
-    --p.in_flight;
+    --(lazy ? p.lazy_in_flight : p.in_flight);
     return;
   }
   auto ctx = std::make_shared<grpc::ClientContext>();
@@ -328,7 +339,8 @@ void Cluster::Pump(int node) {
   }
   p.peer->async()->Apply(
       ctx.get(), request.get(), response.get(),
-      [this, node, ctx, request, response, batch](grpc::Status status) {
+      [this, node, ctx, request, response, batch,
+       done_one](grpc::Status status) {
         if (!status.ok()) {
           std::vector<SessionRecord> missed(request->records().begin(),
                                             request->records().end());
@@ -341,12 +353,7 @@ void Cluster::Pump(int node) {
         for (PeerState::Pending& pending : *batch) {
           if (pending.ack) pending.ack(status.ok());
         }
-        {
-          PeerState& peer = *peers_[node];
-          absl::MutexLock lock(&peer.mu);
-          --peer.in_flight;
-        }
-        Pump(node);
+        done_one();
       });
 }
 
@@ -460,7 +467,7 @@ void Cluster::FlushLoop() {
         if (reachable && !p.touches.empty()) {
           PeerState::Pending touches;
           touches.touches.assign(p.touches.begin(), p.touches.end());
-          p.queue.push_back(std::move(touches));
+          p.lazy_queue.push_back(std::move(touches));
         }
         p.touches.clear();
         std::vector<SessionRecord> batch;
@@ -475,14 +482,14 @@ void Cluster::FlushLoop() {
              i += static_cast<size_t>(options_.max_apply_batch)) {
           size_t end = std::min(
               batch.size(), i + static_cast<size_t>(options_.max_apply_batch));
-          p.queue.push_back(
+          p.lazy_queue.push_back(
               {std::vector<SessionRecord>(batch.begin() + i,
                                           batch.begin() + end),
                {},
                nullptr});
         }
       }
-      Pump(node);
+      Pump(node, /*lazy=*/true);
     }
   }
 }

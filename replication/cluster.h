@@ -160,8 +160,11 @@ class Cluster {
           int self_index);
   void HeartbeatLoop();
   void FlushLoop();
-  // Sends queued records to one peer (one Apply call at a time per peer).
-  void Pump(int node);
+  // Sends queued records to one peer in Apply calls: writes waiting for
+  // acks up to max_applies_in_flight at a time, and (`lazy`) touch flushes
+  // and hint replays one at a time apart from them, so that a flush of
+  // thousands of touches never holds up a write.
+  void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
 
   // Constant after construction.

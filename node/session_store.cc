@@ -803,10 +803,15 @@ absl::Status SessionStore::ForEachInPartitions(
   const rocksdb::Slice after(after_key.data(), after_key.size());
   // Records and last-access entries, walked together in key order (both
   // column families use the same keys): every key of either is visited once.
+  // A scan (sweep, catch-up) reads every block once: it must not evict
+  // the sessions being served from the block cache, and reads ahead.
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;
+  scan.readahead_size = 1 << 20;
   std::unique_ptr<rocksdb::Iterator> records(
-      db_->NewIterator(rocksdb::ReadOptions(), sessions_cf_));
+      db_->NewIterator(scan, sessions_cf_));
   std::unique_ptr<rocksdb::Iterator> access(
-      db_->NewIterator(rocksdb::ReadOptions(), access_cf_));
+      db_->NewIterator(scan, access_cf_));
   for (rocksdb::Iterator* it : {records.get(), access.get()}) {
     if (after_key.empty()) {
       it->Seek(rocksdb::Slice(start, 4));

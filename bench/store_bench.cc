@@ -18,9 +18,9 @@
 // preload spreads creation over 20 s of fake time, so the sessions'
 // last_access values are staggered as in steady state from the start.
 // BM_GetTouchAlwaysWrite (touch_write_fraction = 0) isolates the cost of a
-// recorded touch (in the store's touch table, persisted every second of
-// fake time as the node does). The store is reopened when a benchmark needs the other
-// fraction; the data stays.
+// recorded touch (in the store's touch table, persisted every 250 ms of
+// fake time as the node does). The store is reopened when a benchmark needs
+// the other fraction; the data stays.
 //
 // BM_Create runs last: it adds sessions, so it would otherwise change the
 // size the later benchmarks run at.
@@ -271,10 +271,10 @@ void BM_Get(benchmark::State& state) {
 // of the same work scales with the data.
 constexpr double kRevisitMs = 10000;
 // Touches are recorded in the store's in-memory touch table; the node writes
-// the table to RocksDB every --touch_persist_interval_ms (1 s), and so does
+// the table to RocksDB every --touch_persist_interval_ms (250 ms), and so does
 // the benchmark, by fake time, inside the timed loop: a touch's cost
 // includes its share of the batch write.
-constexpr int64_t kPersistIntervalMs = 1000;
+constexpr int64_t kPersistIntervalMs = 250;
 
 void RunGetTouch(benchmark::State& state, double fraction) {
   StoreFixture* f = FixtureOrSkip(state, fraction);

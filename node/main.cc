@@ -57,10 +57,12 @@ ABSL_FLAG(int64_t, failure_timeout_ms, 800,
           "A peer silent this many milliseconds is down. Default 800.");
 ABSL_FLAG(int64_t, replicate_timeout_ms, 1000,
           "Deadline in milliseconds of one replication call. Default 1000.");
-ABSL_FLAG(int64_t, touch_flush_interval_ms, 500,
+ABSL_FLAG(int64_t, touch_flush_interval_ms, 100,
           "Milliseconds between lazy flushes of touches to replicas. A "
           "replica's last_access lags by at most this plus one call, once "
-          "the touch was written (--touch_write_fraction). Default 500.");
+          "the touch was written (--touch_write_fraction). Short flushes keep "
+          "each one small: a replica applies a flush on a request thread. "
+          "Default 100.");
 ABSL_FLAG(int, max_applies_in_flight, 1,
           "Apply calls (batches of replicated writes) in flight to each peer; "
           "writes queued meanwhile share the next call. Default 1.");
@@ -70,11 +72,11 @@ ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
 ABSL_FLAG(int64_t, catch_up_timeout_ms, 5000,
           "At start, how long in milliseconds to keep trying to reach a "
           "peer to catch up from before serving without it. Default 5000.");
-ABSL_FLAG(int64_t, touch_persist_interval_ms, 1000,
+ABSL_FLAG(int64_t, touch_persist_interval_ms, 250,
           "Milliseconds between writes of the in-memory touch table to "
           "RocksDB (sliding expiry is recorded in memory on the hot path). A "
           "kill -9 loses at most this much of this node's touches; replicas "
-          "hold them too. Default 1000.");
+          "hold them too. Default 250.");
 ABSL_FLAG(int64_t, sweep_interval_ms, 300000,
           "Milliseconds for one full sweep of expired sessions (done in 256 "
           "steps). Each pass reads every stored record, so a shorter interval "

@@ -47,7 +47,7 @@ struct ClusterOptions {
   int64_t replicate_timeout_ms = 1000;
   // Touches are sent to replicas in batches at this interval (lazy
   // replication of sliding expiry); see touch staleness in DESIGN §5.
-  int64_t touch_flush_interval_ms = 500;
+  int64_t touch_flush_interval_ms = 100;
   // Records per Apply call.
   int max_apply_batch = 256;
   // Apply calls in flight to one peer; more queue and leave together. One

@@ -236,6 +236,17 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   store->sessions_cf_ = store->handles_[1];
   store->by_user_cf_ = store->handles_[2];
   store->access_cf_ = store->handles_[3];
+  // Every persisted last_access into memory: reads take it from there.
+  std::unique_ptr<rocksdb::Iterator> access(
+      db->NewIterator(rocksdb::ReadOptions(), store->access_cf_));
+  for (access->SeekToFirst(); access->Valid(); access->Next()) {
+    store->touches_.Load(
+        absl::string_view(access->key().data(), access->key().size()),
+        DecodeAccess(access->value()));
+  }
+  s = FromRocks(access->status(), "loading last accesses");
+  access.reset();
+  if (!s.ok()) return s;
   return store;
 }
 
@@ -321,16 +332,11 @@ absl::StatusOr<std::optional<Record>> SessionStore::ReadKey(
   if (has_record && !record.ParseFromString(value)) {
     return absl::DataLossError("a stored session record does not parse");
   }
-  std::string access;
-  s = db_->Get(rocksdb::ReadOptions(), access_cf_, key, &access);
-  if (s.ok()) {
-    record.set_last_access_ms(
-        std::max(record.last_access_ms(), DecodeAccess(access)));
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading a session's last access");
-  }
-  if (!has_record && !s.ok()) return std::optional<Record>();
+  // The touch table holds every persisted last_access too.
   ApplyTouch(key, &record);
+  if (!has_record && record.last_access_ms() == 0) {
+    return std::optional<Record>();
+  }
   if (record.id().empty() && !include_lone_touches) {
     return std::optional<Record>();  // a lone touch: no session here
   }
@@ -479,7 +485,7 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
       FromRocks(db_->Write(write_options, &batch), "persisting touches");
   if (!s.ok()) return s;
   // Only now: until the batch is in RocksDB, reads need the table.
-  touches_.EraseIfUnchanged(entries);
+  touches_.Settle(entries);
   return static_cast<int64_t>(entries.size());
 }
 
@@ -500,8 +506,12 @@ int64_t SessionStore::TouchTable::Find(absl::string_view key) {
   if (key.empty()) return 0;
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.entries.find(key);
-  return it == shard.entries.end() ? 0 : it->second;
+  int64_t found = 0;
+  auto it = shard.pending.find(key);
+  if (it != shard.pending.end()) found = it->second;
+  it = shard.persisted.find(key);
+  if (it != shard.persisted.end()) found = std::max(found, it->second);
+  return found;
 }
 
 void SessionStore::TouchTable::Raise(absl::string_view key,
@@ -509,7 +519,7 @@ void SessionStore::TouchTable::Raise(absl::string_view key,
   if (key.empty()) return;
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto [it, inserted] = shard.entries.try_emplace(key, last_access_ms);
+  auto [it, inserted] = shard.pending.try_emplace(key, last_access_ms);
   if (!inserted && it->second < last_access_ms) it->second = last_access_ms;
 }
 
@@ -518,28 +528,45 @@ SessionStore::TouchTable::Snapshot() {
   std::vector<std::pair<std::string, int64_t>> out;
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    out.insert(out.end(), shard.entries.begin(), shard.entries.end());
+    out.insert(out.end(), shard.pending.begin(), shard.pending.end());
   }
   return out;
 }
 
-void SessionStore::TouchTable::EraseIfUnchanged(
+void SessionStore::TouchTable::Settle(
     const std::vector<std::pair<std::string, int64_t>>& entries) {
   for (const auto& [key, last_access] : entries) {
     Shard& shard = ShardFor(key);
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(key);
-    if (it != shard.entries.end() && it->second == last_access) {
-      shard.entries.erase(it);
+    int64_t& persisted = shard.persisted[key];
+    persisted = std::max(persisted, last_access);
+    auto it = shard.pending.find(key);
+    if (it != shard.pending.end() && it->second == last_access) {
+      shard.pending.erase(it);
     }
   }
+}
+
+void SessionStore::TouchTable::Load(absl::string_view key,
+                                    int64_t last_access_ms) {
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  auto [it, inserted] = shard.persisted.try_emplace(key, last_access_ms);
+  if (!inserted && it->second < last_access_ms) it->second = last_access_ms;
+}
+
+void SessionStore::TouchTable::Forget(absl::string_view key) {
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  shard.pending.erase(key);
+  shard.persisted.erase(key);
 }
 
 int64_t SessionStore::TouchTable::Size() {
   int64_t n = 0;
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
-    n += static_cast<int64_t>(shard.entries.size());
+    n += static_cast<int64_t>(shard.pending.size());
   }
   return n;
 }
@@ -553,16 +580,13 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
     bool touch) {
   const size_t n = raw_ids.size();
   std::vector<std::string> keys(n);
-  // Records in [0, n), their last access in [n, 2n): one MultiGet.
-  std::vector<rocksdb::Slice> key_slices(2 * n);
-  std::vector<rocksdb::ColumnFamilyHandle*> families(2 * n, sessions_cf_);
+  std::vector<rocksdb::Slice> key_slices(n);
+  std::vector<rocksdb::ColumnFamilyHandle*> families(n, sessions_cf_);
   for (size_t i = 0; i < n; ++i) {
     keys[i] = StorageKey(raw_ids[i]);
     key_slices[i] = keys[i];
-    key_slices[n + i] = keys[i];
-    families[n + i] = access_cf_;
   }
-  std::vector<std::string> values(2 * n);
+  std::vector<std::string> values(n);
   std::vector<rocksdb::Status> statuses =
       db_->MultiGet(rocksdb::ReadOptions(), families, key_slices, &values);
   const int64_t now = clock_->NowMs();
@@ -580,13 +604,6 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
     Record record;
     if (!record.ParseFromString(values[i])) {
       out.push_back(absl::DataLossError("a stored session record does not parse"));
-      continue;
-    }
-    if (statuses[n + i].ok()) {
-      record.set_last_access_ms(
-          std::max(record.last_access_ms(), DecodeAccess(values[n + i])));
-    } else if (!statuses[n + i].IsNotFound()) {
-      out.push_back(FromRocks(statuses[n + i], "reading a last access"));
       continue;
     }
     ApplyTouch(keys[i], &record);
@@ -906,6 +923,7 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
     s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
                   "deleting expired sessions");
     if (!s.ok()) return s;
+    touches_.Forget(key);
     ++deleted;
   }
   return deleted;

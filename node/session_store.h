@@ -190,7 +190,7 @@ class SessionStore {
   // touches (its replicas hold them too, and a restarting node merges their
   // copies back while it catches up). Returns the entries written.
   absl::StatusOr<int64_t> PersistTouches();
-  // Entries in the touch table (touches not persisted yet).
+  // Touches not persisted yet.
   int64_t PendingTouches();
 
   // Replication: merges a peer's state of a session into the local one
@@ -266,25 +266,34 @@ class SessionStore {
   // hash-map update here instead of a RocksDB write, and PersistTouches()
   // writes the table in batches. Every read folds it in by max. Sharded to
   // keep request threads off each other's locks.
+  //
+  // It also keeps every persisted value (loaded from the access column
+  // family at open), so reads never look last_access up in RocksDB: about
+  // 100 bytes of memory per touched session, until the sweep deletes it.
   class TouchTable {
    public:
-    // The recorded last_access of key, or 0.
+    // The latest last_access of key (pending or persisted), or 0.
     int64_t Find(absl::string_view key);
-    // Raises key's entry to at least last_access_ms.
+    // Raises key's pending entry to at least last_access_ms.
     void Raise(absl::string_view key, int64_t last_access_ms);
-    // A copy of every entry.
+    // A copy of every pending entry.
     std::vector<std::pair<std::string, int64_t>> Snapshot();
-    // Drops the entries whose value is still the one given (not raised
-    // since the snapshot).
-    void EraseIfUnchanged(
-        const std::vector<std::pair<std::string, int64_t>>& entries);
+    // The entries were persisted: those not raised since the snapshot stop
+    // being pending.
+    void Settle(const std::vector<std::pair<std::string, int64_t>>& entries);
+    // A value read from the access column family.
+    void Load(absl::string_view key, int64_t last_access_ms);
+    // The key was deleted from storage.
+    void Forget(absl::string_view key);
+    // Pending entries.
     int64_t Size();
 
    private:
     static constexpr int kShards = 64;
     struct Shard {
       absl::Mutex mu;
-      absl::flat_hash_map<std::string, int64_t> entries ABSL_GUARDED_BY(mu);
+      absl::flat_hash_map<std::string, int64_t> pending ABSL_GUARDED_BY(mu);
+      absl::flat_hash_map<std::string, int64_t> persisted ABSL_GUARDED_BY(mu);
     };
     Shard& ShardFor(absl::string_view key);
     Shard shards_[kShards];
@@ -304,7 +313,8 @@ class SessionStore {
   // storage key (8 bytes, merged by max). Touches change only this small
   // value, so keeping it apart from the ~600-byte records means the
   // persisted touches of a busy site rewrite kilobytes in compaction, not
-  // every session it serves. Reads fold it in by max.
+  // every session it serves. Loaded into touches_ at open; only the sweep
+  // and catch-up scans read it afterwards.
   rocksdb::ColumnFamilyHandle* access_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 

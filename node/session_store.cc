@@ -55,13 +55,12 @@ int64_t DecodeAccess(const rocksdb::Slice& in) {
   return static_cast<int64_t>(v);
 }
 
-// Touches are blind writes: a touch stores an 8-byte last_access operand and
-// RocksDB folds operands into the record (max) when it reads or compacts the
-// key. So the hot path of a web service, reading a session and sliding its
-// expiry, needs no read-modify-write and no lock, on the coordinator and on
-// every replica. A touch of a key with no record (swept, or not replicated
-// yet) leaves a record with only last_access set and no id, which reads treat
-// as absent and the sweep removes.
+// Stores written before the access column family existed persisted touches
+// as 8-byte last_access operands merged (by max) into the records. Nothing
+// writes such operands any more; the operator stays so that those stores
+// still read and compact. An operand on a key with no record left a record
+// with only last_access set and no id, which reads treat as absent and the
+// sweep removes.
 class TouchMergeOperator : public rocksdb::MergeOperator {
  public:
   const char* Name() const override { return "sesh.TouchMax"; }

@@ -183,8 +183,9 @@ class SessionStore {
   // INVALID_ARGUMENT for a bad id.
   absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
 
-  // Writes the touch table to RocksDB (one batch of blind max-merges) and
-  // drops the entries written. Touches live only in memory until then: the
+  // Writes the touch table's pending entries to the access column family
+  // (one batch of blind max-merges); they stay in memory as persisted
+  // values. Touches live only in memory until then: the
   // node calls this every --touch_persist_interval_ms, and the destructor
   // once more, so a kill -9 loses at most one interval of this node's
   // touches (its replicas hold them too, and a restarting node merges their

@@ -271,7 +271,8 @@ int Run() {
     std::rename(tmp.c_str(), port_file.c_str());
   }
 
-  absl::Notification stop_sweeping;
+  // Background threads: the sweep and the touch persister.
+  absl::Notification stop_background;
   std::thread sweeper([&] {
     LowerThisThreadsPriority();
     // A full pass every --sweep_interval_ms, in kSteps slices of the
@@ -284,9 +285,9 @@ int Run() {
         absl::Milliseconds(absl::GetFlag(FLAGS_sweep_interval_ms)) / kSteps;
     const uint64_t offset = XXH3_64bits(node_id.data(), node_id.size());
     uint32_t step = static_cast<uint32_t>(offset % kSteps);
-    (void)stop_sweeping.WaitForNotificationWithTimeout(
+    (void)stop_background.WaitForNotificationWithTimeout(
         interval * static_cast<double>(offset % 1000) / 1000.0);
-    while (!stop_sweeping.WaitForNotificationWithTimeout(interval)) {
+    while (!stop_background.WaitForNotificationWithTimeout(interval)) {
       const uint32_t first = step * (kPartitionCount / kSteps);
       const uint32_t last = first + kPartitionCount / kSteps - 1;
       step = (step + 1) % kSteps;
@@ -301,12 +302,11 @@ int Run() {
     }
   });
 
-  absl::Notification stop_persisting;
   std::thread touch_persister([&] {
     LowerThisThreadsPriority();
     const absl::Duration interval = absl::Milliseconds(
         std::max<int64_t>(1, absl::GetFlag(FLAGS_touch_persist_interval_ms)));
-    while (!stop_persisting.WaitForNotificationWithTimeout(interval)) {
+    while (!stop_background.WaitForNotificationWithTimeout(interval)) {
       absl::StatusOr<int64_t> persisted = (*store)->PersistTouches();
       if (!persisted.ok()) {
         fprintf(stderr, "sesh-node %s: persisting touches failed: %s\n",
@@ -332,9 +332,8 @@ int Run() {
   // Finish calls in flight (up to 5 s), then stop.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   (*cluster)->Stop();
-  stop_sweeping.Notify();
+  stop_background.Notify();
   sweeper.join();
-  stop_persisting.Notify();
   touch_persister.join();
   server->Wait();
   store->reset();  // flush and close RocksDB

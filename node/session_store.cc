@@ -495,6 +495,17 @@ void SessionStore::ApplyTouch(absl::string_view key, Record* record) {
   if (touched > record->last_access_ms()) record->set_last_access_ms(touched);
 }
 
+namespace {
+
+// Raises map[key] to at least value, adding the key if missing.
+void RaiseEntry(absl::flat_hash_map<std::string, int64_t>& map,
+                absl::string_view key, int64_t value) {
+  auto [it, inserted] = map.try_emplace(key, value);
+  if (!inserted && it->second < value) it->second = value;
+}
+
+}  // namespace
+
 SessionStore::TouchTable::Shard& SessionStore::TouchTable::ShardFor(
     absl::string_view key) {
   // Storage keys end in a SHA-256 digest: any of its bytes is uniform.
@@ -518,8 +529,7 @@ void SessionStore::TouchTable::Raise(absl::string_view key,
   if (key.empty()) return;
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto [it, inserted] = shard.pending.try_emplace(key, last_access_ms);
-  if (!inserted && it->second < last_access_ms) it->second = last_access_ms;
+  RaiseEntry(shard.pending, key, last_access_ms);
 }
 
 std::vector<std::pair<std::string, int64_t>>
@@ -537,8 +547,7 @@ void SessionStore::TouchTable::Settle(
   for (const auto& [key, last_access] : entries) {
     Shard& shard = ShardFor(key);
     absl::MutexLock lock(&shard.mu);
-    int64_t& persisted = shard.persisted[key];
-    persisted = std::max(persisted, last_access);
+    RaiseEntry(shard.persisted, key, last_access);
     auto it = shard.pending.find(key);
     if (it != shard.pending.end() && it->second == last_access) {
       shard.pending.erase(it);
@@ -550,8 +559,7 @@ void SessionStore::TouchTable::Load(absl::string_view key,
                                     int64_t last_access_ms) {
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
-  auto [it, inserted] = shard.persisted.try_emplace(key, last_access_ms);
-  if (!inserted && it->second < last_access_ms) it->second = last_access_ms;
+  RaiseEntry(shard.persisted, key, last_access_ms);
 }
 
 void SessionStore::TouchTable::Forget(absl::string_view key) {
@@ -818,7 +826,9 @@ absl::Status SessionStore::ForEachInPartitions(
                          static_cast<char>(first)};
   const rocksdb::Slice after(after_key.data(), after_key.size());
   // Records and last-access entries, walked together in key order (both
-  // column families use the same keys): every key of either is visited once.
+  // column families use the same keys): every key of either is visited once,
+  // so that touches without a record are seen too. Their values need not be
+  // read: the touch table holds every persisted one.
   // A scan (sweep, catch-up) reads every block once: it must not evict
   // the sessions being served from the block cache, and reads ahead.
   rocksdb::ReadOptions scan;
@@ -864,10 +874,6 @@ absl::Status SessionStore::ForEachInPartitions(
       }
     } else {
       key = access->key().ToString();  // a touch without a record
-    }
-    if (order >= 0) {
-      record.set_last_access_ms(std::max(record.last_access_ms(),
-                                         DecodeAccess(access->value())));
     }
     if (order <= 0) records->Next();
     if (order >= 0) access->Next();

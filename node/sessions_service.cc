@@ -324,12 +324,21 @@ void SessionsService::Read(uint32_t partition, const std::string& raw,
                               touch, done = std::move(done)] {
     const int64_t before = store_->clock()->NowMs();
     absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
-    if (record.ok() && touch && record->last_access_ms() >= before) {
-      // The touch was written here: replicas get it lazily.
-      cluster_->ReplicateTouch(partition, raw, record->last_access_ms());
+    if (record.ok() && touch) {
+      ReplicateIfTouched(partition, raw, before, *record);
     }
     done(std::move(record));
   });
+}
+
+void SessionsService::ReplicateIfTouched(uint32_t partition,
+                                         const std::string& raw,
+                                         int64_t before, const Record& record) {
+  // A touch recorded by this read set last_access to a time at or after
+  // `before`; one that was not needed left it older.
+  if (record.last_access_ms() >= before) {
+    cluster_->ReplicateTouch(partition, raw, record.last_access_ms());
+  }
 }
 
 void SessionsService::DoGet(const v1::GetRequest& request,
@@ -678,9 +687,9 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
         result->set_message(std::string(record.status().message()));
         continue;
       }
-      if (!request->skip_touch() && record->last_access_ms() >= before) {
-        cluster_->ReplicateTouch(PartitionOf(fast_raw[j]), fast_raw[j],
-                                 record->last_access_ms());
+      if (!request->skip_touch()) {
+        ReplicateIfTouched(PartitionOf(fast_raw[j]), fast_raw[j], before,
+                           *record);
       }
       ToPublicSession(*record, result->mutable_session());
     }

@@ -121,6 +121,10 @@ class SessionsService final : public v1::Sessions::CallbackService {
   // touch, if written, is queued for the replicas.
   void Read(uint32_t partition, const std::string& raw, absl::string_view ns,
             bool touch, std::function<void(absl::StatusOr<Record>)> done);
+  // After a touching read that started at `before`: queues the touch for
+  // the replicas if the read recorded one.
+  void ReplicateIfTouched(uint32_t partition, const std::string& raw,
+                          int64_t before, const Record& record);
 
   // Runs fn after read repair when this node coordinates in place of the
   // partition's primary.

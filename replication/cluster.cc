@@ -8,6 +8,7 @@
 #include <deque>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -71,17 +72,21 @@ struct Cluster::PeerState {
   std::atomic<int64_t> last_ok_ms{0};
   std::atomic<bool> remote_serving{false};
 
+  // Apply calls to the peer, queued and in flight.
+  struct Lane {
+    std::deque<Pending> queue;
+    int in_flight = 0;
+  };
+
   absl::Mutex mu;
   // Writes waiting for acks, and lazy traffic (touches, hint replays).
-  std::deque<Pending> queue ABSL_GUARDED_BY(mu);
-  int in_flight ABSL_GUARDED_BY(mu) = 0;
-  std::deque<Pending> lazy_queue ABSL_GUARDED_BY(mu);
-  int lazy_in_flight ABSL_GUARDED_BY(mu) = 0;
+  Lane writes ABSL_GUARDED_BY(mu);
+  Lane lazy ABSL_GUARDED_BY(mu);
   // Latest state per raw id of what the peer missed while down.
   std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
   bool hints_dropped ABSL_GUARDED_BY(mu) = false;
   // Touches (raw id -> last_access) waiting for the next lazy flush.
-  std::map<std::string, int64_t> touches ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, int64_t> touches ABSL_GUARDED_BY(mu);
 };
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
@@ -281,7 +286,7 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     PeerState& p = *peers_[node];
     {
       absl::MutexLock lock(&p.mu);
-      p.queue.push_back({records, {}, record_answer});
+      p.writes.queue.push_back({records, {}, record_answer});
     }
     Pump(node);
   }
@@ -292,34 +297,30 @@ void Cluster::Pump(int node, bool lazy) {
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
   {
     absl::MutexLock lock(&p.mu);
-    std::deque<PeerState::Pending>& queue = lazy ? p.lazy_queue : p.queue;
-    int& in_flight = lazy ? p.lazy_in_flight : p.in_flight;
+    PeerState::Lane& lane = lazy ? p.lazy : p.writes;
     const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
-    if (in_flight >= max_in_flight || queue.empty()) return;
+    if (lane.in_flight >= max_in_flight || lane.queue.empty()) return;
     size_t count = 0;
-    while (!queue.empty() &&
+    while (!lane.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
-      count += queue.front().records.size() + queue.front().touches.size() / 16;
-      batch->push_back(std::move(queue.front()));
-      queue.pop_front();
+      count += lane.queue.front().records.size() +
+               lane.queue.front().touches.size() / 16;
+      batch->push_back(std::move(lane.queue.front()));
+      lane.queue.pop_front();
     }
-    ++in_flight;
+    ++lane.in_flight;
   }
-  auto done_one = [this, node, lazy] {
-    {
-      PeerState& peer = *peers_[node];
-      absl::MutexLock lock(&peer.mu);
-      --(lazy ? peer.lazy_in_flight : peer.in_flight);
-    }
-    Pump(node, lazy);
+  // Ends this call's slot in its lane; the caller decides whether to pump.
+  auto release = [&p, lazy] {
+    absl::MutexLock lock(&p.mu);
+    --(lazy ? p.lazy : p.writes).in_flight;
   };
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {
       AddHints(node, pending.records);
       if (pending.ack) pending.ack(false);
     }
-    absl::MutexLock lock(&p.mu);
-    --(lazy ? p.lazy_in_flight : p.in_flight);
+    release();
     return;
   }
   auto ctx = std::make_shared<grpc::ClientContext>();
@@ -339,8 +340,8 @@ void Cluster::Pump(int node, bool lazy) {
   }
   p.peer->async()->Apply(
       ctx.get(), request.get(), response.get(),
-      [this, node, ctx, request, response, batch,
-       done_one](grpc::Status status) {
+      [this, node, lazy, ctx, request, response, batch,
+       release](grpc::Status status) {
         if (!status.ok()) {
           std::vector<SessionRecord> missed(request->records().begin(),
                                             request->records().end());
@@ -353,7 +354,8 @@ void Cluster::Pump(int node, bool lazy) {
         for (PeerState::Pending& pending : *batch) {
           if (pending.ack) pending.ack(status.ok());
         }
-        done_one();
+        release();
+        Pump(node, lazy);
       });
 }
 
@@ -467,7 +469,7 @@ void Cluster::FlushLoop() {
         if (reachable && !p.touches.empty()) {
           PeerState::Pending touches;
           touches.touches.assign(p.touches.begin(), p.touches.end());
-          p.lazy_queue.push_back(std::move(touches));
+          p.lazy.queue.push_back(std::move(touches));
         }
         p.touches.clear();
         std::vector<SessionRecord> batch;
@@ -482,7 +484,7 @@ void Cluster::FlushLoop() {
              i += static_cast<size_t>(options_.max_apply_batch)) {
           size_t end = std::min(
               batch.size(), i + static_cast<size_t>(options_.max_apply_batch));
-          p.lazy_queue.push_back(
+          p.lazy.queue.push_back(
               {std::vector<SessionRecord>(batch.begin() + i,
                                           batch.begin() + end),
                {},

@@ -1,6 +1,7 @@
 #ifndef SESH_NODE_SESSION_STORE_H_
 #define SESH_NODE_SESSION_STORE_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -269,34 +270,58 @@ class SessionStore {
   // keep request threads off each other's locks.
   //
   // It also keeps every persisted value (loaded from the access column
-  // family at open), so reads never look last_access up in RocksDB: about
-  // 100 bytes of memory per touched session, until the sweep deletes it.
+  // family at open), so reads never look last_access up in RocksDB: a
+  // 64-byte slot (about 100 bytes with the hash map's headroom) per touched
+  // session, until the sweep deletes it.
   class TouchTable {
    public:
+    // Storage keys have a fixed size (partition and digest): the table keeps
+    // them inline, so a touch allocates nothing once its session is known.
+    static constexpr size_t kKeyBytes = 36;
+    using Key = std::array<char, kKeyBytes>;
+
     // The latest last_access of key (pending or persisted), or 0.
     int64_t Find(absl::string_view key);
-    // Raises key's pending entry to at least last_access_ms.
+    // Raises key's entry to at least last_access_ms; a raise past the
+    // persisted value makes it pending.
     void Raise(absl::string_view key, int64_t last_access_ms);
-    // A copy of every pending entry.
-    std::vector<std::pair<std::string, int64_t>> Snapshot();
+    // Every pending entry with its latest value. They stay pending until
+    // Settle (the write succeeded) or Requeue (it failed).
+    std::vector<std::pair<Key, int64_t>> Snapshot();
     // The entries were persisted: those not raised since the snapshot stop
     // being pending.
-    void Settle(const std::vector<std::pair<std::string, int64_t>>& entries);
+    void Settle(const std::vector<std::pair<Key, int64_t>>& entries);
+    // The entries were not persisted: the next snapshot takes them again.
+    void Requeue(const std::vector<std::pair<Key, int64_t>>& entries);
     // A value read from the access column family.
     void Load(absl::string_view key, int64_t last_access_ms);
     // The key was deleted from storage.
     void Forget(absl::string_view key);
-    // Pending entries.
+    // Pending entries (and, until the next snapshot, deleted ones that were).
     int64_t Size();
 
    private:
     static constexpr int kShards = 64;
+    struct Entry {
+      int64_t latest = 0;
+      int64_t persisted = 0;  // at most latest; below it while pending
+      bool queued = false;    // in the shard's queue
+    };
+    // Keys end in a SHA-256 digest: eight of its bytes are a uniform hash.
+    struct KeyHash {
+      size_t operator()(const Key& key) const;
+    };
     struct Shard {
       absl::Mutex mu;
-      absl::flat_hash_map<std::string, int64_t> pending ABSL_GUARDED_BY(mu);
-      absl::flat_hash_map<std::string, int64_t> persisted ABSL_GUARDED_BY(mu);
+      absl::flat_hash_map<Key, Entry, KeyHash> entries ABSL_GUARDED_BY(mu);
+      // Keys of pending entries, each once, for the next snapshot.
+      std::vector<Key> queue ABSL_GUARDED_BY(mu);
     };
-    Shard& ShardFor(absl::string_view key);
+    static bool ToKey(absl::string_view bytes, Key* key);
+    Shard& ShardFor(const Key& key);
+    // Queues entry (of key) if it is pending and not queued yet.
+    static void QueueIfPending(Shard& shard, const Key& key, Entry& entry)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
     Shard shards_[kShards];
   };
 

@@ -520,7 +520,11 @@ void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
     }
   }
   const int others = cluster_->node_count() - 1;
-  const int tolerable = cluster_->placement().replication_factor() - 1;
+  // A session acknowledged at QUORUM is on a majority of its replicas, so
+  // while at most replication_factor / 2 nodes fail to answer, one that has
+  // it answers. More failures: the list could miss sessions (this node's
+  // own copy may lag), and the caller gets UNAVAILABLE instead.
+  const int tolerable = cluster_->placement().replication_factor() / 2;
   auto finish = [gather, response, done, tolerable](grpc::Status) {
     absl::MutexLock lock(&gather->mu);
     if (gather->failures > tolerable) {

@@ -234,6 +234,39 @@ TEST(FailoverTest, ReadYourWrites_KillCoordinatorRightAfterQuorumWrite) {
           static_cast<long long>(first_read_ms));
 }
 
+TEST(FailoverTest, ListByUser_CompleteWithOneNodeDown_UnavailableWithTwo) {
+  Nodes nodes = MakeCluster(3, NewTempDir("list"), {});
+  ASSERT_TRUE(StartAndWait(nodes).ok());
+  std::unique_ptr<Client> client = Connect(nodes);
+  ASSERT_NE(client, nullptr);
+  constexpr int kSessions = 12;
+  for (int i = 0; i < kSessions; ++i) {
+    CreateOptions create;
+    create.user_id = "erin";
+    create.idle_timeout_ms = kIdle;
+    create.durability = Durability::kQuorum;
+    ASSERT_TRUE(client->Create("shop", create).ok());
+  }
+  nodes[0]->Kill();
+  auto listed = client->ListByUser("shop", "erin");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->size(), static_cast<size_t>(kSessions));
+  // With two of three replicas silent, the survivor's copy may lack
+  // sessions acknowledged by the other two: no partial list.
+  nodes[1]->Kill();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ListByUserRequest request;
+  request.set_namespace_("shop");
+  request.set_user_id("erin");
+  v1::ListByUserResponse response;
+  grpc::Status status =
+      nodes[2]->SessionsStub()->ListByUser(&ctx, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_EQ(response.sessions_size(), 0);
+}
+
 TEST(FailoverTest, FrozenReplica_MissesWritesThenConverges) {
   Nodes nodes = MakeCluster(3, NewTempDir("frozen"),
                             {"--touch_flush_interval_ms=200"});

@@ -39,9 +39,12 @@ DURATION=${DURATION:-8}
 CONCURRENCY=${CONCURRENCY:-64}
 WARMUP=${WARMUP:-1}
 SWEEP_DURATION=${SWEEP_DURATION:-3}
-# Seconds of reads that warm Sesh's block caches before the phases: enough
-# to read nearly every block at 10^6 sessions.
-WARM=${WARM:-$((KEYS >= 500000 ? 30 : 5))}
+# Seconds of reads that warm Sesh's nodes before the phases. At 10^6
+# sessions, 10 s get phases on fresh nodes ran at 17k, 27k, 33k, 35k, 37k,
+# 38k ops/s, then level off (node CPU per get 79 -> 30 us): 30 s of warm-up
+# left phases (a) and (b) on that slope, (a) the more. 90 s reaches the
+# plateau.
+WARM=${WARM:-$((KEYS >= 500000 ? 90 : 5))}
 THREADS=${THREADS:-2}
 OPEN_THREADS=${OPEN_THREADS:-1}
 PERF=${PERF:-0}

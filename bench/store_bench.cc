@@ -271,10 +271,10 @@ void BM_Get(benchmark::State& state) {
 // of the same work scales with the data.
 constexpr double kRevisitMs = 10000;
 // Touches are recorded in the store's in-memory touch table; the node writes
-// the table to RocksDB every --touch_persist_interval_ms (250 ms), and so does
-// the benchmark, by fake time, inside the timed loop: a touch's cost
+// the table to RocksDB every --touch_persist_interval_ms (1000 ms), and so
+// does the benchmark, by fake time, inside the timed loop: a touch's cost
 // includes its share of the batch write.
-constexpr int64_t kPersistIntervalMs = 250;
+constexpr int64_t kPersistIntervalMs = 1000;
 
 void RunGetTouch(benchmark::State& state, double fraction) {
   StoreFixture* f = FixtureOrSkip(state, fraction);

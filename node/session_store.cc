@@ -571,24 +571,25 @@ SessionStore::TouchTable::Snapshot() {
 
 void SessionStore::TouchTable::Settle(
     const std::vector<std::pair<Key, int64_t>>& entries) {
-  for (const auto& [key, last_access] : entries) {
-    Shard& shard = ShardFor(key);
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.entries.find(key);
-    if (it == shard.entries.end()) continue;
-    Entry& entry = it->second;
-    entry.persisted = std::max(entry.persisted, last_access);
-    QueueIfPending(shard, key, entry);  // raised since the snapshot
-  }
+  Finish(entries, /*written=*/true);
 }
 
 void SessionStore::TouchTable::Requeue(
     const std::vector<std::pair<Key, int64_t>>& entries) {
+  Finish(entries, /*written=*/false);
+}
+
+void SessionStore::TouchTable::Finish(
+    const std::vector<std::pair<Key, int64_t>>& entries, bool written) {
   for (const auto& [key, last_access] : entries) {
     Shard& shard = ShardFor(key);
     absl::MutexLock lock(&shard.mu);
     auto it = shard.entries.find(key);
-    if (it != shard.entries.end()) QueueIfPending(shard, key, it->second);
+    if (it == shard.entries.end()) continue;  // forgotten since
+    Entry& entry = it->second;
+    if (written) entry.persisted = std::max(entry.persisted, last_access);
+    // Still pending: not written, or raised since the snapshot.
+    QueueIfPending(shard, key, entry);
   }
 }
 
@@ -914,10 +915,10 @@ absl::Status SessionStore::ForEachInPartitions(
                                  static_cast<int>(records->value().size()))) {
         return absl::DataLossError("a stored session record does not parse");
       }
+      records->Next();
     } else {
       key = access->key().ToString();  // a touch without a record
     }
-    if (order <= 0) records->Next();
     if (order >= 0) access->Next();
     ApplyTouch(key, &record);
     if (!fn(key, record)) break;

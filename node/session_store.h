@@ -317,6 +317,9 @@ class SessionStore {
       // Keys of pending entries, each once, for the next snapshot.
       std::vector<Key> queue ABSL_GUARDED_BY(mu);
     };
+    // Settle (written) or Requeue (not written).
+    void Finish(const std::vector<std::pair<Key, int64_t>>& entries,
+                bool written);
     static bool ToKey(absl::string_view bytes, Key* key);
     Shard& ShardFor(const Key& key);
     // Queues entry (of key) if it is pending and not queued yet.

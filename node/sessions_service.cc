@@ -664,6 +664,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
   const int self = cluster_->self_index();
   std::vector<int> fast;
   std::vector<std::string> fast_raw;
+  std::vector<uint32_t> fast_partition;
   std::vector<int> slow;
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<std::string> raw = DecodeId(request->ids(i));
@@ -673,6 +674,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
           RouteFor(partition, call.forwarded).where == Where::kLocal) {
         fast.push_back(i);
         fast_raw.push_back(std::move(*raw));
+        fast_partition.push_back(partition);
         continue;
       }
     }
@@ -692,8 +694,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
         continue;
       }
       if (!request->skip_touch()) {
-        ReplicateIfTouched(PartitionOf(fast_raw[j]), fast_raw[j], before,
-                           *record);
+        ReplicateIfTouched(fast_partition[j], fast_raw[j], before, *record);
       }
       ToPublicSession(*record, result->mutable_session());
     }

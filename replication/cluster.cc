@@ -294,11 +294,11 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
 
 void Cluster::Pump(int node, bool lazy) {
   PeerState& p = *peers_[node];
+  PeerState::Lane& lane = lazy ? p.lazy : p.writes;
+  const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
   {
     absl::MutexLock lock(&p.mu);
-    PeerState::Lane& lane = lazy ? p.lazy : p.writes;
-    const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
     if (lane.in_flight >= max_in_flight || lane.queue.empty()) return;
     size_t count = 0;
     while (!lane.queue.empty() &&
@@ -311,9 +311,9 @@ void Cluster::Pump(int node, bool lazy) {
     ++lane.in_flight;
   }
   // Ends this call's slot in its lane; the caller decides whether to pump.
-  auto release = [&p, lazy] {
+  auto release = [&p, &lane] {
     absl::MutexLock lock(&p.mu);
-    --(lazy ? p.lazy : p.writes).in_flight;
+    --lane.in_flight;
   };
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {

@@ -333,6 +333,10 @@ for target in $targets_to_run; do
     timeout 120 "$tmp/bin/lag_probe" --addr="$sesh_addr" --samples=60 \
       --interval_ms=50 --json_out="$OUT/sesh-g-lag.json" >/dev/null || true
     wait "$lag_load" || true
+    # Counters after every phase: repair_reads stays flat unless a primary
+    # lost its read lease (or a node looked down) during the run.
+    "$tmp/bin/seshctl" --addr="$sesh_addr" --json status \
+      >"$OUT/sesh-status.json" 2>/dev/null || true
     stop_sesh
   else
     redis_pipelined

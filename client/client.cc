@@ -1311,6 +1311,7 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   info.serving = resp->serving();
   info.membership_error = resp->membership_error();
   info.batch_get_calls = resp->batch_get_calls();
+  info.repair_reads = resp->repair_reads();
   info.pending_touches = resp->pending_touches();
   info.storage_busy = resp->storage_busy();
   return info;

@@ -395,6 +395,7 @@ int Status(const Context& ctx) {
             ",\"stored_sessions\":", stats->stored_sessions,
             ",\"batch_get_calls\":", stats->batch_get_calls,
             ",\"pending_touches\":", stats->pending_touches,
+            ",\"repair_reads\":", stats->repair_reads,
             ",\"storage_busy\":", stats->storage_busy ? "true" : "false",
             ",\"membership_error\":", Json(stats->membership_error));
       } else {
@@ -413,6 +414,7 @@ int Status(const Context& ctx) {
                       " stored_sessions: ", stats->stored_sessions,
                       " batch_get_calls: ", stats->batch_get_calls,
                       " pending_touches: ", stats->pending_touches,
+                      " repair_reads: ", stats->repair_reads,
                       stats->storage_busy ? " storage: busy" : " storage: idle");
       if (!stats->membership_error.empty()) {
         absl::StrAppend(&line,

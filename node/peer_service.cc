@@ -1,5 +1,6 @@
 #include "node/peer_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -29,9 +30,23 @@ grpc::ServerUnaryReactor* PeerService::Apply(
     return refused;
   }
   absl::Status status = absl::OkStatus();
+  const PlacementMap& placement = cluster_->placement();
+  const int from = placement.IndexOf(request->from_node());
   for (const internal::SessionRecord& record : request->records()) {
     absl::StatusOr<Record> merged = store_->Merge(record);
-    if (!merged.ok() && status.ok()) status = merged.status();
+    if (!merged.ok()) {
+      if (status.ok()) status = merged.status();
+      continue;
+    }
+    const uint32_t partition = PartitionOf(record.id());
+    if (placement.Primary(partition) != from &&
+        !cluster_->VouchFor(partition, {*merged})) {
+      auto* unvouched = response->mutable_unvouched_partitions();
+      if (std::find(unvouched->begin(), unvouched->end(), partition) ==
+          unvouched->end()) {
+        unvouched->Add(partition);
+      }
+    }
   }
   for (const internal::Touch& touch : request->touches()) {
     absl::Status s = store_->MergeTouch(touch.id(), touch.last_access_ms());
@@ -106,9 +121,13 @@ grpc::ServerUnaryReactor* PeerService::Heartbeat(
     return refused;
   }
   cluster_->CheckPeerEpoch(request->from_node(), request->epoch());
+  if (request->epoch() == cluster_->epoch()) {
+    cluster_->HeardFrom(request->from_node(), request->serving());
+  }
   response->set_node_id(cluster_->self_id());
   response->set_epoch(cluster_->epoch());
   response->set_serving(cluster_->serving());
+  response->set_hints_for_you(cluster_->HintsFor(request->from_node()));
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -191,16 +191,23 @@ void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
 }
 
 void SessionsService::WithRepair(uint32_t partition, const std::string& raw_id,
-                                 std::function<void()> fn) {
+                                 std::function<void(bool current)> fn) {
   served_.fetch_add(1, std::memory_order_relaxed);
-  if (cluster_->placement().Primary(partition) == cluster_->self_index()) {
-    fn();
+  if (cluster_->placement().Primary(partition) == cluster_->self_index() &&
+      cluster_->HasReadLease(partition)) {
+    fn(true);
     return;
   }
+  repair_reads_.fetch_add(1, std::memory_order_relaxed);
+  // This copy and others_needed more include one of every QUORUM's.
+  const int others_needed =
+      static_cast<int>(cluster_->placement().Replicas(partition).size()) -
+      cluster_->AcksNeeded(partition, v1::QUORUM);
   cluster_->ReadFromReplicas(
-      partition, raw_id, [this, fn = std::move(fn)](Record merged) {
+      partition, raw_id,
+      [this, others_needed, fn = std::move(fn)](Record merged, int answered) {
         if (!merged.id().empty()) store_->Merge(merged).IgnoreError();
-        fn();
+        fn(answered >= others_needed);
       });
 }
 
@@ -219,19 +226,24 @@ void SessionsService::ReplicateAndAnswer(std::vector<Record> records,
   auto join = std::make_shared<Join>(static_cast<int>(by_partition.size()),
                                      std::move(done));
   for (auto& [partition, group] : by_partition) {
-    const int wanted = cluster_->AcksNeeded(partition, durability) - 1;
+    // This node's own copy counts unless the partition's primary may be
+    // serving reads under its lease without having seen the write.
+    const int own = cluster_->VouchFor(partition, group) ? 1 : 0;
+    const int needed = cluster_->AcksNeeded(partition, durability);
     const int replicas =
         static_cast<int>(cluster_->placement().Replicas(partition).size());
     cluster_->Replicate(
-        partition, std::move(group), wanted,
-        [join, wanted, replicas](int acks) {
-          if (acks >= wanted) {
+        partition, std::move(group), needed - own,
+        [join, own, needed, replicas](int acks) {
+          if (acks + own >= needed) {
             join->Arrive(grpc::Status::OK);
           } else {
             join->Arrive(Unavailable(absl::StrFormat(
-                "the write reached %d of %d replicas, fewer than its "
-                "durability needs; it was applied and may become visible",
-                acks + 1, replicas)));
+                "the write reached %d of %d replicas that can vouch for it, "
+                "fewer than its durability needs (the partition's primary "
+                "must be among them while it still sends heartbeats); it "
+                "was applied and may become visible",
+                acks + own, replicas)));
           }
         });
   }
@@ -251,8 +263,11 @@ void SessionsService::Mutate(
         live, partition, needed)));
     return;
   }
+  // A write needs no current copy: replicas merge it, and a destroy it
+  // missed still wins.
   WithRepair(partition, raw_id,
-             [this, durability, fn = std::move(fn), done = std::move(done)] {
+             [this, durability, fn = std::move(fn),
+              done = std::move(done)](bool /*current*/) {
                absl::StatusOr<std::vector<Record>> changed = fn();
                if (!changed.ok()) {
                  done(ToGrpcStatus(changed.status()));
@@ -321,7 +336,13 @@ void SessionsService::Read(uint32_t partition, const std::string& raw,
                            absl::string_view ns, bool touch,
                            std::function<void(absl::StatusOr<Record>)> done) {
   WithRepair(partition, raw, [this, partition, raw, ns = std::string(ns),
-                              touch, done = std::move(done)] {
+                              touch, done = std::move(done)](bool current) {
+    if (!current) {
+      done(absl::UnavailableError(
+          "this node's copy may miss acknowledged writes and too few other "
+          "replicas answered to complete it"));
+      return;
+    }
     const int64_t before = store_->clock()->NowMs();
     absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
     if (record.ok() && touch) {
@@ -671,7 +692,8 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
       if (cluster_->placement().Primary(partition) == self &&
-          RouteFor(partition, call.forwarded).where == Where::kLocal) {
+          RouteFor(partition, call.forwarded).where == Where::kLocal &&
+          cluster_->HasReadLease(partition)) {
         fast.push_back(i);
         fast_raw.push_back(std::move(*raw));
         fast_partition.push_back(partition);
@@ -758,6 +780,7 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
   response->set_serving(cluster_->serving());
   response->set_membership_error(cluster_->membership_error());
   response->set_batch_get_calls(sessions_->batch_get_calls());
+  response->set_repair_reads(sessions_->repair_reads());
   response->set_pending_touches(
       static_cast<uint64_t>(store_->PendingTouches()));
   response->set_storage_busy(store_->StorageBusy());

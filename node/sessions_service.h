@@ -78,6 +78,7 @@ class SessionsService final : public v1::Sessions::CallbackService {
   // Calls this node served itself, and calls it forwarded to another node.
   uint64_t requests_served() const { return served_.load(); }
   uint64_t batch_get_calls() const { return batch_get_calls_.load(); }
+  uint64_t repair_reads() const { return repair_reads_.load(); }
   uint64_t requests_forwarded() const { return forwarded_.load(); }
 
  private:
@@ -126,10 +127,12 @@ class SessionsService final : public v1::Sessions::CallbackService {
   void ReplicateIfTouched(uint32_t partition, const std::string& raw,
                           int64_t before, const Record& record);
 
-  // Runs fn after read repair when this node coordinates in place of the
-  // partition's primary.
+  // Runs fn after read repair unless this node is the partition's primary
+  // and holds its read lease (Cluster::HasReadLease). fn(current): false if
+  // this node's copy, merged with what other replicas answered, may still
+  // miss a write acknowledged at QUORUM (too few of them answered).
   void WithRepair(uint32_t partition, const std::string& raw_id,
-                  std::function<void()> fn);
+                  std::function<void(bool current)> fn);
   // Applies a write (fn stores it and returns the records to replicate) and
   // answers once enough replicas hold them.
   void Mutate(uint32_t partition, const std::string& raw_id,
@@ -159,6 +162,7 @@ class SessionsService final : public v1::Sessions::CallbackService {
 
   std::atomic<uint64_t> served_{0};
   std::atomic<uint64_t> batch_get_calls_{0};
+  std::atomic<uint64_t> repair_reads_{0};
   std::atomic<uint64_t> forwarded_{0};
 };
 

@@ -63,6 +63,8 @@ struct Cluster::PeerState {
     // Called with true once the peer acknowledged, false on failure. May be
     // empty (lazy touches, hint replay).
     std::function<void(bool)> ack;
+    // The partition of `records` when `ack` is set.
+    uint32_t partition = 0;
   };
 
   std::shared_ptr<grpc::Channel> channel;
@@ -71,6 +73,11 @@ struct Cluster::PeerState {
   // Monotonic ms of the last successful heartbeat; 0 = never / suspect.
   std::atomic<int64_t> last_ok_ms{0};
   std::atomic<bool> remote_serving{false};
+  // Monotonic ms when the peer's last heartbeat arrived here; 0 = never.
+  std::atomic<int64_t> last_heard_ms{0};
+  std::atomic<bool> heard_serving{false};
+  // Monotonic ms until which this node holds a read lease from the peer.
+  std::atomic<int64_t> lease_until_ms{0};
 
   // Apply calls to the peer, queued and in flight.
   struct Lane {
@@ -85,6 +92,9 @@ struct Cluster::PeerState {
   // Latest state per raw id of what the peer missed while down.
   std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
   bool hints_dropped ABSL_GUARDED_BY(mu) = false;
+  // Hint records taken from `hints` into the lazy lane and not yet
+  // answered.
+  int64_t replaying ABSL_GUARDED_BY(mu) = 0;
   // Touches (raw id -> last_access) waiting for the next lazy flush.
   absl::flat_hash_map<std::string, int64_t> touches ABSL_GUARDED_BY(mu);
 };
@@ -97,6 +107,12 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
   absl::StatusOr<PlacementMap> placement =
       PlacementMap::Build(ids, options.replication_factor);
   if (!placement.ok()) return placement.status();
+  if (options.failure_timeout_ms <= 2 * options.heartbeat_interval_ms) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--failure_timeout_ms (", options.failure_timeout_ms,
+        ") must be more than twice --heartbeat_interval_ms (",
+        options.heartbeat_interval_ms, ")"));
+  }
   int self = placement->IndexOf(options.self_id);
   if (self < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -159,6 +175,57 @@ void Cluster::MarkSuspect(int node) {
     fprintf(stderr, "sesh-node %s: peer %s unreachable, treating it as down\n",
             options_.self_id.c_str(), placement_.nodes()[node].c_str());
   }
+}
+
+bool Cluster::Silent(int node, int64_t now) const {
+  const PeerState& p = *peers_[node];
+  int64_t heard = p.last_heard_ms.load();
+  return heard == 0 || now - heard >= vouch_after_ms() ||
+         !p.heard_serving.load();
+}
+
+void Cluster::HeardFrom(const std::string& node_id, bool serving) {
+  int node = placement_.IndexOf(node_id);
+  if (node < 0 || node == self_index_) return;
+  PeerState& p = *peers_[node];
+  // Serving first: a peer is never seen as heard-from-and-serving on the
+  // strength of an older heartbeat's time.
+  p.heard_serving.store(serving);
+  p.last_heard_ms.store(MonotonicMs());
+}
+
+bool Cluster::VouchFor(uint32_t partition,
+                       const std::vector<SessionRecord>& records) {
+  const int primary = placement_.Primary(partition);
+  if (primary == self_index_) return true;
+  if (!Silent(primary, MonotonicMs())) return false;
+  AddHints(primary, records);
+  return true;
+}
+
+bool Cluster::HasReadLease(uint32_t partition) const {
+  if (!serving_.load()) return false;
+  const auto& replicas = placement_.Replicas(partition);
+  // Enough lease holders that every QUORUM of the others includes one.
+  const int needed = static_cast<int>(replicas.size()) -
+                     AcksNeeded(partition, v1::QUORUM);
+  if (needed <= 0) return true;
+  const int64_t now = MonotonicMs();
+  int held = 0;
+  for (uint8_t node : replicas) {
+    if (node != self_index_ && peers_[node]->lease_until_ms.load() > now) {
+      ++held;
+    }
+  }
+  return held >= needed;
+}
+
+int64_t Cluster::HintsFor(const std::string& node_id) const {
+  int node = placement_.IndexOf(node_id);
+  if (node < 0 || node == self_index_) return 0;
+  PeerState& p = *peers_[node];
+  absl::MutexLock lock(&p.mu);
+  return static_cast<int64_t>(p.hints.size()) + p.replaying;
 }
 
 int Cluster::Coordinator(uint32_t partition) const {
@@ -277,8 +344,12 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     tally->done(0);
     // Still replicate in the background below.
   }
+  const int64_t now = MonotonicMs();
   for (int node : others) {
-    if (!IsUp(node) && peers_[node]->last_ok_ms.load() == 0) {
+    // A peer we cannot call but still hear from may be a primary serving
+    // under its lease: send anyway, so that it gets to acknowledge.
+    if (!IsUp(node) && peers_[node]->last_ok_ms.load() == 0 &&
+        Silent(node, now)) {
       AddHints(node, records);
       record_answer(false);
       continue;
@@ -286,7 +357,7 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     PeerState& p = *peers_[node];
     {
       absl::MutexLock lock(&p.mu);
-      p.writes.queue.push_back({records, {}, record_answer});
+      p.writes.queue.push_back({records, {}, record_answer, partition});
     }
     Pump(node);
   }
@@ -297,23 +368,28 @@ void Cluster::Pump(int node, bool lazy) {
   PeerState::Lane& lane = lazy ? p.lazy : p.writes;
   const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
+  // Hint records replayed by this call.
+  int64_t replays = 0;
   {
     absl::MutexLock lock(&p.mu);
     if (lane.in_flight >= max_in_flight || lane.queue.empty()) return;
     size_t count = 0;
     while (!lane.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
-      count += lane.queue.front().records.size() +
-               lane.queue.front().touches.size() / 16;
+      const PeerState::Pending& next = lane.queue.front();
+      count += next.records.size() + next.touches.size() / 16;
+      if (!next.ack) replays += static_cast<int64_t>(next.records.size());
       batch->push_back(std::move(lane.queue.front()));
       lane.queue.pop_front();
     }
     ++lane.in_flight;
   }
   // Ends this call's slot in its lane; the caller decides whether to pump.
-  auto release = [&p, &lane] {
+  // A failed call has put its records back among the hints by then.
+  auto release = [&p, &lane, replays] {
     absl::MutexLock lock(&p.mu);
     --lane.in_flight;
+    p.replaying -= replays;
   };
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {
@@ -351,8 +427,12 @@ void Cluster::Pump(int node, bool lazy) {
             MarkSuspect(node);
           }
         }
+        const auto& unvouched = response->unvouched_partitions();
         for (PeerState::Pending& pending : *batch) {
-          if (pending.ack) pending.ack(status.ok());
+          if (!pending.ack) continue;
+          pending.ack(status.ok() &&
+                      std::find(unvouched.begin(), unvouched.end(),
+                                pending.partition) == unvouched.end());
         }
         release();
         Pump(node, lazy);
@@ -372,19 +452,20 @@ void Cluster::ReplicateTouch(uint32_t partition, const std::string& raw_id,
 
 void Cluster::ReadFromReplicas(
     uint32_t partition, const std::string& raw_id,
-    std::function<void(SessionRecord)> done) {
+    std::function<void(SessionRecord, int answered)> done) {
   struct Gather {
     absl::Mutex mu;
     SessionRecord merged ABSL_GUARDED_BY(mu);
     int pending ABSL_GUARDED_BY(mu) = 0;
-    std::function<void(SessionRecord)> done;
+    int answered ABSL_GUARDED_BY(mu) = 0;
+    std::function<void(SessionRecord, int)> done;
   };
   std::vector<int> others;
   for (uint8_t node : placement_.Replicas(partition)) {
     if (node != self_index_ && IsUp(node)) others.push_back(node);
   }
   if (others.empty() || isolated_.load()) {
-    done(SessionRecord());
+    done(SessionRecord(), 0);
     return;
   }
   auto gather = std::make_shared<Gather>();
@@ -405,17 +486,22 @@ void Cluster::ReadFromReplicas(
           if (!status.ok()) MarkSuspect(node);
           SessionRecord result;
           bool last = false;
+          int answered = 0;
           {
             absl::MutexLock lock(&gather->mu);
             if (status.ok()) {
+              ++gather->answered;
               for (const SessionRecord& r : response->records()) {
                 gather->merged = Merge(gather->merged, r);
               }
             }
             last = --gather->pending == 0;
-            if (last) result = gather->merged;
+            if (last) {
+              result = gather->merged;
+              answered = gather->answered;
+            }
           }
-          if (last) gather->done(std::move(result));
+          if (last) gather->done(std::move(result), answered);
         });
   }
 }
@@ -433,14 +519,28 @@ void Cluster::HeartbeatLoop() {
       auto response = std::make_shared<internal::HeartbeatResponse>();
       request->set_from_node(options_.self_id);
       request->set_epoch(epoch());
+      request->set_serving(serving_.load());
+      const int64_t sent_ms = MonotonicMs();
       peers_[node]->peer->async()->Heartbeat(
           ctx.get(), request.get(), response.get(),
-          [this, node, ctx, request, response](grpc::Status status) {
+          [this, node, ctx, request, response, sent_ms](grpc::Status status) {
             PeerState& p = *peers_[node];
             if (!status.ok()) return;
             if (response->epoch() != epoch()) {
               CheckPeerEpoch(placement_.nodes()[node], response->epoch());
               return;
+            }
+            // The peer heard this node at or after sent_ms, so it vouches
+            // for no write of this node's partitions before
+            // sent_ms + vouch_after_ms(). Granted only once it holds no
+            // write this node has not applied, and only for a heartbeat
+            // that said this node serves.
+            if (request->serving() && response->hints_for_you() == 0) {
+              const int64_t until = sent_ms + lease_ms();
+              int64_t held = p.lease_until_ms.load();
+              while (held < until &&
+                     !p.lease_until_ms.compare_exchange_weak(held, until)) {
+              }
             }
             bool was_up = IsUp(node);
             p.remote_serving.store(response->serving());
@@ -479,6 +579,7 @@ void Cluster::FlushLoop() {
           }
           p.hints.clear();
           p.hints_dropped = false;
+          p.replaying += static_cast<int64_t>(batch.size());
         }
         for (size_t i = 0; i < batch.size();
              i += static_cast<size_t>(options_.max_apply_batch)) {

@@ -75,7 +75,8 @@ struct ClusterOptions {
 class Cluster {
  public:
   // Builds placement from options.peers. INVALID_ARGUMENT if self_id is not
-  // among the peers or the peer list is invalid.
+  // among the peers, the peer list is invalid, or failure_timeout_ms is not
+  // more than twice heartbeat_interval_ms.
   static absl::StatusOr<std::unique_ptr<Cluster>> Create(
       const ClusterOptions& options);
   ~Cluster();
@@ -104,6 +105,40 @@ class Cluster {
   bool IsUp(int node) const;
   // Marks a peer down at once (a call to it failed as unreachable).
   void MarkSuspect(int node);
+
+  // Read leases (DESIGN §5, read-your-writes across failover).
+  //
+  // A partition's primary answers reads from its own copy alone, with no
+  // other replica asked, only while it holds a read lease: enough of the
+  // other replicas acknowledged one of its heartbeats recently, with no
+  // hint for it outstanding, that every QUORUM of replicas without the
+  // primary includes one of them. A replica promises not to vouch for a
+  // write of the partition (count its copy towards the write's durability)
+  // unless the write comes from the primary or the primary has been silent
+  // for vouch_after_ms(); a lease lasts lease_ms() < vouch_after_ms() from
+  // the heartbeat's sending. So while the primary holds its lease no write
+  // can be acknowledged without it. A replica that vouches for a write the
+  // primary has not seen keeps it as a hint for the primary, and the
+  // primary's lease resumes only once those hints have reached it.
+  //
+  // A peer's heartbeat arrived (the Heartbeat handler calls this).
+  void HeardFrom(const std::string& node_id, bool serving);
+  // This node may count its own copy of `records` (all of `partition`)
+  // towards a write's durability: it is the partition's primary, or the
+  // primary is silent. In the second case the records are kept as hints
+  // for the primary.
+  bool VouchFor(uint32_t partition,
+                const std::vector<internal::SessionRecord>& records);
+  // This node is the partition's primary and may answer a read from its own
+  // copy alone.
+  bool HasReadLease(uint32_t partition) const;
+  // Records held for the peer `node_id` and not yet applied by it: its
+  // hints and hint replays in flight.
+  int64_t HintsFor(const std::string& node_id) const;
+  int64_t vouch_after_ms() const {
+    return options_.failure_timeout_ms - options_.heartbeat_interval_ms / 2;
+  }
+  int64_t lease_ms() const { return vouch_after_ms() * 9 / 10; }
   // This node's own serving state (false while catching up after start).
   void SetServing(bool serving) { serving_.store(serving); }
   bool serving() const { return serving_.load(); }
@@ -121,7 +156,9 @@ class Cluster {
 
   // Sends the records (all of one partition) to the partition's other
   // replicas. done(acks) runs once `acks_wanted` peers acknowledged, or when
-  // every peer answered or failed, with the number that acknowledged.
+  // every peer answered or failed, with the number that acknowledged. A
+  // peer that applied the records but did not vouch for them (see
+  // VouchFor) does not count as an acknowledgement.
   // Peers that are down or fail get the records as hints, replayed when they
   // come back.
   void Replicate(uint32_t partition,
@@ -135,9 +172,11 @@ class Cluster {
                       int64_t last_access_ms);
 
   // Reads other live replicas' copies of a session (read repair). done gets
-  // the merge of what answered within the deadline (empty record if none).
-  void ReadFromReplicas(uint32_t partition, const std::string& raw_id,
-                        std::function<void(internal::SessionRecord)> done);
+  // the merge of what answered within the deadline (empty record if none)
+  // and how many replicas answered.
+  void ReadFromReplicas(
+      uint32_t partition, const std::string& raw_id,
+      std::function<void(internal::SessionRecord, int answered)> done);
 
   // Test-only fault injection: while isolated, this node sends no peer
   // traffic and its peer service refuses every call, as if a network
@@ -166,6 +205,9 @@ class Cluster {
   // thousands of touches never holds up a write.
   void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
+  // No heartbeat from the peer for vouch_after_ms() (monotonic `now`), or
+  // its last one said it was not serving.
+  bool Silent(int node, int64_t now) const;
 
   // Constant after construction.
   const ClusterOptions options_;

@@ -115,6 +115,26 @@ void CheckRead(const std::string& where, const std::string& id,
   EXPECT_LE(n, h.last_attempted) << where;
 }
 
+// Checks a node's stored copy of a session (peer Read) against its history.
+void CheckCopy(const std::string& where, const std::string& id,
+               const History& h,
+               const std::optional<internal::SessionRecord>& copy) {
+  if (h.destroy_acked) {
+    EXPECT_TRUE(copy.has_value() && copy->destroyed())
+        << where << ": an acknowledged destroy is missing";
+    return;
+  }
+  ASSERT_TRUE(copy.has_value()) << where << ": acknowledged session lost";
+  if (copy->destroyed()) {
+    EXPECT_TRUE(h.destroy_attempted) << where << ": destroyed, never asked";
+    return;
+  }
+  int64_t n = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(copy->attributes().at("n").value(), &n));
+  EXPECT_GE(n, h.last_acked) << where << ": an acknowledged update was lost";
+  EXPECT_LE(n, h.last_attempted) << where;
+}
+
 TEST(FailoverTest, Checker_KillAndRestartUnderWriteLoad_NothingAcknowledgedLost) {
   Nodes nodes = MakeCluster(3, NewTempDir("checker"),
                             {"--touch_flush_interval_ms=200"});
@@ -189,14 +209,25 @@ TEST(FailoverTest, Checker_KillAndRestartUnderWriteLoad_NothingAcknowledgedLost)
       CheckRead(node->id(), id, h, status, session);
     }
   }
-  // The restarted node alone: it must hold what it missed while dead.
+  // The restarted node alone: its own copies must hold what it missed while
+  // dead. Alone, it cannot know whether the others acknowledged writes it
+  // has not seen, so it answers reads UNAVAILABLE rather than from them.
   nodes[0]->Kill();
   nodes[2]->Kill();
   for (const auto& [id, h] : histories) {
-    v1::Session session;
-    grpc::Status status = GetThrough(victim, id, &session);
-    CheckRead("n2 alone", id, h, status, session);
+    auto copy = ReadReplica(victim, id);
+    ASSERT_TRUE(copy.ok()) << copy.status();
+    CheckCopy("n2's own copy", id, h, *copy);
   }
+  const std::string& some_id = histories.begin()->first;
+  grpc::Status alone = GetThrough(victim, some_id, nullptr);
+  const int64_t settle_by = NowMs() + 5000;
+  while (alone.ok() && NowMs() < settle_by) {  // until its lease runs out
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    alone = GetThrough(victim, some_id, nullptr);
+  }
+  EXPECT_EQ(alone.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << alone.error_message();
 }
 
 TEST(FailoverTest, ReadYourWrites_KillCoordinatorRightAfterQuorumWrite) {
@@ -469,6 +500,130 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
     EXPECT_EQ(GetThrough(*node, doomed, nullptr).error_code(),
               grpc::StatusCode::NOT_FOUND);
   }
+}
+
+// Whether `observer` sees each node up as `expect_up` says (by node id).
+bool SeesAsUp(NodeProcess& observer,
+              const std::map<std::string, bool>& expect_up) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  v1::TopologyResponse topology;
+  if (!observer.ClusterStub()->Topology(&ctx, {}, &topology).ok()) return false;
+  for (const v1::Node& n : topology.nodes()) {
+    auto it = expect_up.find(n.id());
+    if (it != expect_up.end() && n.up() != it->second) return false;
+  }
+  return true;
+}
+
+// The bug this guards against: a primary that missed a QUORUM destroy (it
+// was cut off, or only looked dead to the others) went on answering reads
+// from its own copy, so a logged-out session came back. The primary now
+// answers alone only under a read lease from its peers, and a peer that
+// holds a write for it (a hint) withholds the lease until it is delivered.
+TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
+  // Hints are replayed at most every 3 s: long enough to read in between.
+  Nodes nodes = MakeCluster(3, NewTempDir("cutoff"),
+                            {"--fault_injection",
+                             "--touch_flush_interval_ms=3000"});
+  ASSERT_TRUE(StartAndWait(nodes).ok());
+  NodeProcess& primary = *nodes[2];
+  std::string id;
+  {
+    // A node mints IDs of partitions it is the primary of.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::CreateRequest request;
+    request.set_namespace_("shop");
+    request.set_idle_timeout_ms(kIdle);
+    request.set_durability(v1::ALL);
+    v1::CreateResponse response;
+    ASSERT_TRUE(primary.SessionsStub()->Create(&ctx, request, &response).ok());
+    id = response.session().id();
+  }
+  ASSERT_TRUE(GetThrough(primary, id, nullptr).ok());
+
+  kill(primary.pid(), SIGUSR1);  // cut off from its peers, not from clients
+  const std::map<std::string, bool> primary_down = {
+      {nodes[0]->id(), true}, {nodes[1]->id(), true}, {primary.id(), false}};
+  int64_t give_up = NowMs() + 10000;
+  while (!(SeesAsUp(*nodes[0], primary_down) &&
+           SeesAsUp(*nodes[1], primary_down)) &&
+         NowMs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(SeesAsUp(*nodes[0], primary_down));
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::DestroyRequest request;
+    request.set_namespace_("shop");
+    request.set_id(id);
+    request.set_durability(v1::QUORUM);
+    v1::DestroyResponse response;
+    grpc::Status status =
+        nodes[0]->SessionsStub()->Destroy(&ctx, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  // Cut off, the primary cannot tell whether it missed a write: no answer.
+  grpc::Status cut_off = GetThrough(primary, id, nullptr);
+  EXPECT_EQ(cut_off.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << "cut-off primary answered: " << cut_off.error_message();
+
+  kill(primary.pid(), SIGUSR1);  // heal
+  const std::map<std::string, bool> all_up = {{nodes[0]->id(), true},
+                                              {nodes[1]->id(), true},
+                                              {primary.id(), true}};
+  give_up = NowMs() + 10000;
+  while (!SeesAsUp(primary, all_up) && NowMs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(SeesAsUp(primary, all_up));
+  // Its own copy is still live (the hint has not arrived yet), but it must
+  // answer from the replicas' merge: the destroy.
+  auto copy = ReadReplica(primary, id);
+  ASSERT_TRUE(copy.ok());
+  ASSERT_TRUE(copy->has_value());
+  EXPECT_FALSE((*copy)->destroyed())
+      << "the hint arrived early; this run did not test the window";
+  EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  // Once the hint is delivered the primary's own copy is the destroy, and
+  // it stays NOT_FOUND whichever way it is read.
+  give_up = NowMs() + 15000;
+  bool delivered = false;
+  while (!delivered && NowMs() < give_up) {
+    auto c = ReadReplica(primary, id);
+    delivered = c.ok() && c->has_value() && (*c)->destroyed();
+    if (!delivered) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(delivered);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // With nothing owed to it, the primary gets its lease back and reads
+  // alone again: ten reads, no repair read among them.
+  auto repair_reads = [&primary]() -> int64_t {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::NodeStatsResponse stats;
+    if (!primary.ClusterStub()->NodeStats(&ctx, {}, &stats).ok()) return -1;
+    return static_cast<int64_t>(stats.repair_reads());
+  };
+  give_up = NowMs() + 10000;
+  bool alone = false;
+  while (!alone && NowMs() < give_up) {
+    const int64_t before = repair_reads();
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
+                grpc::StatusCode::NOT_FOUND);
+    }
+    alone = before >= 0 && repair_reads() == before;
+    if (!alone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(alone) << "the primary never got its read lease back";
 }
 
 TEST(FailoverTest, Touch_ReachesEveryReplicaWithinStalenessBound) {

@@ -213,6 +213,10 @@ struct NodeStatsInfo {
   // BatchGet calls received; touches held in memory, not yet on disk.
   uint64_t batch_get_calls = 0;
   uint64_t pending_touches = 0;
+  // Calls answered only after reading the other replicas' copies (failover,
+  // or a primary without its read lease); flat while the cluster is
+  // healthy.
+  uint64_t repair_reads = 0;
   // RocksDB flushes or compactions running or pending.
   bool storage_busy = false;
 };

@@ -469,7 +469,7 @@ absl::Status SessionStore::MergeTouch(absl::string_view raw_id,
   if (raw_id.size() != 32) {
     return absl::InvalidArgumentError("replicated touch without a valid id");
   }
-  touches_.Raise(StorageKey(raw_id), last_access_ms);
+  touches_.Raise(StorageKey(raw_id), last_access_ms, /*replicated=*/true);
   return absl::OkStatus();
 }
 
@@ -540,7 +540,7 @@ int64_t SessionStore::TouchTable::Find(absl::string_view bytes) {
 }
 
 void SessionStore::TouchTable::Raise(absl::string_view bytes,
-                                     int64_t last_access_ms) {
+                                     int64_t last_access_ms, bool replicated) {
   Key key;
   if (!ToKey(bytes, &key)) return;
   Shard& shard = ShardFor(key);
@@ -548,6 +548,10 @@ void SessionStore::TouchTable::Raise(absl::string_view bytes,
   Entry& entry = shard.entries[key];
   if (last_access_ms <= entry.latest) return;
   entry.latest = last_access_ms;
+  // Once the key has a persisted last access, the sweep sees it and a
+  // replicated touch needs no write here; before, it is written, or a touch
+  // that arrived without its session would never be swept.
+  if (replicated && entry.persisted > 0) entry.persisted = last_access_ms;
   QueueIfPending(shard, key, entry);
 }
 

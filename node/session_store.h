@@ -180,8 +180,12 @@ class SessionStore {
       absl::string_view except_raw_id);
 
   // Replication: a touch made on another replica, recorded in the touch
-  // table like a local one (merged by max into the stored last_access).
-  // INVALID_ARGUMENT for a bad id.
+  // table (merged by max into the stored last_access). The replica that
+  // made it persists it; here it is written only if the session has no
+  // persisted last access yet (a first touch, or one that arrived before
+  // the session), so that the sweep sees every entry. Otherwise it lives in
+  // memory: a replica that restarts gets it back from its peers at
+  // catch-up, as it gets back writes. INVALID_ARGUMENT for a bad id.
   absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
 
   // Writes the touch table's pending entries to the access column family
@@ -283,8 +287,10 @@ class SessionStore {
     // The latest last_access of key (pending or persisted), or 0.
     int64_t Find(absl::string_view key);
     // Raises key's entry to at least last_access_ms; a raise past the
-    // persisted value makes it pending.
-    void Raise(absl::string_view key, int64_t last_access_ms);
+    // persisted value makes it pending. A `replicated` raise of a key with
+    // a persisted value counts as persisted (its maker persists it).
+    void Raise(absl::string_view key, int64_t last_access_ms,
+               bool replicated = false);
     // Every pending entry with its latest value. They stay pending until
     // Settle (the write succeeded) or Requeue (it failed).
     std::vector<std::pair<Key, int64_t>> Snapshot();
@@ -304,7 +310,9 @@ class SessionStore {
     static constexpr int kShards = 64;
     struct Entry {
       int64_t latest = 0;
-      int64_t persisted = 0;  // at most latest; below it while pending
+      // At most latest; below it while pending. Persisted here, or by the
+      // replica that made a replicated touch.
+      int64_t persisted = 0;
       bool queued = false;    // in the shard's queue
     };
     // Keys end in a SHA-256 digest: eight of its bytes are a uniform hash.

@@ -580,6 +580,37 @@ TEST_F(SessionStoreTest, MergeTouch_WithoutSession_IsAbsentAndSweptAfterGrace) {
   EXPECT_THAT(store_->Get("shop", raw, false), IsOk());
 }
 
+TEST_F(SessionStoreTest, MergeTouch_WrittenOnlyUntilTheSessionHasAPersistedLastAccess) {
+  Record created = MustCreate();
+  // The first replicated touch is written: without it the sweep would not
+  // see a touch that arrived before its session.
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 1000), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 1);
+  absl::StatusOr<int64_t> persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 1);
+  // Later ones are persisted by the replica that made them; here they are
+  // held in memory and every read folds them in.
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 2000), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 0);
+  persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 0);
+  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + 2000);
+  // A restart keeps only the written one (a node gets the others back from
+  // its peers when it catches up).
+  Open(options_);
+  got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + 1000);
+  // This node's own touches are still written.
+  clock_.AdvanceMs(kIdle / 2);
+  ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 1);
+}
+
 TEST_F(SessionStoreTest, Touch_IsHeldInMemoryUntilPersisted) {
   Record created = MustCreate();
   const int64_t stored_before = store_->CountStoredForTesting();
@@ -608,6 +639,9 @@ TEST_F(SessionStoreTest, PersistTouches_ConcurrentWithTouches_LosesNone) {
   constexpr int kSessions = 20;
   constexpr int kThreads = 4;
   constexpr int kRaises = 500;
+  StoreOptions options;
+  options.touch_write_fraction = 0;  // every touch that moves by 1 ms counts
+  Open(options);
   std::vector<std::string> ids;
   for (int i = 0; i < kSessions; ++i) ids.push_back(MustCreate().id());
   std::atomic<bool> done{false};
@@ -617,15 +651,16 @@ TEST_F(SessionStoreTest, PersistTouches_ConcurrentWithTouches_LosesNone) {
       EXPECT_THAT(persisted, IsOk());
     }
   });
-  // Thread t raises session i to kStart + (r * kThreads + t) for r = 0..;
-  // the last raise of each session is the largest.
+  // Each pass of each thread moves the clock 1 ms, then touches every
+  // session. The thread whose pass moves it last touches them all at the
+  // final time, which is therefore every session's last access.
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
+    threads.emplace_back([&] {
       for (int r = 0; r < kRaises; ++r) {
+        clock_.AdvanceMs(1);
         for (const std::string& id : ids) {
-          ASSERT_THAT(store_->MergeTouch(id, kStart + r * kThreads + t + 1),
-                      IsOk());
+          ASSERT_THAT(store_->Get("shop", id, /*touch=*/true), IsOk());
         }
       }
     });
@@ -633,7 +668,8 @@ TEST_F(SessionStoreTest, PersistTouches_ConcurrentWithTouches_LosesNone) {
   for (std::thread& t : threads) t.join();
   done.store(true);
   persister.join();
-  const int64_t want = kStart + (kRaises - 1) * kThreads + kThreads;
+  const int64_t want = kStart + kThreads * kRaises;
+  ASSERT_EQ(clock_.NowMs(), want);
   for (const std::string& id : ids) {
     absl::StatusOr<Record> got = store_->Get("shop", id, false);
     ASSERT_THAT(got, IsOk());

@@ -21,6 +21,7 @@
 #include "client/sesh/client.h"
 #include "gtest/gtest.h"
 #include "replication/merge.h"
+#include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/internal/peer.grpc.pb.h"
 #include "tests/node_process.h"
@@ -624,6 +625,91 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
     if (!alone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(alone) << "the primary never got its read lease back";
+}
+
+// The replica side of read leases, through the peer protocol: a replica
+// counts its copy towards a write that does not come from the partition's
+// primary only once the primary has gone silent, and then keeps the write
+// for it as a hint, which it reports to the primary until delivered.
+TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
+  Nodes nodes = MakeCluster(3, NewTempDir("vouch"), {});
+  ASSERT_TRUE(StartAndWait(nodes).ok());
+  NodeProcess& primary = *nodes[2];
+  NodeProcess& replica = *nodes[1];
+  std::string id;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::CreateRequest request;
+    request.set_namespace_("shop");
+    request.set_idle_timeout_ms(kIdle);
+    request.set_durability(v1::ALL);
+    v1::CreateResponse response;
+    ASSERT_TRUE(primary.SessionsStub()->Create(&ctx, request, &response).ok());
+    id = response.session().id();
+  }
+  auto copy = ReadReplica(replica, id);
+  ASSERT_TRUE(copy.ok() && copy->has_value());
+  const internal::SessionRecord record = **copy;
+  const uint32_t partition = PartitionOf(record.id());
+  auto peer = internal::Peer::NewStub(replica.channel());
+  // Apply `record` to the replica as if coordinated by node `from`; the
+  // partitions it did not vouch for.
+  auto apply = [&](const std::string& from) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    internal::ApplyRequest request;
+    request.set_from_node(from);
+    *request.add_records() = record;
+    internal::ApplyResponse response;
+    grpc::Status status = peer->Apply(&ctx, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return std::vector<uint32_t>(response.unvouched_partitions().begin(),
+                                 response.unvouched_partitions().end());
+  };
+  uint64_t epoch = 0;
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::TopologyResponse topology;
+    ASSERT_TRUE(replica.ClusterStub()->Topology(&ctx, {}, &topology).ok());
+    epoch = topology.epoch();
+  }
+  // What the replica owes the primary, asked as the primary would.
+  auto hints_for_primary = [&]() -> int64_t {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    internal::HeartbeatRequest request;
+    request.set_from_node(primary.id());
+    request.set_epoch(epoch);
+    request.set_serving(true);
+    internal::HeartbeatResponse response;
+    if (!peer->Heartbeat(&ctx, request, &response).ok()) return -1;
+    return response.hints_for_you();
+  };
+
+  EXPECT_EQ(apply(nodes[0]->id()), std::vector<uint32_t>{partition})
+      << "vouched for a write while the primary sends heartbeats";
+  EXPECT_TRUE(apply(primary.id()).empty()) << "the primary's own write";
+
+  primary.Pause();
+  const int64_t give_up = NowMs() + 5000;
+  std::vector<uint32_t> unvouched = apply(nodes[0]->id());
+  while (!unvouched.empty() && NowMs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    unvouched = apply(nodes[0]->id());
+  }
+  EXPECT_TRUE(unvouched.empty()) << "never vouched with the primary silent";
+  EXPECT_GE(hints_for_primary(), 1) << "vouched without keeping a hint";
+
+  primary.Resume();
+  const int64_t drain_by = NowMs() + 15000;
+  int64_t owed = hints_for_primary();
+  while (owed != 0 && NowMs() < drain_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    owed = hints_for_primary();
+  }
+  EXPECT_EQ(owed, 0) << "the hint never reached the primary";
 }
 
 TEST(FailoverTest, Touch_ReachesEveryReplicaWithinStalenessBound) {

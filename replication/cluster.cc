@@ -164,9 +164,14 @@ void Cluster::Stop() {
 bool Cluster::IsUp(int node) const {
   if (node == self_index_) return serving_.load();
   const PeerState& p = *peers_[node];
-  int64_t last = p.last_ok_ms.load();
-  return last != 0 && MonotonicMs() - last < options_.failure_timeout_ms &&
-         p.remote_serving.load();
+  // Timed on the peer's own heartbeats, the clock of Silent(): a peer that
+  // times out here has been silent long enough for writes to go on without
+  // it. A failed call (MarkSuspect) takes it down at once, until it answers
+  // a heartbeat again.
+  int64_t heard = p.last_heard_ms.load();
+  return p.last_ok_ms.load() != 0 && heard != 0 &&
+         MonotonicMs() - heard < options_.failure_timeout_ms &&
+         p.heard_serving.load() && p.remote_serving.load();
 }
 
 void Cluster::MarkSuspect(int node) {

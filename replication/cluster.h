@@ -100,8 +100,10 @@ class Cluster {
   const std::string& address(int node) const { return addresses_[node]; }
   int node_count() const { return static_cast<int>(addresses_.size()); }
 
-  // As seen by the failure detector: answered a heartbeat recently and is
-  // serving (caught up). This node is up once it is serving.
+  // As seen by the failure detector: its heartbeats arrived within
+  // failure_timeout_ms, it answers ours, no call to it has failed since its
+  // last answer, and it is serving (caught up). This node is up once it is
+  // serving.
   bool IsUp(int node) const;
   // Marks a peer down at once (a call to it failed as unreachable).
   void MarkSuspect(int node);

@@ -223,7 +223,8 @@ TEST(FailoverTest, Checker_KillAndRestartUnderWriteLoad_NothingAcknowledgedLost)
   const std::string& some_id = histories.begin()->first;
   grpc::Status alone = GetThrough(victim, some_id, nullptr);
   const int64_t settle_by = NowMs() + 5000;
-  while (alone.ok() && NowMs() < settle_by) {  // until its lease runs out
+  while (alone.error_code() != grpc::StatusCode::UNAVAILABLE &&
+         NowMs() < settle_by) {  // until its lease runs out
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     alone = GetThrough(victim, some_id, nullptr);
   }
@@ -497,6 +498,9 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
   EXPECT_EQ(merged.attributes().at("contested").value(), winner);
   EXPECT_EQ(merged.attributes().at("origin").value(), "both");
   EXPECT_EQ(merged.attributes().count("refused"), 0u);
+  // A node that does not see the others up yet answers reads UNAVAILABLE
+  // (it cannot tell what it missed); once it does, the destroy holds.
+  ASSERT_TRUE(WaitForView(nodes).ok());
   for (auto& node : nodes) {
     EXPECT_EQ(GetThrough(*node, doomed, nullptr).error_code(),
               grpc::StatusCode::NOT_FOUND);
@@ -545,25 +549,38 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
   ASSERT_TRUE(GetThrough(primary, id, nullptr).ok());
 
   kill(primary.pid(), SIGUSR1);  // cut off from its peers, not from clients
+  // Until each side sees the other down. The primary's own view turns once
+  // it has not heard back for --failure_timeout_ms, by when the others have
+  // not heard from it for long enough to vouch for writes without it.
   const std::map<std::string, bool> primary_down = {
       {nodes[0]->id(), true}, {nodes[1]->id(), true}, {primary.id(), false}};
+  const std::map<std::string, bool> others_down = {
+      {nodes[0]->id(), false}, {nodes[1]->id(), false}, {primary.id(), true}};
   int64_t give_up = NowMs() + 10000;
   while (!(SeesAsUp(*nodes[0], primary_down) &&
-           SeesAsUp(*nodes[1], primary_down)) &&
+           SeesAsUp(*nodes[1], primary_down) &&
+           SeesAsUp(primary, others_down)) &&
          NowMs() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(SeesAsUp(*nodes[0], primary_down));
+  ASSERT_TRUE(SeesAsUp(primary, others_down));
   {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    v1::DestroyRequest request;
-    request.set_namespace_("shop");
-    request.set_id(id);
-    request.set_durability(v1::QUORUM);
-    v1::DestroyResponse response;
-    grpc::Status status =
-        nodes[0]->SessionsStub()->Destroy(&ctx, request, &response);
+    // A write can still be refused for a moment (UNAVAILABLE): a replica
+    // that heard from the primary recently does not vouch for it.
+    grpc::Status status;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(Deadline());
+      v1::DestroyRequest request;
+      request.set_namespace_("shop");
+      request.set_id(id);
+      request.set_durability(v1::QUORUM);
+      v1::DestroyResponse response;
+      status = nodes[0]->SessionsStub()->Destroy(&ctx, request, &response);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   // Cut off, the primary cannot tell whether it missed a write: no answer.
@@ -688,8 +705,17 @@ TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
     return response.hints_for_you();
   };
 
-  EXPECT_EQ(apply(nodes[0]->id()), std::vector<uint32_t>{partition})
+  // The replica hears the primary as serving from its first heartbeat
+  // after start-up on; until then it may vouch (and keep hints for it).
+  std::vector<uint32_t> refused = apply(nodes[0]->id());
+  const int64_t heard_by = NowMs() + 5000;
+  while (refused.empty() && NowMs() < heard_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    refused = apply(nodes[0]->id());
+  }
+  EXPECT_EQ(refused, std::vector<uint32_t>{partition})
       << "vouched for a write while the primary sends heartbeats";
+  EXPECT_EQ(apply(nodes[0]->id()), std::vector<uint32_t>{partition});
   EXPECT_TRUE(apply(primary.id()).empty()) << "the primary's own write";
 
   primary.Pause();

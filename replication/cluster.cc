@@ -76,6 +76,9 @@ struct Cluster::PeerState {
   // Monotonic ms when the peer's last heartbeat arrived here; 0 = never.
   std::atomic<int64_t> last_heard_ms{0};
   std::atomic<bool> heard_serving{false};
+  // Monotonic ms when a heartbeat to the peer last found nothing accepting
+  // connections at its address (its process is not running).
+  std::atomic<int64_t> refused_ms{0};
   // Monotonic ms until which this node holds a read lease from the peer.
   std::atomic<int64_t> lease_until_ms{0};
 
@@ -171,7 +174,8 @@ bool Cluster::IsUp(int node) const {
   int64_t heard = p.last_heard_ms.load();
   return p.last_ok_ms.load() != 0 && heard != 0 &&
          MonotonicMs() - heard < options_.failure_timeout_ms &&
-         p.heard_serving.load() && p.remote_serving.load();
+         p.refused_ms.load() <= heard && p.heard_serving.load() &&
+         p.remote_serving.load();
 }
 
 void Cluster::MarkSuspect(int node) {
@@ -185,8 +189,11 @@ void Cluster::MarkSuspect(int node) {
 bool Cluster::Silent(int node, int64_t now) const {
   const PeerState& p = *peers_[node];
   int64_t heard = p.last_heard_ms.load();
+  // A process that refuses connections serves no reads, so it holds no
+  // lease anyone must wait out; a restarted one earns a new lease only once
+  // the hints kept for it are delivered.
   return heard == 0 || now - heard >= vouch_after_ms() ||
-         !p.heard_serving.load();
+         !p.heard_serving.load() || p.refused_ms.load() > heard;
 }
 
 void Cluster::HeardFrom(const std::string& node_id, bool serving) {
@@ -530,7 +537,17 @@ void Cluster::HeartbeatLoop() {
           ctx.get(), request.get(), response.get(),
           [this, node, ctx, request, response, sent_ms](grpc::Status status) {
             PeerState& p = *peers_[node];
-            if (!status.ok()) return;
+            if (!status.ok()) {
+              // The channel cannot connect: nothing listens at the peer's
+              // address (a server that refuses a call, as a cut-off node
+              // does, leaves the channel ready).
+              if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                  p.channel->GetState(false) ==
+                      GRPC_CHANNEL_TRANSIENT_FAILURE) {
+                p.refused_ms.store(MonotonicMs());
+              }
+              return;
+            }
             if (response->epoch() != epoch()) {
               CheckPeerEpoch(placement_.nodes()[node], response->epoch());
               return;

@@ -102,7 +102,8 @@ class Cluster {
 
   // As seen by the failure detector: its heartbeats arrived within
   // failure_timeout_ms, it answers ours, no call to it has failed since its
-  // last answer, and it is serving (caught up). This node is up once it is
+  // last answer, its address has not refused connections since its last
+  // heartbeat, and it is serving (caught up). This node is up once it is
   // serving.
   bool IsUp(int node) const;
   // Marks a peer down at once (a call to it failed as unreachable).
@@ -207,8 +208,9 @@ class Cluster {
   // thousands of touches never holds up a write.
   void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
-  // No heartbeat from the peer for vouch_after_ms() (monotonic `now`), or
-  // its last one said it was not serving.
+  // No heartbeat from the peer for vouch_after_ms() (monotonic `now`), its
+  // last one said it was not serving, or its address has refused
+  // connections since.
   bool Silent(int node, int64_t now) const;
 
   // Constant after construction.

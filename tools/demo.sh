@@ -49,7 +49,16 @@ owner=$(ctl ring "$rotated" | sed -n 's/^preference_list: *//p' | cut -d, -f1)
 say "kill -9 that node ($owner): nobody is logged out"
 bash tools/cluster.sh kill "$owner"
 ctl get "$rotated"
-ctl update "$rotated" cart=4
+# Reads go on at once. A write to the dead node's sessions waits until the
+# other replicas have seen it gone (about one heartbeat, 200 ms): until
+# then it might still be answering reads alone, so they do not vouch for
+# writes without it, and the write is refused with UNAVAILABLE.
+for attempt in $(seq 1 20); do
+  if ctl update "$rotated" cart=4 2>/dev/null; then break; fi
+  [ "$attempt" = 20 ] && ctl update "$rotated" cart=4
+  echo "(write refused for now, attempt $attempt; retrying in 100 ms)"
+  sleep 0.1
+done
 
 say "It comes back and catches up before serving"
 bash tools/cluster.sh start "$owner"

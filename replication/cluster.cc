@@ -129,7 +129,8 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
                  int self_index)
     : options_(options),
       placement_(std::move(placement)),
-      self_index_(self_index) {
+      self_index_(self_index),
+      created_ms_(MonotonicMs()) {
   addresses_.resize(placement_.nodes().size());
   for (const PeerSpec& p : options_.peers) {
     addresses_[placement_.IndexOf(p.id)] = p.address;
@@ -188,12 +189,15 @@ void Cluster::MarkSuspect(int node) {
 
 bool Cluster::Silent(int node, int64_t now) const {
   const PeerState& p = *peers_[node];
-  int64_t heard = p.last_heard_ms.load();
+  const int64_t heard = p.last_heard_ms.load();
   // A process that refuses connections serves no reads, so it holds no
   // lease anyone must wait out; a restarted one earns a new lease only once
   // the hints kept for it are delivered.
-  return heard == 0 || now - heard >= vouch_after_ms() ||
-         !p.heard_serving.load() || p.refused_ms.load() > heard;
+  if (p.refused_ms.load() > heard) return true;
+  if (heard != 0 && !p.heard_serving.load()) return true;  // catching up
+  // A peer not heard since this node started may still hold a lease that
+  // this node's previous run granted it: wait that out too.
+  return now - std::max(heard, created_ms_) >= vouch_after_ms();
 }
 
 void Cluster::HeardFrom(const std::string& node_id, bool serving) {

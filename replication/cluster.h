@@ -208,15 +208,17 @@ class Cluster {
   // thousands of touches never holds up a write.
   void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
-  // No heartbeat from the peer for vouch_after_ms() (monotonic `now`), its
-  // last one said it was not serving, or its address has refused
-  // connections since.
+  // No heartbeat from the peer for vouch_after_ms() (monotonic `now`;
+  // counted from this node's start if none yet), its last one said it was
+  // not serving, or its address has refused connections since.
   bool Silent(int node, int64_t now) const;
 
   // Constant after construction.
   const ClusterOptions options_;
   const PlacementMap placement_;
   const int self_index_;
+  // Monotonic ms at construction (see Silent()).
+  const int64_t created_ms_;
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<PeerState>> peers_;
 

@@ -576,8 +576,22 @@ for t in targets:
     L.append("- %s: %d unexpected, %d expected (NOT_FOUND after a concurrent destroy/rotate)%s" % (
         t, unexpected, expected, (". " + detail) if detail else ""))
 L.append("")
+status_path = os.path.join(out, "sesh-status.json")
+if os.path.exists(status_path):
+    try:
+        with open(status_path) as f:
+            nodes = json.load(f).get("nodes", [])
+        counts = ", ".join("%s %s" % (n.get("id"), n.get("repair_reads", "n/a"))
+                           for n in nodes)
+        L.append("Sesh calls answered only after reading the other replicas "
+                 "(`repair_reads`, whole run; 0 unless a primary lost its read "
+                 "lease or a node looked down): " + counts + ".")
+        L.append("")
+    except (OSError, ValueError):
+        pass
 L.append("Files: `<target>-<phase>.json` (sesh-load output), `*-memory.txt`, "
-         "`sweep-*.dat`, `logs/` (progress, node and Redis logs), `commit.txt`.")
+         "`sweep-*.dat`, `logs/` (progress, node and Redis logs), `commit.txt`, "
+         "`sesh-status.json` (`seshctl status` after the Sesh phases).")
 
 with open(os.path.join(out, "report.md"), "w") as f:
     f.write("\n".join(L) + "\n")

@@ -193,16 +193,12 @@ void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
 void SessionsService::WithRepair(uint32_t partition, const std::string& raw_id,
                                  std::function<void(bool current)> fn) {
   served_.fetch_add(1, std::memory_order_relaxed);
-  if (cluster_->placement().Primary(partition) == cluster_->self_index() &&
-      cluster_->HasReadLease(partition)) {
+  if (cluster_->HasReadLease(partition)) {
     fn(true);
     return;
   }
   repair_reads_.fetch_add(1, std::memory_order_relaxed);
-  // This copy and others_needed more include one of every QUORUM's.
-  const int others_needed =
-      static_cast<int>(cluster_->placement().Replicas(partition).size()) -
-      cluster_->AcksNeeded(partition, v1::QUORUM);
+  const int others_needed = cluster_->OthersCoveringQuorum(partition);
   cluster_->ReadFromReplicas(
       partition, raw_id,
       [this, others_needed, fn = std::move(fn)](Record merged, int answered) {
@@ -679,10 +675,9 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     return reactor;
   }
   CallInfo call = InfoOf(ctx);
-  // Ids this node coordinates as their primary are read in one pass over
-  // storage; the others (malformed, forwarded elsewhere, failover) one by
-  // one through the Get path.
-  const int self = cluster_->self_index();
+  // Ids this node coordinates as their primary, under its read lease, are
+  // read in one pass over storage; the others (malformed, forwarded
+  // elsewhere, failover, no lease) one by one through the Get path.
   std::vector<int> fast;
   std::vector<std::string> fast_raw;
   std::vector<uint32_t> fast_partition;
@@ -691,9 +686,8 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     absl::StatusOr<std::string> raw = DecodeId(request->ids(i));
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
-      if (cluster_->placement().Primary(partition) == self &&
-          RouteFor(partition, call.forwarded).where == Where::kLocal &&
-          cluster_->HasReadLease(partition)) {
+      if (cluster_->HasReadLease(partition) &&
+          RouteFor(partition, call.forwarded).where == Where::kLocal) {
         fast.push_back(i);
         fast_raw.push_back(std::move(*raw));
         fast_partition.push_back(partition);

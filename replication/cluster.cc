@@ -220,15 +220,14 @@ bool Cluster::VouchFor(uint32_t partition,
 }
 
 bool Cluster::HasReadLease(uint32_t partition) const {
-  if (!serving_.load()) return false;
-  const auto& replicas = placement_.Replicas(partition);
-  // Enough lease holders that every QUORUM of the others includes one.
-  const int needed = static_cast<int>(replicas.size()) -
-                     AcksNeeded(partition, v1::QUORUM);
+  if (placement_.Primary(partition) != self_index_ || !serving_.load()) {
+    return false;
+  }
+  const int needed = OthersCoveringQuorum(partition);
   if (needed <= 0) return true;
   const int64_t now = MonotonicMs();
   int held = 0;
-  for (uint8_t node : replicas) {
+  for (uint8_t node : placement_.Replicas(partition)) {
     if (node != self_index_ && peers_[node]->lease_until_ms.load() > now) {
       ++held;
     }

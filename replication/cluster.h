@@ -132,9 +132,16 @@ class Cluster {
   // for the primary.
   bool VouchFor(uint32_t partition,
                 const std::vector<internal::SessionRecord>& records);
-  // This node is the partition's primary and may answer a read from its own
-  // copy alone.
+  // This node is the partition's primary and holds its read lease: it may
+  // answer a read from its own copy alone.
   bool HasReadLease(uint32_t partition) const;
+  // Other replicas of the partition that, with any one replica, include a
+  // member of every QUORUM of its replicas: the lease holders a primary
+  // needs, and the answers a read repair needs.
+  int OthersCoveringQuorum(uint32_t partition) const {
+    return static_cast<int>(placement_.Replicas(partition).size()) -
+           AcksNeeded(partition, v1::QUORUM);
+  }
   // Records held for the peer `node_id` and not yet applied by it: its
   // hints and hint replays in flight.
   int64_t HintsFor(const std::string& node_id) const;

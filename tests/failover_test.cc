@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -507,6 +508,33 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
   }
 }
 
+// Calls `done` every interval_ms until it returns true or timeout_ms have
+// passed; returns its last answer.
+bool PollUntil(int64_t timeout_ms, int64_t interval_ms,
+               const std::function<bool()>& done) {
+  const int64_t give_up = NowMs() + timeout_ms;
+  bool ok = done();
+  while (!ok && NowMs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    ok = done();
+  }
+  return ok;
+}
+
+// Creates a session through `node` directly, at ALL; a node mints IDs of
+// partitions it is the primary of. The ID, or empty on failure.
+std::string CreateThrough(NodeProcess& node) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  v1::CreateRequest request;
+  request.set_namespace_("shop");
+  request.set_idle_timeout_ms(kIdle);
+  request.set_durability(v1::ALL);
+  v1::CreateResponse response;
+  if (!node.SessionsStub()->Create(&ctx, request, &response).ok()) return "";
+  return response.session().id();
+}
+
 // Whether `observer` sees each node up as `expect_up` says (by node id).
 bool SeesAsUp(NodeProcess& observer,
               const std::map<std::string, bool>& expect_up) {
@@ -533,19 +561,8 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
                              "--touch_flush_interval_ms=3000"});
   ASSERT_TRUE(StartAndWait(nodes).ok());
   NodeProcess& primary = *nodes[2];
-  std::string id;
-  {
-    // A node mints IDs of partitions it is the primary of.
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    v1::CreateRequest request;
-    request.set_namespace_("shop");
-    request.set_idle_timeout_ms(kIdle);
-    request.set_durability(v1::ALL);
-    v1::CreateResponse response;
-    ASSERT_TRUE(primary.SessionsStub()->Create(&ctx, request, &response).ok());
-    id = response.session().id();
-  }
+  const std::string id = CreateThrough(primary);
+  ASSERT_FALSE(id.empty());
   ASSERT_TRUE(GetThrough(primary, id, nullptr).ok());
 
   kill(primary.pid(), SIGUSR1);  // cut off from its peers, not from clients
@@ -556,13 +573,10 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
       {nodes[0]->id(), true}, {nodes[1]->id(), true}, {primary.id(), false}};
   const std::map<std::string, bool> others_down = {
       {nodes[0]->id(), false}, {nodes[1]->id(), false}, {primary.id(), true}};
-  int64_t give_up = NowMs() + 10000;
-  while (!(SeesAsUp(*nodes[0], primary_down) &&
-           SeesAsUp(*nodes[1], primary_down) &&
-           SeesAsUp(primary, others_down)) &&
-         NowMs() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  PollUntil(10000, 20, [&] {
+    return SeesAsUp(*nodes[0], primary_down) &&
+           SeesAsUp(*nodes[1], primary_down) && SeesAsUp(primary, others_down);
+  });
   ASSERT_TRUE(SeesAsUp(*nodes[0], primary_down));
   ASSERT_TRUE(SeesAsUp(primary, others_down));
   {
@@ -592,11 +606,7 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
   const std::map<std::string, bool> all_up = {{nodes[0]->id(), true},
                                               {nodes[1]->id(), true},
                                               {primary.id(), true}};
-  give_up = NowMs() + 10000;
-  while (!SeesAsUp(primary, all_up) && NowMs() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(SeesAsUp(primary, all_up));
+  ASSERT_TRUE(PollUntil(10000, 20, [&] { return SeesAsUp(primary, all_up); }));
   // Its own copy is still live (the hint has not arrived yet), but it must
   // answer from the replicas' merge: the destroy.
   auto copy = ReadReplica(primary, id);
@@ -608,14 +618,10 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
             grpc::StatusCode::NOT_FOUND);
   // Once the hint is delivered the primary's own copy is the destroy, and
   // it stays NOT_FOUND whichever way it is read.
-  give_up = NowMs() + 15000;
-  bool delivered = false;
-  while (!delivered && NowMs() < give_up) {
+  EXPECT_TRUE(PollUntil(15000, 50, [&] {
     auto c = ReadReplica(primary, id);
-    delivered = c.ok() && c->has_value() && (*c)->destroyed();
-    if (!delivered) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(delivered);
+    return c.ok() && c->has_value() && (*c)->destroyed();
+  }));
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
               grpc::StatusCode::NOT_FOUND);
@@ -630,17 +636,14 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
     if (!primary.ClusterStub()->NodeStats(&ctx, {}, &stats).ok()) return -1;
     return static_cast<int64_t>(stats.repair_reads());
   };
-  give_up = NowMs() + 10000;
-  bool alone = false;
-  while (!alone && NowMs() < give_up) {
+  const bool alone = PollUntil(10000, 100, [&] {
     const int64_t before = repair_reads();
     for (int i = 0; i < 10; ++i) {
       EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
                 grpc::StatusCode::NOT_FOUND);
     }
-    alone = before >= 0 && repair_reads() == before;
-    if (!alone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+    return before >= 0 && repair_reads() == before;
+  });
   EXPECT_TRUE(alone) << "the primary never got its read lease back";
 }
 
@@ -653,18 +656,8 @@ TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
   ASSERT_TRUE(StartAndWait(nodes).ok());
   NodeProcess& primary = *nodes[2];
   NodeProcess& replica = *nodes[1];
-  std::string id;
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    v1::CreateRequest request;
-    request.set_namespace_("shop");
-    request.set_idle_timeout_ms(kIdle);
-    request.set_durability(v1::ALL);
-    v1::CreateResponse response;
-    ASSERT_TRUE(primary.SessionsStub()->Create(&ctx, request, &response).ok());
-    id = response.session().id();
-  }
+  const std::string id = CreateThrough(primary);
+  ASSERT_FALSE(id.empty());
   auto copy = ReadReplica(replica, id);
   ASSERT_TRUE(copy.ok() && copy->has_value());
   const internal::SessionRecord record = **copy;
@@ -707,34 +700,27 @@ TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
 
   // The replica hears the primary as serving from its first heartbeat
   // after start-up on; until then it may vouch (and keep hints for it).
-  std::vector<uint32_t> refused = apply(nodes[0]->id());
-  const int64_t heard_by = NowMs() + 5000;
-  while (refused.empty() && NowMs() < heard_by) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<uint32_t> refused;
+  PollUntil(5000, 50, [&] {
     refused = apply(nodes[0]->id());
-  }
+    return !refused.empty();
+  });
   EXPECT_EQ(refused, std::vector<uint32_t>{partition})
       << "vouched for a write while the primary sends heartbeats";
   EXPECT_EQ(apply(nodes[0]->id()), std::vector<uint32_t>{partition});
   EXPECT_TRUE(apply(primary.id()).empty()) << "the primary's own write";
 
   primary.Pause();
-  const int64_t give_up = NowMs() + 5000;
-  std::vector<uint32_t> unvouched = apply(nodes[0]->id());
-  while (!unvouched.empty() && NowMs() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    unvouched = apply(nodes[0]->id());
-  }
-  EXPECT_TRUE(unvouched.empty()) << "never vouched with the primary silent";
+  EXPECT_TRUE(PollUntil(5000, 50, [&] { return apply(nodes[0]->id()).empty(); }))
+      << "never vouched with the primary silent";
   EXPECT_GE(hints_for_primary(), 1) << "vouched without keeping a hint";
 
   primary.Resume();
-  const int64_t drain_by = NowMs() + 15000;
-  int64_t owed = hints_for_primary();
-  while (owed != 0 && NowMs() < drain_by) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int64_t owed = -1;
+  PollUntil(15000, 100, [&] {
     owed = hints_for_primary();
-  }
+    return owed == 0;
+  });
   EXPECT_EQ(owed, 0) << "the hint never reached the primary";
 }
 

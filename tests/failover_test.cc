@@ -89,6 +89,32 @@ grpc::Status GetThrough(NodeProcess& node, const std::string& id,
   return status;
 }
 
+// Creates a session through `node` directly, at ALL; a node mints IDs of
+// partitions it is the primary of. The ID, or empty on failure.
+std::string CreateThrough(NodeProcess& node) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  v1::CreateRequest request;
+  request.set_namespace_("shop");
+  request.set_idle_timeout_ms(kIdle);
+  request.set_durability(v1::ALL);
+  v1::CreateResponse response;
+  if (!node.SessionsStub()->Create(&ctx, request, &response).ok()) return "";
+  return response.session().id();
+}
+
+// Destroys a session at QUORUM through `node` directly.
+grpc::Status DestroyThrough(NodeProcess& node, const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  v1::DestroyRequest request;
+  request.set_namespace_("shop");
+  request.set_id(id);
+  request.set_durability(v1::QUORUM);
+  v1::DestroyResponse response;
+  return node.SessionsStub()->Destroy(&ctx, request, &response);
+}
+
 // What the checker knows of one session, written by one thread only.
 struct History {
   int64_t last_acked = 0;      // value of "n" in the last acked update
@@ -454,16 +480,7 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
                                               {"from_majority", "1"}},
                      v1::QUORUM, &majority_write)
                   .ok());
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    v1::DestroyRequest request;
-    request.set_namespace_("shop");
-    request.set_id(doomed);
-    request.set_durability(v1::QUORUM);
-    v1::DestroyResponse response;
-    ASSERT_TRUE(majority->Destroy(&ctx, request, &response).ok());
-  }
+  ASSERT_TRUE(DestroyThrough(*nodes[0], doomed).ok());
 
   kill(isolated.pid(), SIGUSR1);  // heal
   const std::string winner =
@@ -521,20 +538,6 @@ bool PollUntil(int64_t timeout_ms, int64_t interval_ms,
   return ok;
 }
 
-// Creates a session through `node` directly, at ALL; a node mints IDs of
-// partitions it is the primary of. The ID, or empty on failure.
-std::string CreateThrough(NodeProcess& node) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
-  v1::CreateRequest request;
-  request.set_namespace_("shop");
-  request.set_idle_timeout_ms(kIdle);
-  request.set_durability(v1::ALL);
-  v1::CreateResponse response;
-  if (!node.SessionsStub()->Create(&ctx, request, &response).ok()) return "";
-  return response.session().id();
-}
-
 // Whether `observer` sees each node up as `expect_up` says (by node id).
 bool SeesAsUp(NodeProcess& observer,
               const std::map<std::string, bool>& expect_up) {
@@ -584,14 +587,7 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
     // that heard from the primary recently does not vouch for it.
     grpc::Status status;
     for (int attempt = 0; attempt < 20; ++attempt) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(Deadline());
-      v1::DestroyRequest request;
-      request.set_namespace_("shop");
-      request.set_id(id);
-      request.set_durability(v1::QUORUM);
-      v1::DestroyResponse response;
-      status = nodes[0]->SessionsStub()->Destroy(&ctx, request, &response);
+      status = DestroyThrough(*nodes[0], id);
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

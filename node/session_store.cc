@@ -375,7 +375,13 @@ absl::Status SessionStore::Write(
   for (const std::string& key : index_deletes) batch.Delete(by_user_cf_, key);
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
-  return FromRocks(db_->Write(write_options, &batch), "writing sessions");
+  absl::Status s =
+      FromRocks(db_->Write(write_options, &batch), "writing sessions");
+  if (!s.ok()) return s;
+  for (const Record& record : puts) {
+    touches_.RecordStored(StorageKey(record.id()));
+  }
+  return s;
 }
 
 absl::Status SessionStore::CountUserSessions(absl::string_view ns,
@@ -548,11 +554,21 @@ void SessionStore::TouchTable::Raise(absl::string_view bytes,
   Entry& entry = shard.entries[key];
   if (last_access_ms <= entry.latest) return;
   entry.latest = last_access_ms;
-  // Once the key has a persisted last access, the sweep sees it and a
-  // replicated touch needs no write here; before, it is written, or a touch
-  // that arrived without its session would never be swept.
-  if (replicated && entry.persisted > 0) entry.persisted = last_access_ms;
+  // Once the key has a record or a persisted last access here, the sweep
+  // sees it and a replicated touch needs no write; before, it is written,
+  // or a touch that arrived without its session would never be swept.
+  if (replicated && (entry.stored || entry.persisted > 0)) {
+    entry.persisted = last_access_ms;
+  }
   QueueIfPending(shard, key, entry);
+}
+
+void SessionStore::TouchTable::RecordStored(absl::string_view bytes) {
+  Key key;
+  if (!ToKey(bytes, &key)) return;
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  shard.entries[key].stored = true;
 }
 
 std::vector<std::pair<SessionStore::TouchTable::Key, int64_t>>

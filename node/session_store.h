@@ -181,11 +181,13 @@ class SessionStore {
 
   // Replication: a touch made on another replica, recorded in the touch
   // table (merged by max into the stored last_access). The replica that
-  // made it persists it; here it is written only if the session has no
-  // persisted last access yet (a first touch, or one that arrived before
-  // the session), so that the sweep sees every entry. Otherwise it lives in
-  // memory: a replica that restarts gets it back from its peers at
-  // catch-up, as it gets back writes. INVALID_ARGUMENT for a bad id.
+  // made it persists it; here it lives in memory, since the sweep sees it
+  // through the session's record or persisted last access. It is written
+  // only when this node has neither: a touch that arrived before its
+  // session, or one of a session whose record this process has not written
+  // (stored before a restart) and never touched; the sweep would not see it
+  // otherwise. A replica that restarts gets the others back from its peers
+  // at catch-up, as it gets back writes. INVALID_ARGUMENT for a bad id.
   absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
 
   // Writes the touch table's pending entries to the access column family
@@ -275,8 +277,8 @@ class SessionStore {
   //
   // It also keeps every persisted value (loaded from the access column
   // family at open), so reads never look last_access up in RocksDB: a
-  // 64-byte slot (about 100 bytes with the hash map's headroom) per touched
-  // session, until the sweep deletes it.
+  // 64-byte slot (about 100 bytes with the hash map's headroom) per session
+  // touched, or written since the node started, until the sweep deletes it.
   class TouchTable {
    public:
     // Storage keys have a fixed size (partition and digest): the table keeps
@@ -288,9 +290,13 @@ class SessionStore {
     int64_t Find(absl::string_view key);
     // Raises key's entry to at least last_access_ms; a raise past the
     // persisted value makes it pending. A `replicated` raise of a key with
-    // a persisted value counts as persisted (its maker persists it).
+    // a persisted value or a stored record counts as persisted (its maker
+    // persists it).
     void Raise(absl::string_view key, int64_t last_access_ms,
                bool replicated = false);
+    // A record of key was written here (the sweep sees the key until it
+    // deletes the record, and Forgets it then).
+    void RecordStored(absl::string_view key);
     // Every pending entry with its latest value. They stay pending until
     // Settle (the write succeeded) or Requeue (it failed).
     std::vector<std::pair<Key, int64_t>> Snapshot();
@@ -314,6 +320,7 @@ class SessionStore {
       // replica that made a replicated touch.
       int64_t persisted = 0;
       bool queued = false;    // in the shard's queue
+      bool stored = false;    // this process wrote a record of the key
     };
     // Keys end in a SHA-256 digest: eight of its bytes are a uniform hash.
     struct KeyHash {

@@ -580,35 +580,63 @@ TEST_F(SessionStoreTest, MergeTouch_WithoutSession_IsAbsentAndSweptAfterGrace) {
   EXPECT_THAT(store_->Get("shop", raw, false), IsOk());
 }
 
-TEST_F(SessionStoreTest, MergeTouch_WrittenOnlyUntilTheSessionHasAPersistedLastAccess) {
+TEST_F(SessionStoreTest, MergeTouch_WrittenOnlyWhenNeitherRecordNorLastAccessIsKnown) {
   Record created = MustCreate();
-  // The first replicated touch is written: without it the sweep would not
-  // see a touch that arrived before its session.
+  // This process wrote the record, so the sweep sees the key: a replicated
+  // touch (persisted by the replica that made it) stays in memory, and
+  // every read folds it in.
   ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 1000), IsOk());
-  EXPECT_EQ(store_->PendingTouches(), 1);
-  absl::StatusOr<int64_t> persisted = store_->PersistTouches();
-  ASSERT_THAT(persisted, IsOk());
-  EXPECT_EQ(*persisted, 1);
-  // Later ones are persisted by the replica that made them; here they are
-  // held in memory and every read folds them in.
-  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 2000), IsOk());
   EXPECT_EQ(store_->PendingTouches(), 0);
-  persisted = store_->PersistTouches();
+  absl::StatusOr<int64_t> persisted = store_->PersistTouches();
   ASSERT_THAT(persisted, IsOk());
   EXPECT_EQ(*persisted, 0);
   absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
   ASSERT_THAT(got, IsOk());
-  EXPECT_EQ(got->last_access_ms(), kStart + 2000);
-  // A restart keeps only the written one (a node gets the others back from
-  // its peers when it catches up).
+  EXPECT_EQ(got->last_access_ms(), kStart + 1000);
+  // A restart loses it (a node gets it back from its peers when it catches
+  // up) and forgets which records it holds: the next replicated touch is
+  // written, as one that arrived before its session must be.
   Open(options_);
   got = store_->Get("shop", created.id(), false);
   ASSERT_THAT(got, IsOk());
-  EXPECT_EQ(got->last_access_ms(), kStart + 1000);
+  EXPECT_EQ(got->last_access_ms(), kStart);
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 2000), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 1);
+  persisted = store_->PersistTouches();
+  ASSERT_THAT(persisted, IsOk());
+  EXPECT_EQ(*persisted, 1);
+  // Then the key has a persisted last access: later ones stay in memory.
+  ASSERT_THAT(store_->MergeTouch(created.id(), kStart + 3000), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 0);
+  Open(options_);
+  got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + 2000);
   // This node's own touches are still written.
   clock_.AdvanceMs(kIdle / 2);
   ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
   EXPECT_EQ(store_->PendingTouches(), 1);
+}
+
+TEST_F(SessionStoreTest, MergeTouch_HeldOnlyInMemory_KeepsTheSessionFromTheSweep) {
+  Record created = MustCreate();
+  clock_.AdvanceMs(kIdle - 1);
+  ASSERT_THAT(store_->MergeTouch(created.id(), clock_.NowMs()), IsOk());
+  EXPECT_EQ(store_->PendingTouches(), 0);
+  // Past the created session's idle expiry and grace, not past the touch's.
+  clock_.AdvanceMs(StoreOptions().expired_grace_ms + 2);
+  absl::StatusOr<int64_t> swept = store_->Sweep();
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(*swept, 0);
+  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->last_access_ms(), kStart + kIdle - 1);
+  // Once the touch's idle expiry and grace have passed, it is reclaimed.
+  clock_.AdvanceMs(kIdle);
+  swept = store_->Sweep();
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(*swept, 1);
+  EXPECT_EQ(store_->CountStoredForTesting(), 0);
 }
 
 TEST_F(SessionStoreTest, Touch_IsHeldInMemoryUntilPersisted) {

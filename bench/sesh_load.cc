@@ -155,6 +155,9 @@ ABSL_FLAG(bool, sesh_coalesce_gets, true,
           "sesh::ClientOptions::coalesce_gets. Default true.");
 ABSL_FLAG(int, sesh_max_batch, 64,
           "sesh::ClientOptions::max_batch. Default 64.");
+ABSL_FLAG(bool, sesh_stream_gets, true,
+          "sesh::ClientOptions::stream_gets: batches over one StreamGet call "
+          "per node instead of unary RPCs. Default true.");
 ABSL_FLAG(int64_t, sesh_max_batch_wait_us, 1000,
           "sesh::ClientOptions::max_batch_wait in microseconds. Default 1000 "
           "(the client's default).");
@@ -830,6 +833,7 @@ class SeshTarget : public Target {
     options.max_batch = absl::GetFlag(FLAGS_sesh_max_batch);
     options.max_batch_wait =
         absl::Microseconds(absl::GetFlag(FLAGS_sesh_max_batch_wait_us));
+    options.stream_gets = absl::GetFlag(FLAGS_sesh_stream_gets);
     options.max_batches_in_flight_per_node =
         absl::GetFlag(FLAGS_sesh_batches_in_flight);
     absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);

@@ -82,6 +82,8 @@ struct PendingGet {
 using GetBatch = client_internal::GetBatch<PendingGet>;
 using GetCoalescer = client_internal::GetCoalescer<PendingGet>;
 
+class GetStream;
+
 // One channel to one node address, shared by every call to it.
 struct NodeConn {
   explicit NodeConn(std::string addr)
@@ -118,6 +120,12 @@ struct NodeConn {
   // coalescing is off.
   std::unique_ptr<GetCoalescer> coalescer;
   std::atomic<int64_t> suspect_until_ns{0};
+  // The StreamGet call carrying coalesced batches (ClientOptions::
+  // stream_gets); null until the first batch, and again once it has ended.
+  absl::Mutex stream_mu;
+  std::shared_ptr<GetStream> stream ABSL_GUARDED_BY(stream_mu);
+  // The node answered StreamGet with UNIMPLEMENTED (an older version).
+  std::atomic<bool> streams_unsupported{false};
 };
 
 struct NodeEntry {
@@ -307,6 +315,7 @@ class ClientImpl final : public Client {
 
  private:
   friend class RetryingCall;
+  friend class GetStream;
 
   // Calls in flight, so that the destructor can wait for them. BeginOp fails
   // once the destructor has started.
@@ -349,6 +358,24 @@ class ClientImpl final : public Client {
                  Resp* resp, Invoke invoke, AttemptDone done);
   // Sends one coalesced batch to `node`.
   void SendBatch(NodeConn* node, GetBatch batch);
+  // How a batch ends: the attempt's result and, if it is OK, the answer.
+  using BatchReply =
+      std::function<void(AttemptResult, v1::BatchGetResponse*)>;
+  // Sends a batch as one BatchGet RPC.
+  void SendBatchUnary(NodeConn* node, v1::BatchGetRequest req,
+                      absl::Time deadline, BatchReply finish);
+  // Sends a batch over the node's StreamGet call (stream_gets). False (batch
+  // not taken) if the node does not implement StreamGet.
+  bool SendOnStream(NodeConn* node, v1::BatchGetRequest req,
+                    absl::Time deadline, BatchReply finish);
+  // A failed attempt's result if the node's channel is failing (the request
+  // would not leave), or nullopt.
+  std::optional<AttemptResult> Unsendable(NodeConn* node);
+  // The node's open StreamGet call, started if there is none; null once the
+  // client is being destroyed.
+  std::shared_ptr<GetStream> StreamFor(NodeConn* node);
+  // An epoch a node answered with: refreshes the topology if it is not ours.
+  void NoteEpoch(uint64_t epoch);
 
   // Looks at a finished RPC: epoch trailer (may trigger a refresh), whether
   // the node answered, whether the request provably never left.
@@ -497,12 +524,220 @@ void RetryingCall::Deliver(absl::Status status) {
   client_->EndOp();
 }
 
+// --- GetStream --------------------------------------------------------------
+
+// One StreamGet call to a node, carrying that node's coalesced batches. gRPC
+// allows one write at a time, so requests queue for the wire; the node
+// answers them in order, so answers are matched to the batches sent, oldest
+// first. When the call ends (node gone, a batch overdue, client destroyed),
+// every batch not answered yet ends with the call's error, and the next batch
+// starts a new call. Owned by the NodeConn (until the call ends) and by
+// itself (until OnDone); timers hold weak_ptrs.
+class GetStream final
+    : public grpc::ClientBidiReactor<v1::BatchGetRequest,
+                                     v1::BatchGetResponse>,
+      public std::enable_shared_from_this<GetStream> {
+ public:
+  using Reply = std::function<void(AttemptResult, v1::BatchGetResponse*)>;
+
+  GetStream(ClientImpl* client, NodeConn* node)
+      : client_(client), node_(node) {}
+
+  // Starts the call. The caller holds an op for it (EndOp in OnDone).
+  void Begin() {
+    self_ = shared_from_this();
+    node_->sessions->async()->StreamGet(&ctx_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  // Queues one batch; `reply` runs exactly once, on a gRPC thread. False
+  // (reply not taken) if the call has ended: use a new stream.
+  bool Send(v1::BatchGetRequest&& request, absl::Time deadline,
+            Reply&& reply) {
+    bool arm = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ended_) return false;
+      sent_.push_back(Sent{deadline, std::move(reply)});
+      to_write_.push_back(std::move(request));
+      if (!writing_) {
+        writing_ = true;
+        StartWrite(&to_write_.front());
+      }
+      if (deadline < timer_at_) {
+        timer_at_ = deadline;
+        arm = true;
+      }
+    }
+    if (arm) ArmTimer(deadline);
+    return true;
+  }
+
+  bool ended() {
+    absl::MutexLock lock(&mu_);
+    return ended_;
+  }
+
+  // Ends the call (client destruction); OnDone follows.
+  void Cancel() { ctx_.TryCancel(); }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    to_write_.pop_front();
+    if (!ok || to_write_.empty()) {  // !ok: the call is ending; OnDone follows
+      writing_ = false;
+      return;
+    }
+    StartWrite(&to_write_.front());
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the call is ending; OnDone fails what is left
+    Reply reply;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!sent_.empty()) {
+        reply = std::move(sent_.front().reply);
+        sent_.pop_front();
+      } else {
+        unexpected_ = true;
+      }
+    }
+    if (reply == nullptr) {  // an answer nobody asked for: end the call
+      ctx_.TryCancel();
+      return;
+    }
+    client_->NoteEpoch(response_.epoch());
+    AttemptResult result;
+    result.node_answered = true;
+    reply(std::move(result), &response_);
+    response_.Clear();
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::deque<Sent> left;
+    bool overdue;
+    bool unexpected;
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+      left.swap(sent_);
+      overdue = overdue_;
+      unexpected = unexpected_;
+    }
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      // A node that predates StreamGet: unary calls from now on.
+      node_->streams_unsupported.store(true);
+    }
+    {
+      absl::MutexLock lock(&node_->stream_mu);
+      if (node_->stream.get() == this) node_->stream.reset();
+    }
+    AttemptResult result = client_->Examine(ctx_, status);
+    if (unexpected) {
+      result.status = absl::InternalError(absl::StrCat(
+          "node ", node_->address, " answered more batches than it was sent"));
+    } else if (result.status.ok() ||
+               result.status.code() == absl::StatusCode::kCancelled) {
+      result.status = absl::UnavailableError(absl::StrCat(
+          "the stream to node ", node_->address, " ended: ",
+          status.error_message()));
+    }
+    // Cancelled for an overdue batch: that one (and any other past its
+    // deadline) failed by time; the rest may retry.
+    AttemptResult late = result;
+    late.status = absl::DeadlineExceededError(absl::StrCat(
+        "no answer from node ", node_->address, " before the deadline"));
+    const absl::Time now = client_->timer_.Now();
+    for (Sent& sent : left) {
+      sent.reply(overdue && sent.deadline <= now ? late : result, nullptr);
+    }
+    ClientImpl* client = client_;
+    std::shared_ptr<GetStream> self = std::move(self_);  // may delete this
+    self.reset();
+    client->EndOp();
+  }
+
+ private:
+  struct Sent {
+    absl::Time deadline;
+    Reply reply;
+  };
+
+  // One timer for the earliest deadline among the batches out, not one per
+  // batch: when it fires, batches answered meanwhile have left and it is
+  // re-armed for the earliest of the rest.
+  void ArmTimer(absl::Time when) {
+    std::weak_ptr<GetStream> weak = shared_from_this();
+    client_->timer_.RunAt(when, [weak, when] {
+      if (std::shared_ptr<GetStream> stream = weak.lock()) {
+        stream->OnTimer(when);
+      }
+    });
+  }
+
+  void OnTimer(absl::Time armed_for) {
+    absl::Time next = absl::InfiniteFuture();
+    bool overdue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (armed_for != timer_at_) return;  // superseded by an earlier one
+      timer_at_ = absl::InfiniteFuture();
+      if (ended_) return;
+      for (const Sent& sent : sent_) next = std::min(next, sent.deadline);
+      if (next == absl::InfiniteFuture()) return;  // the next Send arms it
+      overdue = next <= client_->timer_.Now();
+      overdue_ = overdue_ || overdue;
+      if (!overdue) timer_at_ = next;
+    }
+    if (overdue) {
+      ctx_.TryCancel();
+    } else {
+      ArmTimer(next);
+    }
+  }
+
+  ClientImpl* const client_;
+  NodeConn* const node_;
+  grpc::ClientContext ctx_;
+  v1::BatchGetResponse response_;  // read into; gRPC threads only
+  std::shared_ptr<GetStream> self_;
+
+  absl::Mutex mu_;
+  std::deque<v1::BatchGetRequest> to_write_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Written or queued, not answered yet, oldest first.
+  std::deque<Sent> sent_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  bool overdue_ ABSL_GUARDED_BY(mu_) = false;
+  bool unexpected_ ABSL_GUARDED_BY(mu_) = false;
+  // Deadline the pending timer is armed for (InfiniteFuture: none).
+  absl::Time timer_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+};
+
 // --- ClientImpl: lifetime ---------------------------------------------------
 
 ClientImpl::~ClientImpl() {
   {
     absl::MutexLock lock(&ops_mu_);
     shutting_down_ = true;
+  }
+  // Open StreamGet calls hold an op each until they end; no new one starts
+  // now (StreamFor's BeginOp fails).
+  std::vector<std::shared_ptr<GetStream>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [address, conn] : conns_) {
+      absl::MutexLock stream_lock(&conn->stream_mu);
+      if (conn->stream != nullptr) streams.push_back(conn->stream);
+    }
+  }
+  for (const std::shared_ptr<GetStream>& stream : streams) stream->Cancel();
+  streams.clear();
+  {
+    absl::MutexLock lock(&ops_mu_);
     ops_mu_.Await(absl::Condition(
         +[](int* ops) { return *ops == 0; }, &ops_));
   }
@@ -650,9 +885,8 @@ AttemptResult ClientImpl::Examine(const grpc::ClientContext& ctx,
     result.node_answered = true;
     uint64_t epoch;
     if (absl::SimpleAtoi(
-            absl::string_view(it->second.data(), it->second.size()), &epoch) &&
-        epoch != epoch_.load(std::memory_order_relaxed)) {
-      RequestRefresh(epoch);
+            absl::string_view(it->second.data(), it->second.size()), &epoch)) {
+      NoteEpoch(epoch);
     }
   }
   result.never_sent =
@@ -662,22 +896,30 @@ AttemptResult ClientImpl::Examine(const grpc::ClientContext& ctx,
   return result;
 }
 
+std::optional<AttemptResult> ClientImpl::Unsendable(NodeConn* node) {
+  const grpc_connectivity_state state =
+      node->channel->GetState(/*try_to_connect=*/true);
+  if (state != GRPC_CHANNEL_TRANSIENT_FAILURE &&
+      state != GRPC_CHANNEL_SHUTDOWN) {
+    return std::nullopt;
+  }
+  AttemptResult result;
+  result.status = absl::UnavailableError(absl::StrCat(
+      "node ", node->address, " is unreachable; request not sent"));
+  result.never_sent = true;
+  return result;
+}
+
 template <typename Req, typename Resp, typename Invoke>
 void ClientImpl::SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
                            Resp* resp, Invoke invoke, AttemptDone done) {
-  const grpc_connectivity_state state =
-      node->channel->GetState(/*try_to_connect=*/true);
-  if (state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
-      state == GRPC_CHANNEL_SHUTDOWN) {
-    AttemptResult result;
-    result.status = absl::UnavailableError(absl::StrCat(
-        "node ", node->address, " is unreachable; request not sent"));
-    result.never_sent = true;
+  if (std::optional<AttemptResult> result = Unsendable(node)) {
     // Not inline: completions come from gRPC or timer threads only. The
     // call this attempt belongs to holds an op, so the timer is running.
-    timer_.RunAt(
-        absl::InfinitePast(),
-        [done = std::move(done), result = std::move(result)] { done(result); });
+    timer_.RunAt(absl::InfinitePast(),
+                 [done = std::move(done), result = *std::move(result)] {
+                   done(result);
+                 });
     return;
   }
   // Owned by the completion callback, which gRPC keeps until it has run.
@@ -693,7 +935,7 @@ void ClientImpl::SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
 
 void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
   HoldOp();  // the batch's Gets are calls in flight
-  if (batch.gets.size() == 1) {
+  if (batch.gets.size() == 1 && !options_.stream_gets) {
     auto get = std::shared_ptr<PendingGet>(std::move(batch.gets.front()));
     auto req = std::make_shared<v1::GetRequest>();
     auto resp = std::make_shared<v1::GetResponse>();
@@ -723,48 +965,120 @@ void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
   }
   auto gets = std::make_shared<std::vector<std::unique_ptr<PendingGet>>>(
       std::move(batch.gets));
-  auto req = std::make_shared<v1::BatchGetRequest>();
-  auto resp = std::make_shared<v1::BatchGetResponse>();
-  req->set_namespace_(batch.ns);
-  req->set_skip_touch(!batch.touch);
+  auto request = [gets, ns = std::move(batch.ns), touch = batch.touch] {
+    v1::BatchGetRequest req;
+    req.set_namespace_(ns);
+    req.set_skip_touch(!touch);
+    for (const auto& get : *gets) req.add_ids(get->id);
+    return req;
+  };
   absl::Time deadline = absl::InfiniteFuture();
-  for (const auto& get : *gets) {
-    req->add_ids(get->id);
-    deadline = std::min(deadline, get->deadline);
+  for (const auto& get : *gets) deadline = std::min(deadline, get->deadline);
+  // Completes the batch's Gets; resp is read only if result is OK.
+  BatchReply finish = [this, node, gets](AttemptResult result,
+                                         v1::BatchGetResponse* resp) {
+    if (result.status.ok() &&
+        resp->results_size() != static_cast<int>(gets->size())) {
+      result.status = absl::InternalError(absl::StrCat(
+          "BatchGet of ", gets->size(), " ids from node ", node->address,
+          " returned ", resp->results_size(), " results"));
+    }
+    for (size_t i = 0; i < gets->size(); ++i) {
+      GetOutcome outcome;
+      outcome.node_answered = result.node_answered;
+      outcome.never_sent = result.never_sent;
+      if (!result.status.ok()) {
+        outcome.session = result.status;
+      } else {
+        const v1::BatchGetResult& r = resp->results(static_cast<int>(i));
+        outcome.node_answered = true;
+        if (r.code() == 0) {
+          outcome.session = FromProto(r.session());
+        } else {
+          outcome.session = FromRpcCode(r.code(), r.message());
+        }
+      }
+      (*gets)[i]->done(std::move(outcome));
+    }
+    node->coalescer->BatchDone();
+    EndOp();
+  };
+  if (options_.stream_gets &&
+      SendOnStream(node, request(), deadline,
+                   [this, node, request, deadline, finish](
+                       AttemptResult result, v1::BatchGetResponse* resp) {
+                     // Sent to a node that predates StreamGet: again, unary.
+                     if (result.status.code() ==
+                         absl::StatusCode::kUnimplemented) {
+                       SendBatchUnary(node, request(), deadline, finish);
+                       return;
+                     }
+                     finish(std::move(result), resp);
+                   })) {
+    return;
   }
+  SendBatchUnary(node, request(), deadline, std::move(finish));
+}
+
+void ClientImpl::SendBatchUnary(NodeConn* node, v1::BatchGetRequest req,
+                                absl::Time deadline, BatchReply finish) {
+  auto shared_req = std::make_shared<v1::BatchGetRequest>(std::move(req));
+  auto resp = std::make_shared<v1::BatchGetResponse>();
   SendUnary(
-      node, deadline, req.get(), resp.get(),
+      node, deadline, shared_req.get(), resp.get(),
       [](NodeConn* n, grpc::ClientContext* ctx, const v1::BatchGetRequest* q,
          v1::BatchGetResponse* r, std::function<void(grpc::Status)> cb) {
         n->sessions->async()->BatchGet(ctx, q, r, std::move(cb));
       },
-      [this, node, gets, req, resp](AttemptResult result) {
-        if (result.status.ok() &&
-            resp->results_size() != static_cast<int>(gets->size())) {
-          result.status = absl::InternalError(absl::StrCat(
-              "BatchGet of ", gets->size(), " ids from node ", node->address,
-              " returned ", resp->results_size(), " results"));
-        }
-        for (size_t i = 0; i < gets->size(); ++i) {
-          GetOutcome outcome;
-          outcome.node_answered = result.node_answered;
-          outcome.never_sent = result.never_sent;
-          if (!result.status.ok()) {
-            outcome.session = result.status;
-          } else {
-            const v1::BatchGetResult& r = resp->results(static_cast<int>(i));
-            outcome.node_answered = true;
-            if (r.code() == 0) {
-              outcome.session = FromProto(r.session());
-            } else {
-              outcome.session = FromRpcCode(r.code(), r.message());
-            }
-          }
-          (*gets)[i]->done(std::move(outcome));
-        }
-        node->coalescer->BatchDone();
-        EndOp();
+      [shared_req, resp, finish = std::move(finish)](AttemptResult result) {
+        finish(std::move(result), resp.get());
       });
+}
+
+bool ClientImpl::SendOnStream(NodeConn* node, v1::BatchGetRequest req,
+                              absl::Time deadline, BatchReply finish) {
+  std::optional<AttemptResult> unsendable = Unsendable(node);
+  for (;;) {
+    if (node->streams_unsupported.load()) return false;
+    std::shared_ptr<GetStream> stream;
+    if (!unsendable.has_value()) {
+      stream = StreamFor(node);
+      if (stream == nullptr) {
+        unsendable.emplace();
+        unsendable->status = absl::CancelledError("client is being destroyed");
+        unsendable->never_sent = true;
+      }
+    }
+    if (unsendable.has_value()) {
+      // Not inline: completions come from gRPC or timer threads only.
+      timer_.RunAt(absl::InfinitePast(),
+                   [finish = std::move(finish), r = *std::move(unsendable)] {
+                     finish(r, nullptr);
+                   });
+      return true;
+    }
+    // False only if the stream ended meanwhile: the next one takes it.
+    if (stream->Send(std::move(req), deadline, std::move(finish))) return true;
+  }
+}
+
+std::shared_ptr<GetStream> ClientImpl::StreamFor(NodeConn* node) {
+  std::shared_ptr<GetStream> stream;
+  {
+    absl::MutexLock lock(&node->stream_mu);
+    if (node->stream != nullptr && !node->stream->ended()) return node->stream;
+    if (!BeginOp()) return nullptr;  // the stream's op, ended by OnDone
+    node->stream = std::make_shared<GetStream>(this, node);
+    stream = node->stream;
+  }
+  stream->Begin();
+  return stream;
+}
+
+void ClientImpl::NoteEpoch(uint64_t epoch) {
+  if (epoch != 0 && epoch != epoch_.load(std::memory_order_relaxed)) {
+    RequestRefresh(epoch);
+  }
 }
 
 // --- ClientImpl: topology ---------------------------------------------------

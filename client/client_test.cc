@@ -126,19 +126,100 @@ class FakeNode {
 
   // Knobs.
   std::atomic<int> fail_next_unavailable{0};  // next N Sessions calls
-  std::atomic<bool> park{false};              // Get and BatchGet
+  std::atomic<bool> park{false};              // Get, BatchGet, StreamGet
+  // StreamGet answers UNIMPLEMENTED, as a node older than it does.
+  std::atomic<bool> no_streams{false};
 
   // Counters.
   std::atomic<int> gets{0};
   std::atomic<int> batch_gets{0};
+  std::atomic<int> streams{0};          // StreamGet calls
+  std::atomic<int> stream_messages{0};  // requests received on them
+  std::atomic<int> stream_refusals{0};  // StreamGet calls refused (no_streams)
   std::atomic<int> updates{0};
   std::atomic<int> creates{0};
   std::atomic<int> topologies{0};
 
  private:
+  // One StreamGet call: answers each request like BatchGet, in order. An
+  // injected failure ends the call with UNAVAILABLE; while `park` is set a
+  // request gets no answer (the client's deadline then cancels the call).
+  class GetStream final
+      : public grpc::ServerBidiReactor<v1::BatchGetRequest,
+                                       v1::BatchGetResponse> {
+   public:
+    explicit GetStream(FakeNode* node) : node_(node) { StartRead(&req_); }
+
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      node_->stream_messages++;
+      node_->Record({req_.ids().begin(), req_.ids().end()});
+      if (node_->TakeFailure()) {
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "injected"));
+        return;
+      }
+      if (node_->park.load()) {
+        bool cancelled;
+        {
+          absl::MutexLock lock(&mu_);
+          cancelled = cancelled_;
+          parked_ = !cancelled;
+        }
+        if (cancelled) Finish(grpc::Status::CANCELLED);
+        return;
+      }
+      resp_.Clear();
+      resp_.set_epoch(node_->cluster_->epoch());
+      node_->FillBatch(req_, &resp_);
+      StartWrite(&resp_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status::CANCELLED);
+        return;
+      }
+      StartRead(&req_);
+    }
+    void OnCancel() override {
+      bool parked;
+      {
+        absl::MutexLock lock(&mu_);
+        cancelled_ = true;
+        parked = parked_;
+        parked_ = false;
+      }
+      if (parked) Finish(grpc::Status::CANCELLED);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    FakeNode* const node_;
+    v1::BatchGetRequest req_;
+    v1::BatchGetResponse resp_;
+    absl::Mutex mu_;
+    bool parked_ ABSL_GUARDED_BY(mu_) = false;
+    bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
   class SessionsImpl final : public v1::Sessions::CallbackService {
    public:
     explicit SessionsImpl(FakeNode* node) : node_(node) {}
+
+    grpc::ServerBidiReactor<v1::BatchGetRequest, v1::BatchGetResponse>*
+    StreamGet(grpc::CallbackServerContext* ctx) override {
+      if (node_->no_streams.load()) {
+        node_->stream_refusals++;
+        // The generated default: what a node without StreamGet answers.
+        return v1::Sessions::CallbackService::StreamGet(ctx);
+      }
+      node_->streams++;
+      ctx->AddTrailingMetadata("x-sesh-epoch",
+                               absl::StrCat(node_->cluster_->epoch()));
+      return new GetStream(node_);
+    }
 
     grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
                                   const v1::GetRequest* req,
@@ -162,15 +243,7 @@ class FakeNode {
       node_->Record({req->ids().begin(), req->ids().end()});
       grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
       if (node_->TakeFailure()) return Fail(reactor);
-      for (const std::string& id : req->ids()) {
-        v1::BatchGetResult* r = resp->add_results();
-        if (node_->missing(id)) {
-          r->set_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
-          r->set_message("no");
-        } else {
-          node_->Fill(req->namespace_(), id, r->mutable_session());
-        }
-      }
+      node_->FillBatch(*req, resp);
       return node_->FinishOrPark(reactor);
     }
 
@@ -275,6 +348,17 @@ class FakeNode {
     s->set_version(7);
     s->set_expires_at_ms(1234);
   }
+  void FillBatch(const v1::BatchGetRequest& req, v1::BatchGetResponse* resp) {
+    for (const std::string& id : req.ids()) {
+      v1::BatchGetResult* r = resp->add_results();
+      if (missing(id)) {
+        r->set_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
+        r->set_message("no");
+      } else {
+        Fill(req.namespace_(), id, r->mutable_session());
+      }
+    }
+  }
   grpc::ServerUnaryReactor* FinishOrPark(grpc::ServerUnaryReactor* reactor) {
     if (park.load()) {
       absl::MutexLock lock(&mu_);
@@ -335,9 +419,11 @@ class TestCluster {
   FakeNode& node(int i) { return *nodes_[i]; }
   FakeCluster& cluster() { return cluster_; }
 
+  // Tests of the unary calls; the StreamGet tests turn stream_gets on.
   ClientOptions Options() {
     ClientOptions options;
     for (const auto& n : nodes_) options.seeds.push_back(n->address());
+    options.stream_gets = false;
     return options;
   }
 
@@ -443,6 +529,19 @@ TEST(ClientTest, Get_MalformedId_InvalidArgumentWithoutRpc) {
   EXPECT_EQ(tc.node(0).gets.load(), 0);
 }
 
+// A Get to a node that does not answer fails with DEADLINE_EXCEEDED at the
+// client's `deadline`, not much later.
+void ExpectGetFailsAtDeadline(Client* client, absl::Duration deadline) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(1));
+  const absl::Duration elapsed = absl::Now() - start;
+
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << s.status();
+  EXPECT_GE(elapsed, deadline - absl::Milliseconds(20));
+  EXPECT_LT(elapsed, deadline + absl::Milliseconds(1200));
+}
+
 TEST(ClientTest, Get_ServerSlowerThanDeadline_DeadlineExceededAtDeadline) {
   TestCluster tc(1, 1);
   ClientOptions options = tc.Options();
@@ -451,13 +550,7 @@ TEST(ClientTest, Get_ServerSlowerThanDeadline_DeadlineExceededAtDeadline) {
   ASSERT_NE(client, nullptr);
   tc.node(0).park = true;
 
-  const absl::Time start = absl::Now();
-  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(1));
-  const absl::Duration elapsed = absl::Now() - start;
-
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_GE(elapsed, absl::Milliseconds(280));
-  EXPECT_LT(elapsed, absl::Milliseconds(1500));
+  ExpectGetFailsAtDeadline(client.get(), absl::Milliseconds(300));
   tc.node(0).ReleaseParked();
 }
 
@@ -547,10 +640,14 @@ TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
   options.seeds = {tc.node(0).address()};
   std::unique_ptr<Client> client = tc.Connect(options);
   ASSERT_NE(client, nullptr);
+  // Gets the node answered (single Gets go over StreamGet by default).
+  auto reads = [&](int n) {
+    return tc.node(n).gets.load() + tc.node(n).stream_messages.load();
+  };
   // Owned by n3 once it joins; by n1 or n2 before.
   const std::string id = IdOwnedBy(tc.Placement(3), "n3");
   ASSERT_TRUE(client->Get(kNs, id).ok());
-  EXPECT_EQ(tc.node(2).gets.load(), 0);
+  EXPECT_EQ(reads(2), 0);
   const int topologies_before =
       tc.node(0).topologies + tc.node(1).topologies + tc.node(2).topologies;
 
@@ -558,15 +655,15 @@ TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
 
   EXPECT_TRUE(PollUntil([&] {
     EXPECT_TRUE(client->Get(kNs, id).ok());
-    return tc.node(2).gets.load() > 0;
+    return reads(2) > 0;
   }));
   EXPECT_GT(
       tc.node(0).topologies + tc.node(1).topologies + tc.node(2).topologies,
       topologies_before);
   EXPECT_EQ(*client->OwnerOf(id), "n3");
-  const int n3_gets = tc.node(2).gets.load();
+  const int n3_reads = reads(2);
   ASSERT_TRUE(client->Get(kNs, id).ok());
-  EXPECT_EQ(tc.node(2).gets.load(), n3_gets + 1);
+  EXPECT_EQ(reads(2), n3_reads + 1);
 }
 
 TEST(ClientTest, BatchGet_IdsOnThreeNodes_OneRpcPerNodeResultsInOrder) {
@@ -698,22 +795,20 @@ TEST(ClientTest, GetAsync_ManyThreads_FewerRpcsThanGetsEachCallerOwnResult) {
   }
 }
 
-TEST(ClientTest, Get_ManyThreadsSync_EachCallerGetsOwnResult) {
-  TestCluster tc(3, 2);
-  std::unique_ptr<Client> client = tc.Connect();
-  ASSERT_NE(client, nullptr);
-  constexpr int kThreads = 8;
-  constexpr int kPerThread = 50;
-  for (int i = 0; i < kThreads * kPerThread; i += 7) {
+// 8 threads each Get 50 ids in turn (every 7th missing on every node);
+// returns how many got a result other than their own.
+constexpr int kGetThreads = 8;
+constexpr int kGetsPerThread = 50;
+int ManyThreadsGetWrong(TestCluster& tc, Client* client) {
+  for (int i = 0; i < kGetThreads * kGetsPerThread; i += 7) {
     for (int n = 0; n < 3; ++n) tc.node(n).AddMissing(TestId(i));
   }
   std::atomic<int> wrong{0};
-
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  for (int t = 0; t < kGetThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int j = 0; j < kPerThread; ++j) {
-        const int i = t * kPerThread + j;
+      for (int j = 0; j < kGetsPerThread; ++j) {
+        const int i = t * kGetsPerThread + j;
         absl::StatusOr<SessionData> s = client->Get(kNs, TestId(i));
         const bool right =
             i % 7 == 0 ? s.status().code() == absl::StatusCode::kNotFound
@@ -723,13 +818,20 @@ TEST(ClientTest, Get_ManyThreadsSync_EachCallerGetsOwnResult) {
     });
   }
   for (std::thread& t : threads) t.join();
+  return wrong.load();
+}
 
-  EXPECT_EQ(wrong.load(), 0);
+TEST(ClientTest, Get_ManyThreadsSync_EachCallerGetsOwnResult) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+
+  EXPECT_EQ(ManyThreadsGetWrong(tc, client.get()), 0);
   int rpcs = 0;
   for (int n = 0; n < 3; ++n) {
     rpcs += tc.node(n).gets.load() + tc.node(n).batch_gets.load();
   }
-  EXPECT_LE(rpcs, kThreads * kPerThread);
+  EXPECT_LE(rpcs, kGetThreads * kGetsPerThread);
 }
 
 TEST(ClientTest, Get_BatchSlotBusy_SentAfterMaxBatchWait) {
@@ -755,6 +857,78 @@ TEST(ClientTest, Get_BatchSlotBusy_SentAfterMaxBatchWait) {
   EXPECT_GE(absl::Now() - queued_at, absl::Milliseconds(50));
   tc.node(0).ReleaseParked();
   done.Wait();
+}
+
+ClientOptions StreamOptions(TestCluster& tc) {
+  ClientOptions options = tc.Options();
+  options.stream_gets = true;
+  return options;
+}
+
+TEST(ClientTest, StreamGets_ManyThreads_OneStreamPerNodeCarriesEveryBatch) {
+  TestCluster tc(3, 2);
+  std::unique_ptr<Client> client = tc.Connect(StreamOptions(tc));
+  ASSERT_NE(client, nullptr);
+
+  EXPECT_EQ(ManyThreadsGetWrong(tc, client.get()), 0);
+  int messages = 0;
+  int ids = 0;
+  for (int n = 0; n < 3; ++n) {
+    EXPECT_EQ(tc.node(n).streams.load(), 1) << "node " << n;
+    EXPECT_EQ(tc.node(n).gets.load(), 0) << "node " << n;
+    EXPECT_EQ(tc.node(n).batch_gets.load(), 0) << "node " << n;
+    messages += tc.node(n).stream_messages.load();
+    ids += static_cast<int>(tc.node(n).received().size());
+  }
+  EXPECT_EQ(ids, kGetThreads * kGetsPerThread);
+  EXPECT_LE(messages, kGetThreads * kGetsPerThread);
+}
+
+TEST(ClientTest, StreamGets_NodeWithoutStreamGet_FallsBackToBatchGetForGood) {
+  TestCluster tc(1, 1);
+  tc.node(0).no_streams = true;
+  std::unique_ptr<Client> client = tc.Connect(StreamOptions(tc));
+  ASSERT_NE(client, nullptr);
+
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<SessionData> s = client->Get(kNs, TestId(i));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->id, TestId(i));
+  }
+  EXPECT_EQ(tc.node(0).stream_refusals.load(), 1);
+  EXPECT_EQ(tc.node(0).batch_gets.load(), 3);
+}
+
+TEST(ClientTest, StreamGets_StreamEndsWithUnavailable_GetRetriedOnANewStream) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect(StreamOptions(tc));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Get(kNs, TestId(1)).ok());
+  tc.node(0).fail_next_unavailable = 1;
+
+  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(2));
+
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->id, TestId(2));
+  EXPECT_EQ(tc.node(0).streams.load(), 2);
+  EXPECT_EQ(tc.node(0).stream_messages.load(), 3);
+}
+
+TEST(ClientTest, StreamGets_NodeSilent_DeadlineExceededAtDeadlineThenNewStream) {
+  TestCluster tc(1, 1);
+  ClientOptions options = StreamOptions(tc);
+  options.deadline = absl::Milliseconds(300);
+  options.max_attempts = 1;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+
+  ExpectGetFailsAtDeadline(client.get(), absl::Milliseconds(300));
+  // The silent call was cancelled; the next Get opens another one.
+  tc.node(0).park = false;
+  absl::StatusOr<SessionData> s = client->Get(kNs, TestId(2));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(tc.node(0).streams.load(), 2);
 }
 
 TEST(ClientTest, Create_ThreeNodes_RoundRobin) {

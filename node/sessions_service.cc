@@ -658,23 +658,86 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     grpc::CallbackServerContext* ctx, const v1::BatchGetRequest* request,
     v1::BatchGetResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  ServeBatchGet(InfoOf(ctx), *request, response,
+                [reactor](grpc::Status s) { reactor->Finish(s); });
+  return reactor;
+}
+
+// One StreamGet call: reads a request, serves it, writes its response, then
+// reads the next; so responses leave in request order. Deletes itself when
+// the call is over.
+class SessionsService::GetStream final
+    : public grpc::ServerBidiReactor<v1::BatchGetRequest,
+                                     v1::BatchGetResponse> {
+ public:
+  GetStream(SessionsService* service, grpc::CallbackServerContext* ctx)
+      : service_(service) {
+    call_.forwarded = ctx->client_metadata().count(kForwardedHeader) > 0;
+    // A stream has no deadline per message: forwarded Gets take the
+    // forward timeout alone.
+    call_.deadline = std::chrono::system_clock::time_point::max();
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client is done, or the call was cancelled
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    service_->ServeBatchGet(call_, request_, &response_,
+                            [this](grpc::Status s) {
+                              if (!s.ok()) {
+                                Finish(s);
+                                return;
+                              }
+                              response_.set_epoch(service_->cluster_->epoch());
+                              StartWrite(&response_);
+                            });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  SessionsService* const service_;
+  CallInfo call_;
+  v1::BatchGetRequest request_;
+  v1::BatchGetResponse response_;
+};
+
+grpc::ServerBidiReactor<v1::BatchGetRequest, v1::BatchGetResponse>*
+SessionsService::StreamGet(grpc::CallbackServerContext* ctx) {
+  ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
+  return new GetStream(this, ctx);
+}
+
+void SessionsService::ServeBatchGet(const CallInfo& call,
+                                    const v1::BatchGetRequest& request,
+                                    v1::BatchGetResponse* response, Done done) {
   batch_get_calls_.fetch_add(1, std::memory_order_relaxed);
-  if (request->namespace_().empty()) {
-    reactor->Finish(Invalid("namespace is required"));
-    return reactor;
+  if (request.namespace_().empty()) {
+    done(Invalid("namespace is required"));
+    return;
   }
-  if (request->ids_size() > options_.max_batch) {
-    reactor->Finish(Invalid(absl::StrFormat(
+  if (request.ids_size() > options_.max_batch) {
+    done(Invalid(absl::StrFormat(
         "max_batch: at most %d ids per BatchGet", options_.max_batch)));
-    return reactor;
+    return;
   }
-  const int n = request->ids_size();
+  const int n = request.ids_size();
   for (int i = 0; i < n; ++i) response->add_results();
   if (n == 0) {
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    done(grpc::Status::OK);
+    return;
   }
-  CallInfo call = InfoOf(ctx);
   // Ids this node coordinates as their primary, under its read lease, are
   // read in one pass over storage; the others (malformed, forwarded
   // elsewhere, failover, no lease) one by one through the Get path.
@@ -683,7 +746,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
   std::vector<uint32_t> fast_partition;
   std::vector<int> slow;
   for (int i = 0; i < n; ++i) {
-    absl::StatusOr<std::string> raw = DecodeId(request->ids(i));
+    absl::StatusOr<std::string> raw = DecodeId(request.ids(i));
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
       if (cluster_->HasReadLease(partition) &&
@@ -700,7 +763,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     served_.fetch_add(fast.size(), std::memory_order_relaxed);
     const int64_t before = store_->clock()->NowMs();
     std::vector<absl::StatusOr<Record>> records = store_->GetMany(
-        request->namespace_(), fast_raw, !request->skip_touch());
+        request.namespace_(), fast_raw, !request.skip_touch());
     for (size_t j = 0; j < fast.size(); ++j) {
       v1::BatchGetResult* result = response->mutable_results(fast[j]);
       const absl::StatusOr<Record>& record = records[j];
@@ -709,24 +772,24 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
         result->set_message(std::string(record.status().message()));
         continue;
       }
-      if (!request->skip_touch()) {
+      if (!request.skip_touch()) {
         ReplicateIfTouched(fast_partition[j], fast_raw[j], before, *record);
       }
       ToPublicSession(*record, result->mutable_session());
     }
   }
   if (slow.empty()) {
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    done(grpc::Status::OK);
+    return;
   }
   auto join = std::make_shared<Join>(
       static_cast<int>(slow.size()),
-      [reactor](grpc::Status) { reactor->Finish(grpc::Status::OK); });
+      [done = std::move(done)](grpc::Status) { done(grpc::Status::OK); });
   for (int i : slow) {
     auto get = std::make_shared<v1::GetRequest>();
-    get->set_namespace_(request->namespace_());
-    get->set_id(request->ids(i));
-    get->set_skip_touch(request->skip_touch());
+    get->set_namespace_(request.namespace_());
+    get->set_id(request.ids(i));
+    get->set_skip_touch(request.skip_touch());
     auto out = std::make_shared<v1::GetResponse>();
     v1::BatchGetResult* result = response->mutable_results(i);
     DoGet(*get, out.get(), call,
@@ -737,7 +800,6 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
             join->Arrive(grpc::Status::OK);
           });
   }
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* ClusterService::Topology(

@@ -74,6 +74,8 @@ class SessionsService final : public v1::Sessions::CallbackService {
   grpc::ServerUnaryReactor* BatchGet(grpc::CallbackServerContext* ctx,
                                      const v1::BatchGetRequest* request,
                                      v1::BatchGetResponse* response) override;
+  grpc::ServerBidiReactor<v1::BatchGetRequest, v1::BatchGetResponse>*
+  StreamGet(grpc::CallbackServerContext* ctx) override;
 
   // Calls this node served itself, and calls it forwarded to another node.
   uint64_t requests_served() const { return served_.load(); }
@@ -97,7 +99,13 @@ class SessionsService final : public v1::Sessions::CallbackService {
       grpc::ClientContext*, const Request*, Response*,
       std::function<void(grpc::Status)>);
 
+  class GetStream;
+
   CallInfo InfoOf(grpc::CallbackServerContext* ctx) const;
+  // BatchGet's work, for the unary call and for each StreamGet message;
+  // done may run before this returns.
+  void ServeBatchGet(const CallInfo& call, const v1::BatchGetRequest& request,
+                     v1::BatchGetResponse* response, Done done);
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx);
   Route RouteFor(uint32_t partition, bool forwarded) const;
   v1::Durability Effective(v1::Durability requested) const;

@@ -310,6 +310,44 @@ TEST_F(SessionsServiceTest, BatchGet_GivesOneResultPerIdInOrder) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(SessionsServiceTest, StreamGet_AnswersEachRequestInOrderThenEndsOnABadOne) {
+  v1::Session a = MustCreate();
+  v1::Session b = MustCreate();
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::BatchGetRequest,
+                                           v1::BatchGetResponse>>
+      stream = stub_->StreamGet(&ctx);
+  v1::BatchGetRequest first;
+  first.set_namespace_("shop");
+  first.add_ids(a.id());
+  first.add_ids("malformed");
+  v1::BatchGetRequest second;
+  second.set_namespace_("shop");
+  second.add_ids(b.id());
+  second.add_ids(EncodeId(NewRawId()));
+  ASSERT_TRUE(stream->Write(first));
+  ASSERT_TRUE(stream->Write(second));
+
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).session().id(), a.id());
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(response.epoch(), cluster_->epoch());
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).session().id(), b.id());
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::NOT_FOUND);
+
+  // More ids than --max_batch: the call ends with the error BatchGet gives.
+  v1::BatchGetRequest big;
+  big.set_namespace_("shop");
+  for (int i = 0; i < 11; ++i) big.add_ids(a.id());
+  stream->Write(big);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(SessionsServiceTest, Topology_DescribesTheSingleNode) {
   grpc::ClientContext ctx;
   v1::TopologyRequest request;

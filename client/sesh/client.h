@@ -155,6 +155,10 @@ struct ClientOptions {
   // out: on the 2-core benchmark machine (bench/run.sh) 1 gave ~10% more
   // Get+touch throughput than 2, with fewer and larger BatchGets.
   int max_batches_in_flight_per_node = 1;
+  // Send coalesced batches (single Gets too) over one long-lived StreamGet
+  // call per node instead of a unary RPC each: a stream message costs the
+  // client and the node less than a call. Off: BatchGet and Get RPCs.
+  bool stream_gets = true;
 };
 
 struct CreateOptions {

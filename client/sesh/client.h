@@ -139,12 +139,13 @@ struct ClientOptions {
   // max_backoff. Jittered to [50%, 100%] of the value.
   absl::Duration initial_backoff = absl::Milliseconds(10);
   absl::Duration max_backoff = absl::Milliseconds(200);
-  // Merge concurrent Gets to the same node into BatchGet RPCs. Per node, up
-  // to max_batches_in_flight_per_node Get/BatchGet RPCs are in flight; while
-  // they are all busy further Gets queue, and leave with the next completion
-  // (up to max_batch ids per RPC) or after max_batch_wait, whichever comes
-  // first. An unloaded client therefore sends each Get at once, as a plain
-  // Get RPC. Applies to Get and GetAsync, not to BatchGet.
+  // Merge concurrent Gets to the same node into batches. Per node, up to
+  // max_batches_in_flight_per_node batches (StreamGet messages, or
+  // Get/BatchGet RPCs without stream_gets) are in flight; while they are all
+  // busy further Gets queue, and leave with the next completion (up to
+  // max_batch ids per batch) or after max_batch_wait, whichever comes first.
+  // An unloaded client therefore sends each Get at once, as a batch of one.
+  // Applies to Get and GetAsync, not to BatchGet.
   bool coalesce_gets = true;
   // Ids per BatchGet RPC, also for BatchGet() (keep <= the nodes'
   // --max_batch). >= 1.

@@ -556,6 +556,7 @@ class GetStream final
   bool Send(v1::BatchGetRequest&& request, absl::Time deadline,
             Reply&& reply) {
     bool arm = false;
+    const v1::BatchGetRequest* write = nullptr;
     {
       absl::MutexLock lock(&mu_);
       if (ended_) return false;
@@ -563,13 +564,16 @@ class GetStream final
       to_write_.push_back(std::move(request));
       if (!writing_) {
         writing_ = true;
-        StartWrite(&to_write_.front());
+        write = &to_write_.front();
       }
       if (deadline < timer_at_) {
         timer_at_ = deadline;
         arm = true;
       }
     }
+    // Outside mu_ (gRPC must never find it held). A deque's elements stay
+    // put while others are added, and only OnWriteDone removes this one.
+    if (write != nullptr) StartWrite(write);
     if (arm) ArmTimer(deadline);
     return true;
   }
@@ -583,13 +587,17 @@ class GetStream final
   void Cancel() { ctx_.TryCancel(); }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    to_write_.pop_front();
-    if (!ok || to_write_.empty()) {  // !ok: the call is ending; OnDone follows
-      writing_ = false;
-      return;
+    const v1::BatchGetRequest* next;
+    {
+      absl::MutexLock lock(&mu_);
+      to_write_.pop_front();
+      if (!ok || to_write_.empty()) {  // !ok: the call is ending
+        writing_ = false;
+        return;
+      }
+      next = &to_write_.front();
     }
-    StartWrite(&to_write_.front());
+    StartWrite(next);
   }
 
   void OnReadDone(bool ok) override {

@@ -80,6 +80,22 @@ struct PendingGet {
   std::function<void(GetOutcome)> done;
 };
 using GetBatch = client_internal::GetBatch<PendingGet>;
+
+// A batch of several Gets on its way to a node.
+struct OutgoingBatch {
+  std::vector<std::unique_ptr<PendingGet>> gets;
+  std::string ns;
+  bool touch = true;
+  absl::Time deadline = absl::InfiniteFuture();  // the earliest Get's
+
+  v1::BatchGetRequest Request() const {
+    v1::BatchGetRequest req;
+    req.set_namespace_(ns);
+    req.set_skip_touch(!touch);
+    for (const auto& get : gets) req.add_ids(get->id);
+    return req;
+  }
+};
 using GetCoalescer = client_internal::GetCoalescer<PendingGet>;
 
 class GetStream;
@@ -361,13 +377,18 @@ class ClientImpl final : public Client {
   // How a batch ends: the attempt's result and, if it is OK, the answer.
   using BatchReply =
       std::function<void(AttemptResult, v1::BatchGetResponse*)>;
-  // Sends a batch as one BatchGet RPC.
-  void SendBatchUnary(NodeConn* node, v1::BatchGetRequest req,
-                      absl::Time deadline, BatchReply finish);
+  // Sends a batch of several Gets as one BatchGet RPC.
+  void SendBatchUnary(NodeConn* node, std::shared_ptr<OutgoingBatch> batch);
   // Sends a batch over the node's StreamGet call (stream_gets). False (batch
   // not taken) if the node does not implement StreamGet.
   bool SendOnStream(NodeConn* node, v1::BatchGetRequest req,
                     absl::Time deadline, BatchReply finish);
+  // Completes a batch's Gets from its answer (resp is read only if the
+  // result is OK); a batch a node refused as UNIMPLEMENTED on its stream
+  // goes again as a BatchGet RPC.
+  void CompleteBatch(NodeConn* node, const std::shared_ptr<OutgoingBatch>& batch,
+                     AttemptResult result, v1::BatchGetResponse* resp,
+                     bool on_stream);
   // A failed attempt's result if the node's channel is failing (the request
   // would not leave), or nullopt.
   std::optional<AttemptResult> Unsendable(NodeConn* node);
@@ -971,103 +992,100 @@ void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
         });
     return;
   }
-  auto gets = std::make_shared<std::vector<std::unique_ptr<PendingGet>>>(
-      std::move(batch.gets));
-  auto request = [gets, ns = std::move(batch.ns), touch = batch.touch] {
-    v1::BatchGetRequest req;
-    req.set_namespace_(ns);
-    req.set_skip_touch(!touch);
-    for (const auto& get : *gets) req.add_ids(get->id);
-    return req;
-  };
-  absl::Time deadline = absl::InfiniteFuture();
-  for (const auto& get : *gets) deadline = std::min(deadline, get->deadline);
-  // Completes the batch's Gets; resp is read only if result is OK.
-  BatchReply finish = [this, node, gets](AttemptResult result,
-                                         v1::BatchGetResponse* resp) {
-    if (result.status.ok() &&
-        resp->results_size() != static_cast<int>(gets->size())) {
-      result.status = absl::InternalError(absl::StrCat(
-          "BatchGet of ", gets->size(), " ids from node ", node->address,
-          " returned ", resp->results_size(), " results"));
-    }
-    for (size_t i = 0; i < gets->size(); ++i) {
-      GetOutcome outcome;
-      outcome.node_answered = result.node_answered;
-      outcome.never_sent = result.never_sent;
-      if (!result.status.ok()) {
-        outcome.session = result.status;
-      } else {
-        const v1::BatchGetResult& r = resp->results(static_cast<int>(i));
-        outcome.node_answered = true;
-        if (r.code() == 0) {
-          outcome.session = FromProto(r.session());
-        } else {
-          outcome.session = FromRpcCode(r.code(), r.message());
-        }
-      }
-      (*gets)[i]->done(std::move(outcome));
-    }
-    node->coalescer->BatchDone();
-    EndOp();
-  };
+  auto out = std::make_shared<OutgoingBatch>();
+  out->gets = std::move(batch.gets);
+  out->ns = std::move(batch.ns);
+  out->touch = batch.touch;
+  for (const auto& get : out->gets) {
+    out->deadline = std::min(out->deadline, get->deadline);
+  }
   if (options_.stream_gets &&
-      SendOnStream(node, request(), deadline,
-                   [this, node, request, deadline, finish](
-                       AttemptResult result, v1::BatchGetResponse* resp) {
-                     // Sent to a node that predates StreamGet: again, unary.
-                     if (result.status.code() ==
-                         absl::StatusCode::kUnimplemented) {
-                       SendBatchUnary(node, request(), deadline, finish);
-                       return;
-                     }
-                     finish(std::move(result), resp);
+      SendOnStream(node, out->Request(), out->deadline,
+                   [this, node, out](AttemptResult result,
+                                     v1::BatchGetResponse* resp) {
+                     CompleteBatch(node, out, std::move(result), resp,
+                                   /*on_stream=*/true);
                    })) {
     return;
   }
-  SendBatchUnary(node, request(), deadline, std::move(finish));
+  SendBatchUnary(node, std::move(out));
 }
 
-void ClientImpl::SendBatchUnary(NodeConn* node, v1::BatchGetRequest req,
-                                absl::Time deadline, BatchReply finish) {
-  auto shared_req = std::make_shared<v1::BatchGetRequest>(std::move(req));
+void ClientImpl::SendBatchUnary(NodeConn* node,
+                                std::shared_ptr<OutgoingBatch> batch) {
+  auto req = std::make_shared<v1::BatchGetRequest>(batch->Request());
   auto resp = std::make_shared<v1::BatchGetResponse>();
+  const absl::Time deadline = batch->deadline;
   SendUnary(
-      node, deadline, shared_req.get(), resp.get(),
+      node, deadline, req.get(), resp.get(),
       [](NodeConn* n, grpc::ClientContext* ctx, const v1::BatchGetRequest* q,
          v1::BatchGetResponse* r, std::function<void(grpc::Status)> cb) {
         n->sessions->async()->BatchGet(ctx, q, r, std::move(cb));
       },
-      [shared_req, resp, finish = std::move(finish)](AttemptResult result) {
-        finish(std::move(result), resp.get());
+      [this, node, batch = std::move(batch), req, resp](AttemptResult result) {
+        CompleteBatch(node, batch, std::move(result), resp.get(),
+                      /*on_stream=*/false);
       });
+}
+
+void ClientImpl::CompleteBatch(NodeConn* node,
+                               const std::shared_ptr<OutgoingBatch>& batch,
+                               AttemptResult result,
+                               v1::BatchGetResponse* resp, bool on_stream) {
+  if (on_stream && result.status.code() == absl::StatusCode::kUnimplemented) {
+    SendBatchUnary(node, batch);  // a node that predates StreamGet
+    return;
+  }
+  const auto& gets = batch->gets;
+  if (result.status.ok() &&
+      resp->results_size() != static_cast<int>(gets.size())) {
+    result.status = absl::InternalError(absl::StrCat(
+        "BatchGet of ", gets.size(), " ids from node ", node->address,
+        " returned ", resp->results_size(), " results"));
+  }
+  for (size_t i = 0; i < gets.size(); ++i) {
+    GetOutcome outcome;
+    outcome.node_answered = result.node_answered;
+    outcome.never_sent = result.never_sent;
+    if (!result.status.ok()) {
+      outcome.session = result.status;
+    } else {
+      const v1::BatchGetResult& r = resp->results(static_cast<int>(i));
+      outcome.node_answered = true;
+      if (r.code() == 0) {
+        outcome.session = FromProto(r.session());
+      } else {
+        outcome.session = FromRpcCode(r.code(), r.message());
+      }
+    }
+    gets[i]->done(std::move(outcome));
+  }
+  node->coalescer->BatchDone();
+  EndOp();
 }
 
 bool ClientImpl::SendOnStream(NodeConn* node, v1::BatchGetRequest req,
                               absl::Time deadline, BatchReply finish) {
-  std::optional<AttemptResult> unsendable = Unsendable(node);
-  for (;;) {
-    if (node->streams_unsupported.load()) return false;
-    std::shared_ptr<GetStream> stream;
-    if (!unsendable.has_value()) {
-      stream = StreamFor(node);
-      if (stream == nullptr) {
-        unsendable.emplace();
-        unsendable->status = absl::CancelledError("client is being destroyed");
-        unsendable->never_sent = true;
-      }
-    }
-    if (unsendable.has_value()) {
-      // Not inline: completions come from gRPC or timer threads only.
-      timer_.RunAt(absl::InfinitePast(),
-                   [finish = std::move(finish), r = *std::move(unsendable)] {
-                     finish(r, nullptr);
-                   });
-      return true;
+  if (node->streams_unsupported.load()) return false;
+  std::optional<AttemptResult> failed = Unsendable(node);
+  while (!failed.has_value()) {
+    std::shared_ptr<GetStream> stream = StreamFor(node);
+    if (stream == nullptr) {
+      failed.emplace();
+      failed->status = absl::CancelledError("client is being destroyed");
+      failed->never_sent = true;
+      break;
     }
     // False only if the stream ended meanwhile: the next one takes it.
     if (stream->Send(std::move(req), deadline, std::move(finish))) return true;
+    if (node->streams_unsupported.load()) return false;
   }
+  // Not inline: completions come from gRPC or timer threads only.
+  timer_.RunAt(absl::InfinitePast(),
+               [finish = std::move(finish), r = *std::move(failed)] {
+                 finish(r, nullptr);
+               });
+  return true;
 }
 
 std::shared_ptr<GetStream> ClientImpl::StreamFor(NodeConn* node) {

@@ -367,9 +367,11 @@ absl::Status SessionStore::Write(
     const std::vector<std::string>& index_puts,
     const std::vector<std::string>& index_deletes) {
   rocksdb::WriteBatch batch;
+  std::vector<std::string> keys;
+  keys.reserve(puts.size());
   for (const Record& record : puts) {
-    batch.Put(sessions_cf_, StorageKey(record.id()),
-              record.SerializeAsString());
+    keys.push_back(StorageKey(record.id()));
+    batch.Put(sessions_cf_, keys.back(), record.SerializeAsString());
   }
   for (const std::string& key : index_puts) batch.Put(by_user_cf_, key, "");
   for (const std::string& key : index_deletes) batch.Delete(by_user_cf_, key);
@@ -378,9 +380,7 @@ absl::Status SessionStore::Write(
   absl::Status s =
       FromRocks(db_->Write(write_options, &batch), "writing sessions");
   if (!s.ok()) return s;
-  for (const Record& record : puts) {
-    touches_.RecordStored(StorageKey(record.id()));
-  }
+  for (const std::string& key : keys) touches_.RecordStored(key);
   return s;
 }
 

@@ -56,6 +56,19 @@ class SessionStoreTest : public ::testing::Test {
     return *r;
   }
 
+  // For a session created at kStart and touched (in memory) at
+  // kStart + kIdle - 1: past its created expiry plus the grace, the sweep
+  // keeps it and reads see the touch.
+  void ExpectSweepKeepsTouched(const Record& created) {
+    clock_.AdvanceMs(StoreOptions().expired_grace_ms + 2);
+    absl::StatusOr<int64_t> swept = store_->Sweep();
+    ASSERT_THAT(swept, IsOk());
+    EXPECT_EQ(*swept, 0);
+    absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_EQ(got->last_access_ms(), kStart + kIdle - 1);
+  }
+
   FakeClock clock_{kStart};
   std::string dir_;
   StoreOptions options_;
@@ -623,17 +636,10 @@ TEST_F(SessionStoreTest, MergeTouch_HeldOnlyInMemory_KeepsTheSessionFromTheSweep
   clock_.AdvanceMs(kIdle - 1);
   ASSERT_THAT(store_->MergeTouch(created.id(), clock_.NowMs()), IsOk());
   EXPECT_EQ(store_->PendingTouches(), 0);
-  // Past the created session's idle expiry and grace, not past the touch's.
-  clock_.AdvanceMs(StoreOptions().expired_grace_ms + 2);
-  absl::StatusOr<int64_t> swept = store_->Sweep();
-  ASSERT_THAT(swept, IsOk());
-  EXPECT_EQ(*swept, 0);
-  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
-  ASSERT_THAT(got, IsOk());
-  EXPECT_EQ(got->last_access_ms(), kStart + kIdle - 1);
+  ExpectSweepKeepsTouched(created);
   // Once the touch's idle expiry and grace have passed, it is reclaimed.
   clock_.AdvanceMs(kIdle);
-  swept = store_->Sweep();
+  absl::StatusOr<int64_t> swept = store_->Sweep();
   ASSERT_THAT(swept, IsOk());
   EXPECT_EQ(*swept, 1);
   EXPECT_EQ(store_->CountStoredForTesting(), 0);
@@ -718,14 +724,7 @@ TEST_F(SessionStoreTest, Sweep_KeepsSessionTouchedOnlyInMemory) {
   Record created = MustCreate();
   clock_.AdvanceMs(kIdle - 1);
   ASSERT_THAT(store_->Touch("shop", created.id()), IsOk());
-  // Past the stored last_access's expiry plus grace, not the touched one's.
-  clock_.AdvanceMs(StoreOptions().expired_grace_ms + 2);
-  absl::StatusOr<int64_t> swept = store_->Sweep();
-  ASSERT_THAT(swept, IsOk());
-  EXPECT_EQ(*swept, 0);
-  absl::StatusOr<Record> got = store_->Get("shop", created.id(), false);
-  ASSERT_THAT(got, IsOk());
-  EXPECT_EQ(got->last_access_ms(), kStart + kIdle - 1);
+  ExpectSweepKeepsTouched(created);
 }
 
 TEST_F(SessionStoreTest, GetMany_TouchIsSeenBySingleReads) {

@@ -75,16 +75,27 @@ absl::StatusOr<std::optional<internal::SessionRecord>> ReadReplica(
   return std::optional<internal::SessionRecord>(response.records(0));
 }
 
-grpc::Status GetThrough(NodeProcess& node, const std::string& id,
-                        v1::Session* out) {
+// Calls `method` on node's Sessions service directly (no client library),
+// in namespace "shop", with the tests' deadline.
+template <typename Request, typename Response>
+grpc::Status CallThrough(NodeProcess& node,
+                         grpc::Status (v1::Sessions::Stub::*method)(
+                             grpc::ClientContext*, const Request&, Response*),
+                         Request request, Response* response) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
-  v1::GetRequest request;
   request.set_namespace_("shop");
+  return (node.SessionsStub().get()->*method)(&ctx, request, response);
+}
+
+grpc::Status GetThrough(NodeProcess& node, const std::string& id,
+                        v1::Session* out) {
+  v1::GetRequest request;
   request.set_id(id);
   request.set_skip_touch(true);
   v1::GetResponse response;
-  grpc::Status status = node.SessionsStub()->Get(&ctx, request, &response);
+  grpc::Status status =
+      CallThrough(node, &v1::Sessions::Stub::Get, request, &response);
   if (status.ok() && out != nullptr) *out = response.session();
   return status;
 }
@@ -92,27 +103,24 @@ grpc::Status GetThrough(NodeProcess& node, const std::string& id,
 // Creates a session through `node` directly, at ALL; a node mints IDs of
 // partitions it is the primary of. The ID, or empty on failure.
 std::string CreateThrough(NodeProcess& node) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
   v1::CreateRequest request;
-  request.set_namespace_("shop");
   request.set_idle_timeout_ms(kIdle);
   request.set_durability(v1::ALL);
   v1::CreateResponse response;
-  if (!node.SessionsStub()->Create(&ctx, request, &response).ok()) return "";
+  if (!CallThrough(node, &v1::Sessions::Stub::Create, request, &response)
+           .ok()) {
+    return "";
+  }
   return response.session().id();
 }
 
 // Destroys a session at QUORUM through `node` directly.
 grpc::Status DestroyThrough(NodeProcess& node, const std::string& id) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
   v1::DestroyRequest request;
-  request.set_namespace_("shop");
   request.set_id(id);
   request.set_durability(v1::QUORUM);
   v1::DestroyResponse response;
-  return node.SessionsStub()->Destroy(&ctx, request, &response);
+  return CallThrough(node, &v1::Sessions::Stub::Destroy, request, &response);
 }
 
 // What the checker knows of one session, written by one thread only.

@@ -169,9 +169,57 @@ TEST(GetCoalescerTest, Timer_PartlyDrainedQueue_YoungerGetStillBounded) {
   h.coalescer_.BatchDone();                      // takes b (max_batch 1)
   h.scheduler_.Advance(absl::Microseconds(50));  // t=200: c not overdue yet
   EXPECT_EQ(h.sent_.size(), 2u);
-  h.scheduler_.Advance(absl::Microseconds(150));  // t=350: c overdue
+  // a's round trip (150us, deviation taken as half) makes the bound
+  // 150 + 4 x 75 = 450us, so c, queued at t=150, is due at t=600.
+  h.scheduler_.Advance(absl::Microseconds(399));
+  EXPECT_EQ(h.sent_.size(), 2u);
+  h.scheduler_.Advance(absl::Microseconds(1));
   ASSERT_EQ(h.sent_.size(), 3u);
   EXPECT_EQ(h.sent_[2].ids, Ids({"c"}));
+}
+
+// Ends the batch in flight after `rtt`; the harness has one slot.
+void RoundTrip(Harness& h, const std::string& id, absl::Duration rtt) {
+  h.Enqueue(id);
+  h.scheduler_.Advance(rtt);
+  h.coalescer_.BatchDone();
+}
+
+TEST(GetCoalescerTest, Timer_RoundTripsLongerThanMaxWait_WaitForTheTimeout) {
+  Harness h(64, 1, absl::Milliseconds(1));
+  // Round trip 1 ms, deviation 0.5 ms: bound 3 ms.
+  RoundTrip(h, "a", absl::Milliseconds(1));
+  h.Enqueue("b");
+  h.Enqueue("c");  // queued behind b
+  h.scheduler_.Advance(absl::Microseconds(2999));
+  EXPECT_EQ(h.sent_.size(), 2u);  // well past max_wait
+  h.scheduler_.Advance(absl::Microseconds(1));
+  ASSERT_EQ(h.sent_.size(), 3u);
+  EXPECT_EQ(h.sent_[2].ids, Ids({"c"}));
+}
+
+TEST(GetCoalescerTest, Timer_OneStuckBatch_CountsForAtMostFourRoundTrips) {
+  Harness h(64, 1, absl::Milliseconds(1));
+  RoundTrip(h, "a", absl::Milliseconds(1));  // 1 ms, deviation 0.5 ms
+  RoundTrip(h, "b", absl::Seconds(2));
+  // b counts as 4 ms: round trip 1 + (4 - 1) / 8 = 1.375 ms, deviation
+  // 0.5 + (3 - 0.5) / 4 = 1.125 ms, bound 1.375 + 4 x 1.125 = 5.875 ms.
+  EXPECT_EQ(h.coalescer_.WaitBoundForTesting(), absl::Microseconds(5875));
+  h.Enqueue("c");
+  h.Enqueue("d");
+  h.scheduler_.Advance(absl::Microseconds(5874));
+  EXPECT_EQ(h.sent_.size(), 3u);
+  h.scheduler_.Advance(absl::Microseconds(1));
+  ASSERT_EQ(h.sent_.size(), 4u);
+  EXPECT_EQ(h.sent_[3].ids, Ids({"d"}));
+}
+
+TEST(GetCoalescerTest, Timer_RoundTripsShorterThanMaxWait_MaxWaitBounds) {
+  Harness h(64, 1, absl::Milliseconds(1));
+  for (int i = 0; i < 20; ++i) {
+    RoundTrip(h, "r" + std::to_string(i), absl::Microseconds(100));
+  }
+  EXPECT_EQ(h.coalescer_.WaitBoundForTesting(), absl::Milliseconds(1));
 }
 
 }  // namespace

@@ -143,14 +143,20 @@ struct ClientOptions {
   // max_batches_in_flight_per_node batches (StreamGet messages, or
   // Get/BatchGet RPCs without stream_gets) are in flight; while they are all
   // busy further Gets queue, and leave with the next completion (up to
-  // max_batch ids per batch) or after max_batch_wait, whichever comes first.
+  // max_batch ids per batch) or when overdue (max_batch_wait), whichever
+  // comes first.
   // An unloaded client therefore sends each Get at once, as a batch of one.
   // Applies to Get and GetAsync, not to BatchGet.
   bool coalesce_gets = true;
   // Ids per BatchGet RPC, also for BatchGet() (keep <= the nodes'
   // --max_batch). >= 1.
   int max_batch = 64;
-  // Longest time a Get waits in the queue. >= 0.
+  // How long a queued Get waits for a free slot before it is sent anyway,
+  // in a batch of its own: the larger of this and twice the node's recent
+  // batch round trip (smoothed), so that a batch that is merely out does not
+  // send the next one early and only a stuck one does. A fixed bound below
+  // the round trip would turn a busy node's load into more, smaller
+  // messages. >= 0.
   absl::Duration max_batch_wait = absl::Milliseconds(1);
   // >= 1. One batch in flight per node lets the next batch fill while it is
   // out: on the 2-core benchmark machine (bench/run.sh) 1 gave ~10% more

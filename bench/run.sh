@@ -9,7 +9,10 @@
 # against both with the same key count, value size and concurrency:
 #   (a) get_touch:100, closed loop: peak Get+touch (Redis: GETEX ... EX)
 #   (b) get:100, closed loop: the same without the touch; (a) against (b) is
-#       the sliding-expiry overhead
+#       the sliding-expiry overhead. (a) and (b) alternate ROUNDS times and
+#       the report gives medians: on this shared machine one phase can run
+#       20-30% off its neighbours, and a single (a) then (b) puts all of the
+#       drift after warm-up into their ratio.
 #   (c) the web mix (sesh-load's default), closed loop
 #   (d) get_touch:100, open loop at half of the target's own (a) peak
 #   (e) a sweep of open-loop get_touch rates, 5% to 100% of (a), for the plot
@@ -29,7 +32,8 @@
 # 1: on 2 cores a second driver thread buys closed-loop throughput but, in
 # open loop, mostly preempts the servers and adds latency), PERF (0),
 # REPORT_ONLY (1: only rewrite the report of the run in OUT), WARM (s of
-# reads warming Sesh's block caches after the preload; 30 at 10^6).
+# reads warming Sesh's block caches after the preload; 90 at 10^6), ROUNDS
+# (alternating rounds of (a) and (b), 3).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +50,7 @@ SWEEP_DURATION=${SWEEP_DURATION:-3}
 # plateau.
 WARM=${WARM:-$((KEYS >= 500000 ? 90 : 5))}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 OPEN_THREADS=${OPEN_THREADS:-1}
 PERF=${PERF:-0}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
@@ -176,8 +181,9 @@ load() {
     | tee "$OUT/logs/$target-$name.txt"
 }
 
-peak_of() {  # json: total ops/s of the first phase
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["phases"][0]["total_ops_per_s"])' "$1"
+peak_of() {  # json files: median total ops/s of their first phases
+  python3 -c 'import json, statistics, sys
+print(statistics.median(json.load(open(f))["phases"][0]["total_ops_per_s"] for f in sys.argv[1:]))' "$@"
 }
 
 measure_memory() {  # target [suffix] -> OUT/target-memory[suffix].txt
@@ -307,12 +313,16 @@ for target in $targets_to_run; do
   else
     wait_idle 5 "$redis_pid/stat"
   fi
-  load "$target" a-get_touch --mix=get_touch:100 --duration_s="$DURATION" --skip_preload
-  load "$target" b-get --mix=get:100 --duration_s="$DURATION" --skip_preload
+  for round in $(seq 1 "$ROUNDS"); do
+    suffix=""
+    [ "$round" = 1 ] || suffix="-r$round"
+    load "$target" "a-get_touch$suffix" --mix=get_touch:100 --duration_s="$DURATION" --skip_preload
+    load "$target" "b-get$suffix" --mix=get:100 --duration_s="$DURATION" --skip_preload
+  done
   measure_memory "$target"
   if [ "$target" = sesh ] && [ "$PERF" = 1 ]; then profile_sesh; fi
   load "$target" c-mix --duration_s="$DURATION" --skip_preload
-  peak=$(peak_of "$OUT/$target-a-get_touch.json")
+  peak=$(peak_of "$OUT/$target"-a-get_touch*.json)
   half=$(python3 -c "print(round($peak / 2))")
   load "$target" d-open --mix=get_touch:100 --rate="$half" \
     --duration_s="$DURATION" --skip_preload --threads="$OPEN_THREADS"
@@ -346,7 +356,7 @@ done
 # --- Report -----------------------------------------------------------------------
 log "writing $OUT/report.md"
 python3 - "$OUT" "$KEYS" "$CONCURRENCY" "$DURATION" "$WARMUP" "$THREADS" "$OPEN_THREADS" <<'PY'
-import json, os, platform, subprocess, sys, time
+import json, os, platform, statistics, subprocess, sys, time
 
 out, keys, conc, dur, warm, threads, open_threads = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 targets = ("sesh", "redis")
@@ -365,6 +375,26 @@ def memory(t, suffix=""):
 
 r = {t: {n: load(t, n) for n in ("a-get_touch", "b-get", "c-mix", "d-open", "e-sweep")}
      for t in targets}
+
+def rounds(t, n):  # the first phase of each round of n, round 1 first
+    out_ = [r[t][n]["phases"][0]]
+    while os.path.exists(os.path.join(out, "%s-%s-r%d.json" % (t, n, len(out_) + 1))):
+        out_.append(load(t, "%s-r%d" % (n, len(out_) + 1))["phases"][0])
+    return out_
+
+def median_op(t, n, op):  # an op's figures, each the median over the rounds
+    xs = [p["ops"][op] for p in rounds(t, n)]
+    return {k: statistics.median(x[k] for x in xs) for k in ("ops_per_s", "p50_us", "p99_us")}
+
+def median_cpu(t, n):  # CPU per op, medians over the rounds that have it
+    m = {}
+    for k in ("server_cpu_us_per_op", "client_cpu_us_per_op"):
+        xs = [p[k] for p in rounds(t, n) if p.get(k) is not None]
+        if xs:
+            m[k] = statistics.median(xs)
+    return m
+
+n_rounds = len(rounds("sesh", "a-get_touch"))
 
 def ms(us):
     return "%.2f" % (us / 1000.0)
@@ -416,9 +446,9 @@ def row(phase, op, s, rd, offered=False):
 def ph(t, n, i=0):
     return r[t][n]["phases"][i]
 
-row("(a) closed loop", "get_touch", ph("sesh", "a-get_touch")["ops"]["get_touch"],
-    ph("redis", "a-get_touch")["ops"]["get_touch"])
-row("(b) closed loop", "get", ph("sesh", "b-get")["ops"]["get"], ph("redis", "b-get")["ops"]["get"])
+row("(a) closed loop", "get_touch", median_op("sesh", "a-get_touch", "get_touch"),
+    median_op("redis", "a-get_touch", "get_touch"))
+row("(b) closed loop", "get", median_op("sesh", "b-get", "get"), median_op("redis", "b-get", "get"))
 for op in ph("sesh", "c-mix")["ops"]:
     row("(c) web mix, closed loop", op, ph("sesh", "c-mix")["ops"][op], ph("redis", "c-mix")["ops"][op])
 row("(c) web mix, closed loop", "**all**", ph("sesh", "c-mix")["all"], ph("redis", "c-mix")["all"])
@@ -426,7 +456,9 @@ ds, dr = ph("sesh", "d-open"), ph("redis", "d-open")
 row("(d) open loop, offered: Sesh %.0f/s, Redis %.0f/s" % (ds["rate"], dr["rate"]), "get_touch",
     ds["ops"]["get_touch"], dr["ops"]["get_touch"], offered=True)
 L.append("")
-L.append("(d) offers each target half of its own (a) peak, so its ops/s columns "
+L.append(("(a) and (b): medians of %d alternating rounds (a, b, a, b, ...; each "
+          "figure's median on its own). " % n_rounds if n_rounds > 1 else "") +
+         "(d) offers each target half of its own (a) peak, so its ops/s columns "
          "(achieved) are not capacities and their ratio is meaningless; compare "
          "latencies at equal rates in the sweep below. Mix (c): %s; a destroy is "
          "measured alone (its replacement create is not), Redis rotate = "
@@ -435,17 +467,35 @@ L.append("")
 
 L.append("## Sliding-expiry overhead: get_touch against get, (a) vs (b)")
 L.append("")
+if n_rounds > 1:
+    L.append("Each round's (a) against the (b) that follows it; the median of the "
+             "rounds' ratios.")
+    L.append("")
 L.append("| | Sesh | Redis | issue 5 target (Sesh) |")
 L.append("|---|---:|---:|---:|")
-def over(t):
-    a, b = ph(t, "a-get_touch")["ops"]["get_touch"], ph(t, "b-get")["ops"]["get"]
-    return a["ops_per_s"] / b["ops_per_s"], a["p99_us"] / b["p99_us"]
-(st, sp), (rt, rp) = over("sesh"), over("redis")
-L.append("| throughput get_touch / get | %.2f | %.2f | >= 0.90 |" % (st, rt))
-L.append("| p99 get_touch / get | %.2f | %.2f | <= 1.20 |" % (sp, rp))
+def over(t):  # per round: (throughput ratio, p99 ratio)
+    return [(a["ops"]["get_touch"]["ops_per_s"] / b["ops"]["get"]["ops_per_s"],
+             a["ops"]["get_touch"]["p99_us"] / b["ops"]["get"]["p99_us"])
+            for a, b in zip(rounds(t, "a-get_touch"), rounds(t, "b-get"))]
+def rounds_text(xs):
+    return " (%s)" % ", ".join("%.2f" % x for x in xs) if len(xs) > 1 else ""
+ov = {t: over(t) for t in targets}
+(st, sp), (rt, rp) = [(statistics.median(x for x, _ in ov[t]),
+                       statistics.median(y for _, y in ov[t])) for t in targets]
+L.append("| throughput get_touch / get%s | %.2f%s | %.2f%s | >= 0.90 |" % (
+    ", median (rounds)" if n_rounds > 1 else "",
+    st, rounds_text([x for x, _ in ov["sesh"]]), rt, rounds_text([x for x, _ in ov["redis"]])))
+L.append("| p99 get_touch / get%s | %.2f%s | %.2f%s | <= 1.20 |" % (
+    ", median (rounds)" if n_rounds > 1 else "",
+    sp, rounds_text([y for _, y in ov["sesh"]]), rp, rounds_text([y for _, y in ov["redis"]])))
+if n_rounds > 1:
+    for t in targets:
+        L.append("| %s rounds: get_touch / get ops/s | %s | | |" % (t.capitalize(), ", ".join(
+            "%.0f / %.0f" % (a["ops"]["get_touch"]["ops_per_s"], b["ops"]["get"]["ops_per_s"])
+            for a, b in zip(rounds(t, "a-get_touch"), rounds(t, "b-get")))))
 L.append("")
 
-L.append("## CPU per operation (measured windows, from /proc and getrusage)")
+L.append("## CPU per operation (measured windows, from /proc and getrusage%s)" % ("; (a) and (b): medians over the rounds" if n_rounds > 1 else ""))
 L.append("")
 L.append("| phase | Sesh: 3 nodes, us/op | Sesh: sesh-load, us/op | Redis: server, us/op | Redis: sesh-load, us/op |")
 L.append("|---|---:|---:|---:|---:|")
@@ -454,7 +504,7 @@ def cpu_cell(p, k):
     return "%.1f" % v if v is not None else "n/a"
 for n, label in (("a-get_touch", "(a) get_touch"), ("b-get", "(b) get"), ("c-mix", "(c) web mix"),
                  ("d-open", "(d) open loop")):
-    s, rd = ph("sesh", n), ph("redis", n)
+    s, rd = median_cpu("sesh", n), median_cpu("redis", n)
     L.append("| %s | %s | %s | %s | %s |" % (label, cpu_cell(s, "server_cpu_us_per_op"),
              cpu_cell(s, "client_cpu_us_per_op"), cpu_cell(rd, "server_cpu_us_per_op"),
              cpu_cell(rd, "client_cpu_us_per_op")))
@@ -492,7 +542,7 @@ L.append("")
 
 L.append("## Issue 5 targets (defined at 10^6 sessions; this run: %d)" % keys)
 L.append("")
-sa, ra = ph("sesh", "a-get_touch")["ops"]["get_touch"], ph("redis", "a-get_touch")["ops"]["get_touch"]
+sa, ra = median_op("sesh", "a-get_touch", "get_touch"), median_op("redis", "a-get_touch", "get_touch")
 def verdict(ok):
     return "met" if ok else "**missed**"
 L.append("- Get+touch throughput >= Redis GETEX (unpipelined, same concurrency): "

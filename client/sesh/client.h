@@ -72,13 +72,14 @@
 // INVALID_ARGUMENT, without any RPC.
 //
 // Thread safety. A Client is fully thread-safe: any number of threads may
-// call any method concurrently. Callbacks of the *Async methods run on a gRPC
-// callback thread or on the client's internal timer thread, never inside the
-// *Async call itself; they must not block, must not call the Client's
-// synchronous methods (a blocked internal thread would stall other calls'
-// retries and the Get batching timer), and must not destroy the Client.
-// Destroying the Client waits for every call in flight to complete (each is
-// bounded by its deadline), then joins the client's thread.
+// call any method concurrently. Callbacks of the *Async methods run on one of
+// the client's two internal threads (the one that runs every RPC's
+// completion, or the timer thread), never inside the *Async call itself;
+// they must not block, must not call the Client's synchronous methods (a
+// blocked internal thread would stall every other call), and must not
+// destroy the Client. Destroying the Client waits for every call in flight
+// to complete (each is bounded by its deadline), then joins the client's
+// threads.
 
 #ifndef SESH_CLIENT_SESH_CLIENT_H_
 #define SESH_CLIENT_SESH_CLIENT_H_

@@ -114,6 +114,10 @@ struct QueueTag {
   virtual void Run(bool ok) = 0;
 };
 
+// The queue thread casts every tag back to QueueTag*: tags are passed as
+// exactly that pointer, whatever the derived type.
+void* AsTag(QueueTag* tag) { return tag; }
+
 // A unary call on the queue: `done` runs on the queue thread.
 template <typename Resp>
 class QueuedCall final : public QueueTag {
@@ -122,7 +126,7 @@ class QueuedCall final : public QueueTag {
                     Resp* response, std::function<void(grpc::Status)> done) {
     auto* call = new QueuedCall(std::move(reader), std::move(done));
     call->reader_->StartCall();
-    call->reader_->Finish(response, &call->status_, call);
+    call->reader_->Finish(response, &call->status_, AsTag(call));
   }
 
   void Run(bool /*ok: always true for Finish*/) override {
@@ -624,7 +628,7 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
   void Begin() {
     self_ = shared_from_this();
     rw_ = node_->sessions->PrepareAsyncStreamGet(&ctx_, node_->queue);
-    rw_->StartCall(&started_tag_);
+    rw_->StartCall(AsTag(&started_tag_));
   }
 
   // Queues one batch; `reply` runs exactly once, on the queue thread. False
@@ -649,7 +653,7 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
     }
     // A deque's elements stay put while others are added, and only
     // OnWriteDone removes this one.
-    if (write != nullptr) rw_->Write(*write, &written_tag_);
+    if (write != nullptr) rw_->Write(*write, AsTag(&written_tag_));
     if (arm) ArmTimer(deadline);
     return true;
   }
@@ -689,11 +693,11 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
       }
     }
     if (!ok) {
-      rw_->Finish(&status_, &finished_tag_);
+      rw_->Finish(&status_, AsTag(&finished_tag_));
       return;
     }
-    rw_->Read(&response_, &read_tag_);
-    if (write != nullptr) rw_->Write(*write, &written_tag_);
+    rw_->Read(&response_, AsTag(&read_tag_));
+    if (write != nullptr) rw_->Write(*write, AsTag(&written_tag_));
   }
 
   void OnWriteDone(bool ok) {
@@ -710,9 +714,9 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
         finish = read_failed_;
       }
     }
-    if (next != nullptr) rw_->Write(*next, &written_tag_);
+    if (next != nullptr) rw_->Write(*next, AsTag(&written_tag_));
     // Finish must not overlap a write: a failed read left it to us.
-    if (finish) rw_->Finish(&status_, &finished_tag_);
+    if (finish) rw_->Finish(&status_, AsTag(&finished_tag_));
   }
 
   void OnReadDone(bool ok) {
@@ -724,7 +728,7 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
         read_failed_ = true;
         finish = !writing_;
       }
-      if (finish) rw_->Finish(&status_, &finished_tag_);
+      if (finish) rw_->Finish(&status_, AsTag(&finished_tag_));
       return;
     }
     Reply reply;
@@ -746,7 +750,7 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
       reply(std::move(result), &response_);
     }
     response_.Clear();
-    rw_->Read(&response_, &read_tag_);
+    rw_->Read(&response_, AsTag(&read_tag_));
   }
 
   // The call is over and no operation on it is outstanding.

@@ -1,6 +1,7 @@
-// sesh::Client over gRPC's callback API: one channel per node address, a
-// cached topology for routing, a retrying call state machine shared by the
-// sync and async forms, and per-node Get coalescing.
+// sesh::Client over gRPC's async API, on the client's own completion queue:
+// one channel per node address, a cached topology for routing, a retrying
+// call state machine shared by the sync and async forms, and per-node Get
+// coalescing.
 
 #include "client/sesh/client.h"
 
@@ -137,11 +138,14 @@ class QueuedCall final : public QueueTag {
  private:
   QueuedCall(std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader,
              std::function<void(grpc::Status)> done)
-      : reader_(std::move(reader)), done_(std::move(done)) {}
+      : done_(std::move(done)), reader_(std::move(reader)) {}
 
-  std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader_;
+  // done_ may hold the last reference to the call's ClientContext, and the
+  // reader lives in that call's arena: the reader must go first, so it is
+  // declared last.
   std::function<void(grpc::Status)> done_;
   grpc::Status status_;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader_;
 };
 
 template <typename Resp>

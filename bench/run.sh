@@ -376,11 +376,16 @@ def memory(t, suffix=""):
 r = {t: {n: load(t, n) for n in ("a-get_touch", "b-get", "c-mix", "d-open", "e-sweep")}
      for t in targets}
 
-def rounds(t, n):  # the first phase of each round of n, round 1 first
+def load_rounds(t, n):  # the first phase of each round of n, round 1 first
     out_ = [r[t][n]["phases"][0]]
     while os.path.exists(os.path.join(out, "%s-%s-r%d.json" % (t, n, len(out_) + 1))):
         out_.append(load(t, "%s-r%d" % (n, len(out_) + 1))["phases"][0])
     return out_
+
+round_phases = {(t, n): load_rounds(t, n) for t in targets for n in r[t]}
+
+def rounds(t, n):
+    return round_phases[(t, n)]
 
 def median_op(t, n, op):  # an op's figures, each the median over the rounds
     xs = [p["ops"][op] for p in rounds(t, n)]

@@ -101,7 +101,6 @@ using GetCoalescer = client_internal::GetCoalescer<PendingGet>;
 
 class GetStream;
 
-// One channel to one node address, shared by every call to it.
 // Every RPC of the client completes on the client's own completion queue,
 // run by its one queue thread, instead of through gRPC's callback API. The
 // callback API polls with two threads per process that hand each event to
@@ -119,15 +118,19 @@ struct QueueTag {
 // exactly that pointer, whatever the derived type.
 void* AsTag(QueueTag* tag) { return tag; }
 
-// A unary call on the queue: `done` runs on the queue thread.
+// A unary call on the queue (see CallOnQueue); deletes itself once `done` has
+// run.
 template <typename Resp>
 class QueuedCall final : public QueueTag {
  public:
-  static void Start(std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader,
-                    Resp* response, std::function<void(grpc::Status)> done) {
-    auto* call = new QueuedCall(std::move(reader), std::move(done));
-    call->reader_->StartCall();
-    call->reader_->Finish(response, &call->status_, AsTag(call));
+  QueuedCall(std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader,
+             std::function<void(grpc::Status)> done)
+      : done_(std::move(done)), reader_(std::move(reader)) {}
+
+  // The last use of `this` by the caller: Run may delete it at once.
+  void Start(Resp* response) {
+    reader_->StartCall();
+    reader_->Finish(response, &status_, AsTag(this));
   }
 
   void Run(bool /*ok: always true for Finish*/) override {
@@ -136,10 +139,6 @@ class QueuedCall final : public QueueTag {
   }
 
  private:
-  QueuedCall(std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader,
-             std::function<void(grpc::Status)> done)
-      : done_(std::move(done)), reader_(std::move(reader)) {}
-
   // done_ may hold the last reference to the call's ClientContext, and the
   // reader lives in that call's arena: the reader must go first, so it is
   // declared last.
@@ -148,16 +147,17 @@ class QueuedCall final : public QueueTag {
   std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader_;
 };
 
+// Starts a prepared unary call; `done` runs on the queue thread.
 template <typename Resp>
 void CallOnQueue(std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> reader,
                  Resp* response, std::function<void(grpc::Status)> done) {
-  QueuedCall<Resp>::Start(std::move(reader), response, std::move(done));
+  (new QueuedCall<Resp>(std::move(reader), std::move(done)))->Start(response);
 }
 
+// One channel to one node address, shared by every call to it.
 struct NodeConn {
-  NodeConn(std::string addr, grpc::CompletionQueue* q)
+  explicit NodeConn(std::string addr)
       : address(std::move(addr)),
-        queue(q),
         channel(grpc::CreateCustomChannel(
             address, grpc::InsecureChannelCredentials(), ChannelArgs())),
         sessions(v1::Sessions::NewStub(channel)),
@@ -183,8 +183,6 @@ struct NodeConn {
   }
 
   const std::string address;
-  // The client's completion queue: every call to this node completes there.
-  grpc::CompletionQueue* const queue;
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<v1::Sessions::Stub> sessions;
   const std::unique_ptr<v1::Cluster::Stub> cluster;
@@ -417,7 +415,8 @@ class ClientImpl final : public Client {
   void Post(std::function<void()> fn);
 
   // StartCall for a call whose every attempt is one unary RPC of `req` into
-  // `resp`; `invoke` starts that RPC on a node's stub.
+  // `resp`; `invoke(node, ctx, req, queue)` prepares that RPC on the node's
+  // stub (a PrepareAsync method), and SendUnary runs it on the queue.
   template <typename Req, typename Resp, typename Invoke>
   void StartUnary(Route route, bool idempotent, std::shared_ptr<Req> req,
                   std::shared_ptr<Resp> resp, Invoke invoke, FinishFn finish) {
@@ -429,8 +428,8 @@ class ClientImpl final : public Client {
               },
               std::move(finish));
   }
-  // One unary RPC attempt. `invoke` starts the RPC on the node's stub; `req`
-  // and `resp` must stay valid until `done` runs (capture them in it).
+  // One unary RPC attempt (`invoke` as for StartUnary); `req` and `resp`
+  // must stay valid until `done` runs (capture them in it).
   template <typename Req, typename Resp, typename Invoke>
   void SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
                  Resp* resp, Invoke invoke, AttemptDone done);
@@ -623,7 +622,7 @@ void RetryingCall::Deliver(absl::Status status) {
 // Driven by the client's completion queue (see QueueTag).
 class GetStream final : public std::enable_shared_from_this<GetStream> {
  public:
-  using Reply = std::function<void(AttemptResult, v1::BatchGetResponse*)>;
+  using Reply = ClientImpl::BatchReply;
 
   GetStream(ClientImpl* client, NodeConn* node)
       : client_(client), node_(node) {}
@@ -631,7 +630,7 @@ class GetStream final : public std::enable_shared_from_this<GetStream> {
   // Starts the call. The caller holds an op for it (EndOp in OnDone).
   void Begin() {
     self_ = shared_from_this();
-    rw_ = node_->sessions->PrepareAsyncStreamGet(&ctx_, node_->queue);
+    rw_ = node_->sessions->PrepareAsyncStreamGet(&ctx_, &client_->queue_);
     rw_->StartCall(AsTag(&started_tag_));
   }
 
@@ -954,7 +953,7 @@ std::shared_ptr<const RoutingTable> ClientImpl::Snapshot() {
 NodeConn* ClientImpl::ConnFor(const std::string& address) {
   std::unique_ptr<NodeConn>& conn = conns_[address];
   if (conn == nullptr) {
-    conn = std::make_unique<NodeConn>(address, &queue_);
+    conn = std::make_unique<NodeConn>(address);
     if (options_.coalesce_gets) {
       NodeConn* node = conn.get();
       node->coalescer = std::make_unique<GetCoalescer>(
@@ -1072,15 +1071,16 @@ void ClientImpl::SendUnary(NodeConn* node, absl::Time deadline, const Req* req,
                  });
     return;
   }
-  // Owned by the completion callback, which gRPC keeps until it has run.
+  // Owned by the completion callback, which its QueuedCall keeps until it
+  // has run.
   auto ctx = std::make_shared<grpc::ClientContext>();
   ctx->set_deadline(absl::ToChronoTime(deadline));
   ctx->set_wait_for_ready(false);
   resp->Clear();
-  invoke(node, ctx.get(), req, resp,
-         [this, ctx, done = std::move(done)](grpc::Status status) {
-           done(Examine(*ctx, status));
-         });
+  CallOnQueue(invoke(node, ctx.get(), req, &queue_), resp,
+              [this, ctx, done = std::move(done)](grpc::Status status) {
+                done(Examine(*ctx, status));
+              });
 }
 
 void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
@@ -1094,10 +1094,8 @@ void ClientImpl::SendBatch(NodeConn* node, GetBatch batch) {
     req->set_skip_touch(!batch.touch);
     SendUnary(
         node, get->deadline, req.get(), resp.get(),
-        [](NodeConn* n, grpc::ClientContext* ctx, const v1::GetRequest* q,
-           v1::GetResponse* r, std::function<void(grpc::Status)> cb) {
-          CallOnQueue(n->sessions->PrepareAsyncGet(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->sessions->PrepareAsyncGet(ctx, *q, cq);
         },
         [this, node, get, req, resp](AttemptResult result) {
           GetOutcome outcome;
@@ -1140,10 +1138,8 @@ void ClientImpl::SendBatchUnary(NodeConn* node,
   const absl::Time deadline = batch->deadline;
   SendUnary(
       node, deadline, req.get(), resp.get(),
-      [](NodeConn* n, grpc::ClientContext* ctx, const v1::BatchGetRequest* q,
-         v1::BatchGetResponse* r, std::function<void(grpc::Status)> cb) {
-        CallOnQueue(n->sessions->PrepareAsyncBatchGet(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->sessions->PrepareAsyncBatchGet(ctx, *q, cq);
       },
       [this, node, batch = std::move(batch), req, resp](AttemptResult result) {
         CompleteBatch(node, batch, std::move(result), resp.get(),
@@ -1245,11 +1241,8 @@ absl::Status ClientImpl::Bootstrap() {
     absl::Status status = Wait<absl::Status>([&](auto done) {
       SendUnary(
           node, absl::Now() + options_.deadline, &req, &resp,
-          [](NodeConn* n, grpc::ClientContext* ctx,
-             const v1::TopologyRequest* q, v1::TopologyResponse* r,
-             std::function<void(grpc::Status)> cb) {
-            CallOnQueue(n->cluster->PrepareAsyncTopology(ctx, *q, n->queue), r,
-                    std::move(cb));
+          [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+            return n->cluster->PrepareAsyncTopology(ctx, *q, cq);
           },
           [done](AttemptResult result) { done(std::move(result.status)); });
     });
@@ -1374,9 +1367,8 @@ void ClientImpl::StartRefresh() {
   auto resp = std::make_shared<v1::TopologyResponse>();
   StartUnary(
       Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true, req, resp,
-      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-        CallOnQueue(n->cluster->PrepareAsyncTopology(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->cluster->PrepareAsyncTopology(ctx, *q, cq);
       },
       [this, resp](absl::Status status) {
         if (status.ok()) status = InstallTopology(*resp);
@@ -1424,9 +1416,8 @@ void ClientImpl::CreateAsync(absl::string_view ns, const CreateOptions& options,
   req->set_durability(ToProto(options.durability));
   StartUnary(
       Route::Of(Route::Kind::kAnyNode), /*idempotent=*/false, req, resp,
-      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-        CallOnQueue(n->sessions->PrepareAsyncCreate(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->sessions->PrepareAsyncCreate(ctx, *q, cq);
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1472,10 +1463,8 @@ void ClientImpl::GetAsync(absl::string_view ns, absl::string_view id,
                                   AttemptDone d) {
       SendUnary(
           node, deadline, req.get(), resp.get(),
-          [](NodeConn* n, grpc::ClientContext* ctx, const v1::GetRequest* q,
-             v1::GetResponse* r, std::function<void(grpc::Status)> cb) {
-            CallOnQueue(n->sessions->PrepareAsyncGet(ctx, *q, n->queue), r,
-                    std::move(cb));
+          [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+            return n->sessions->PrepareAsyncGet(ctx, *q, cq);
           },
           [resp, out, d = std::move(d)](AttemptResult result) {
             if (result.status.ok()) *out = FromProto(resp->session());
@@ -1511,9 +1500,8 @@ void ClientImpl::UpdateAsync(absl::string_view ns, absl::string_view id,
   req->set_skip_touch(options.skip_touch);
   StartUnary(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/false, req, resp,
-      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-        CallOnQueue(n->sessions->PrepareAsyncUpdate(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->sessions->PrepareAsyncUpdate(ctx, *q, cq);
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1534,9 +1522,8 @@ void ClientImpl::TouchAsync(absl::string_view ns, absl::string_view id,
   req->set_id(std::string(id));
   StartUnary(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
-      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-        CallOnQueue(n->sessions->PrepareAsyncTouch(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->sessions->PrepareAsyncTouch(ctx, *q, cq);
       },
       [resp, done = std::move(done)](absl::Status status) {
         if (!status.ok()) return done(std::move(status));
@@ -1558,9 +1545,8 @@ void ClientImpl::DestroyAsync(absl::string_view ns, absl::string_view id,
   req->set_durability(ToProto(durability));
   StartUnary(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
-      [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-        CallOnQueue(n->sessions->PrepareAsyncDestroy(ctx, *q, n->queue), r,
-                    std::move(cb));
+      [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+        return n->sessions->PrepareAsyncDestroy(ctx, *q, cq);
       },
       std::move(done));
 }
@@ -1611,9 +1597,8 @@ absl::StatusOr<SessionData> ClientImpl::Rotate(absl::string_view ns,
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
     StartUnary(
         Route::Session(PartitionOf(*raw)), /*idempotent=*/false, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->sessions->PrepareAsyncRotate(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->sessions->PrepareAsyncRotate(ctx, *q, cq);
         },
         std::move(done));
   });
@@ -1630,9 +1615,8 @@ absl::StatusOr<std::vector<SessionData>> ClientImpl::ListByUser(
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
     StartUnary(
         Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->sessions->PrepareAsyncListByUser(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->sessions->PrepareAsyncListByUser(ctx, *q, cq);
         },
         std::move(done));
   });
@@ -1657,9 +1641,8 @@ absl::StatusOr<int> ClientImpl::DestroyByUser(absl::string_view ns,
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
     StartUnary(
         Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->sessions->PrepareAsyncDestroyByUser(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->sessions->PrepareAsyncDestroyByUser(ctx, *q, cq);
         },
         std::move(done));
   });
@@ -1705,9 +1688,8 @@ std::vector<absl::StatusOr<SessionData>> ClientImpl::BatchGet(
     for (size_t i : part.indexes) req->add_ids(ids[i]);
     StartUnary(
         Route::Session(part.partition), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->sessions->PrepareAsyncBatchGet(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->sessions->PrepareAsyncBatchGet(ctx, *q, cq);
         },
         [&results, &pending, &part, resp](absl::Status status) {
           if (status.ok() &&
@@ -1742,9 +1724,8 @@ absl::StatusOr<TopologyInfo> ClientImpl::Topology() {
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
     StartUnary(
         Route::Of(Route::Kind::kBootstrap), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->cluster->PrepareAsyncTopology(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->cluster->PrepareAsyncTopology(ctx, *q, cq);
         },
         std::move(done));
   });
@@ -1772,9 +1753,8 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
     StartUnary(
         std::move(route), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, auto* r, auto cb) {
-          CallOnQueue(n->cluster->PrepareAsyncNodeStats(ctx, *q, n->queue), r,
-                    std::move(cb));
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->cluster->PrepareAsyncNodeStats(ctx, *q, cq);
         },
         std::move(done));
   });

@@ -78,7 +78,7 @@ class GetCoalescer {
 
   int InFlightForTesting() {
     absl::MutexLock lock(&mu_);
-    return in_flight_;
+    return InFlight();
   }
   // How long a queued Get may wait before the timer sends it.
   absl::Duration WaitBoundForTesting() {
@@ -101,11 +101,14 @@ class GetCoalescer {
   // counts the batch as launched at `now`.
   GetBatch<Get> TakeBatch(typename Queues::iterator it, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int InFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<int>(launched_.size());
+  }
   absl::Duration WaitBound() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return std::max(max_wait_, smoothed_rtt_ + 4 * rtt_deviation_);
   }
-  // Folds the round trip of the oldest batch out into smoothed_rtt_ and
-  // rtt_deviation_.
+  // Ends the oldest batch out, folding its round trip into smoothed_rtt_
+  // and rtt_deviation_.
   void SampleRoundTrip(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Arms a timer for the oldest queued Get unless one at least as early is
   // armed; the time to arm goes to *to_arm.
@@ -124,15 +127,14 @@ class GetCoalescer {
 
   absl::Mutex mu_;
   // Protected by mu_.
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   // FIFO per group; never an empty deque.
   Queues queues_ ABSL_GUARDED_BY(mu_);
   // Time of the earliest armed timer (InfiniteFuture: none). Later timers
   // may be pending too; they find nothing overdue and re-arm as needed.
   absl::Time timer_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-  // Launch times of the batches out, oldest first. A BatchDone() is taken to
-  // end the oldest: exact for a stream (answered in order), close enough
-  // for unary calls.
+  // Launch times of the batches out (one each: their count is the in-flight
+  // count), oldest first. A BatchDone() is taken to end the oldest: exact
+  // for a stream (answered in order), close enough for unary calls.
   std::deque<absl::Time> launched_ ABSL_GUARDED_BY(mu_);
   // Exponentially weighted mean (gain 1/8) of batch round trips, and of
   // their deviation from it (gain 1/4); zero until the first batch ends.
@@ -153,8 +155,7 @@ void GetCoalescer<Get>::Enqueue(std::string ns, bool touch,
     get->enqueued = now;
     auto it = queues_.try_emplace(Key(std::move(ns), touch)).first;
     it->second.push_back(std::move(get));
-    if (in_flight_ < max_in_flight_) {
-      ++in_flight_;
+    if (InFlight() < max_in_flight_) {
       batches.push_back(TakeBatch(it, now));
     } else {
       ArmTimer(&timers);
@@ -169,16 +170,14 @@ void GetCoalescer<Get>::BatchDone() {
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = scheduler_->Now();
-    SampleRoundTrip(now);
-    --in_flight_;
-    while (in_flight_ < max_in_flight_ && !queues_.empty()) {
+    SampleRoundTrip(now);  // ends the oldest batch out
+    while (InFlight() < max_in_flight_ && !queues_.empty()) {
       auto oldest = queues_.begin();
       for (auto it = queues_.begin(); it != queues_.end(); ++it) {
         if (it->second.front()->enqueued < oldest->second.front()->enqueued) {
           oldest = it;
         }
       }
-      ++in_flight_;
       batches.push_back(TakeBatch(oldest, now));
     }
   }
@@ -193,15 +192,15 @@ void GetCoalescer<Get>::OnTimer(absl::Time armed_for) {
     absl::MutexLock lock(&mu_);
     if (armed_for == timer_at_) timer_at_ = absl::InfiniteFuture();
     const absl::Time now = scheduler_->Now();
+    const absl::Time overdue_if_queued_by = now - WaitBound();
     for (auto it = queues_.begin(); it != queues_.end();) {
       auto next = std::next(it);
       // All Gets of a queue whose oldest is overdue leave; the younger ones
       // a little early.
-      if (it->second.front()->enqueued + WaitBound() <= now) {
+      if (it->second.front()->enqueued <= overdue_if_queued_by) {
         bool emptied = false;
         while (!emptied) {
           emptied = it->second.size() <= max_batch_;
-          ++in_flight_;
           batches.push_back(TakeBatch(it, now));
         }
       }

@@ -1,0 +1,65 @@
+// One channel to one node address, shared by every call to it, with what the
+// client keeps per node: whether the node is suspect, its Get coalescer, and
+// its StreamGet call.
+
+#ifndef SESH_CLIENT_INTERNAL_NODE_CONN_H_
+#define SESH_CLIENT_INTERNAL_NODE_CONN_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/internal/pending_get.h"
+#include "sesh/v1/cluster.grpc.pb.h"
+#include "sesh/v1/sessions.grpc.pb.h"
+
+namespace sesh {
+namespace client_internal {
+
+class GetStream;  // get_stream.h
+
+// Thread-safe as annotated; the address, channel and stubs are constant.
+struct NodeConn {
+  // How long a node that failed in transport is tried last.
+  static constexpr absl::Duration kSuspectFor = absl::Seconds(1);
+
+  explicit NodeConn(std::string addr);
+
+  static grpc::ChannelArguments ChannelArgs();
+
+  bool Suspect(absl::Time now) const {
+    return absl::ToUnixNanos(now) <
+           suspect_until_ns.load(std::memory_order_relaxed);
+  }
+  void MarkSuspect(absl::Time now) {
+    suspect_until_ns.store(absl::ToUnixNanos(now + kSuspectFor),
+                           std::memory_order_relaxed);
+  }
+
+  const std::string address;
+  const std::shared_ptr<grpc::Channel> channel;
+  const std::unique_ptr<v1::Sessions::Stub> sessions;
+  const std::unique_ptr<v1::Cluster::Stub> cluster;
+  // Set right after construction, before the NodeConn is shared; null when
+  // coalescing is off.
+  std::unique_ptr<PendingGetCoalescer> coalescer;
+  std::atomic<int64_t> suspect_until_ns{0};
+  // The StreamGet call carrying coalesced batches (ClientOptions::
+  // stream_gets); null until the first batch, and again once it has ended.
+  absl::Mutex stream_mu;
+  std::shared_ptr<GetStream> stream ABSL_GUARDED_BY(stream_mu);
+  // The node answered StreamGet with UNIMPLEMENTED (an older version).
+  std::atomic<bool> streams_unsupported{false};
+};
+
+}  // namespace client_internal
+}  // namespace sesh
+
+#endif  // SESH_CLIENT_INTERNAL_NODE_CONN_H_

@@ -198,9 +198,11 @@ void ClientImpl::InitConn(NodeConn* node) {
   if (!options_.coalesce_gets) return;
   node->coalescer = std::make_unique<PendingGetCoalescer>(
       options_.max_batch, options_.max_batches_in_flight_per_node,
-      options_.max_batch_wait, &timer_, [this, node](PendingGetBatch batch) {
+      options_.max_batch_wait, &timer_,
+      [this, node](PendingGetBatch batch) {
         batch_sender_.Send(node, std::move(batch));
-      });
+      },
+      options_.max_queued_gets_per_node);
 }
 
 void ClientImpl::Post(std::function<void()> fn) {
@@ -313,7 +315,15 @@ void ClientImpl::GetAsync(absl::string_view ns, absl::string_view id,
         }
         d(std::move(result));
       };
-      node->coalescer->Enqueue(ns, touch, std::move(get));
+      absl::Status queued = node->coalescer->Enqueue(ns, touch, std::move(get));
+      if (!queued.ok()) {  // backpressure: fails now, not retried
+        GetOutcome outcome;
+        outcome.session = absl::ResourceExhaustedError(absl::StrCat(
+            "Get not sent to node ", node->address, ": ", queued.message(),
+            " (ClientOptions::max_queued_gets_per_node)"));
+        outcome.never_sent = true;
+        get->done(std::move(outcome));
+      }
     };
   } else {
     auto req = std::make_shared<v1::GetRequest>();
@@ -642,6 +652,9 @@ absl::Status ValidateOptions(const ClientOptions& o) {
   }
   if (o.max_batch_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("max_batch_wait must be >= 0");
+  }
+  if (o.max_queued_gets_per_node < 1) {
+    return absl::InvalidArgumentError("max_queued_gets_per_node must be >= 1");
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -741,6 +742,48 @@ TEST(ClientTest, GetAsync_SlotBusy_QueuedGetsLeaveInOneBatch) {
       EXPECT_EQ(results[i]->id, TestId(i));
     }
   }
+}
+
+TEST(ClientTest, GetAsync_NodeQueueFull_ResourceExhaustedWithoutRpc) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.max_batches_in_flight_per_node = 1;
+  options.max_batch_wait = absl::Seconds(10);  // only completions send
+  options.deadline = absl::Seconds(10);
+  options.max_queued_gets_per_node = 2;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).park = true;
+  constexpr int kGets = 4;  // the first sent (parked), 2 queued, 1 refused
+  std::vector<absl::StatusOr<SessionData>> results(kGets,
+                                                   absl::UnknownError(""));
+  absl::Notification refused;
+  absl::BlockingCounter done(kGets);
+
+  for (int i = 0; i < kGets; ++i) {
+    client->GetAsync(
+        kNs, TestId(i), true,
+        [&results, &refused, &done, i](absl::StatusOr<SessionData> s) {
+          results[i] = std::move(s);
+          if (i == kGets - 1) refused.Notify();
+          done.DecrementCount();
+        });
+  }
+  // Refused while the others still wait.
+  ASSERT_TRUE(refused.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(results[kGets - 1].status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(PollUntil([&] { return tc.node(0).parked() == 1; }));
+  tc.node(0).park = false;
+  tc.node(0).ReleaseParked();
+  done.Wait();
+
+  for (int i = 0; i < kGets - 1; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_EQ(results[i]->id, TestId(i));
+  }
+  EXPECT_EQ(tc.node(0).gets.load(), 1);
+  EXPECT_EQ(tc.node(0).batch_sizes(), std::vector<int>({1, 2}));
 }
 
 TEST(ClientTest, GetAsync_ManyThreads_FewerRpcsThanGetsEachCallerOwnResult) {

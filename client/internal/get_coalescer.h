@@ -18,6 +18,11 @@
 // smaller messages exactly when the node is busiest (at 10^6 sessions on the
 // 2-core benchmark machine, round trips of 1-2 ms and a 1 ms bound cost a
 // quarter of the Get+touch throughput).
+//
+// Backpressure: at most `max_queued` Gets wait (all groups together). A Get
+// that would wait beyond that is refused with RESOURCE_EXHAUSTED, so a node
+// that falls behind costs the client bounded memory, and the callers an
+// error they can act on, instead of a queue that grows without bound.
 
 #ifndef SESH_CLIENT_INTERNAL_GET_COALESCER_H_
 #define SESH_CLIENT_INTERNAL_GET_COALESCER_H_
@@ -33,6 +38,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/internal/scheduler.h"
@@ -58,21 +65,30 @@ class GetCoalescer {
   // thread of Enqueue, BatchDone or a timer.
   using SendFn = std::function<void(GetBatch<Get>)>;
 
+  // The default bound on waiting Gets: 64 full batches of 64 ids.
+  static constexpr int kDefaultMaxQueued = 4096;
+
   // `scheduler` must outlive the coalescer, and the coalescer its pending
-  // timers (stop the scheduler first).
+  // timers (stop the scheduler first). Values below 1 count as 1.
   GetCoalescer(int max_batch, int max_in_flight, absl::Duration max_wait,
-               Scheduler* scheduler, SendFn send)
+               Scheduler* scheduler, SendFn send,
+               int max_queued = kDefaultMaxQueued)
       : max_batch_(static_cast<size_t>(std::max(1, max_batch))),
         max_in_flight_(std::max(1, max_in_flight)),
         max_wait_(std::max(max_wait, absl::ZeroDuration())),
+        max_queued_(static_cast<size_t>(std::max(1, max_queued))),
         scheduler_(scheduler),
         send_(std::move(send)) {}
 
   GetCoalescer(const GetCoalescer&) = delete;
   GetCoalescer& operator=(const GetCoalescer&) = delete;
 
-  // Thread-safe.
-  void Enqueue(std::string ns, bool touch, std::unique_ptr<Get> get);
+  // Sends `get` at once if a batch slot is free (with up to max_batch - 1
+  // Gets queued for its group), else queues it. Thread-safe.
+  // Errors: RESOURCE_EXHAUSTED if every slot is busy and max_queued Gets
+  // already wait; `get` is then not moved from, and stays the caller's to
+  // complete.
+  absl::Status Enqueue(std::string ns, bool touch, std::unique_ptr<Get>&& get);
   // Reports the end of a batch given to SendFn. Thread-safe.
   void BatchDone();
 
@@ -122,6 +138,7 @@ class GetCoalescer {
   const size_t max_batch_;
   const int max_in_flight_;
   const absl::Duration max_wait_;
+  const size_t max_queued_;
   Scheduler* const scheduler_;
   const SendFn send_;
 
@@ -129,6 +146,8 @@ class GetCoalescer {
   // Protected by mu_.
   // FIFO per group; never an empty deque.
   Queues queues_ ABSL_GUARDED_BY(mu_);
+  // Gets in queues_, all groups together; at most max_queued_.
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;
   // Time of the earliest armed timer (InfiniteFuture: none). Later timers
   // may be pending too; they find nothing overdue and re-arm as needed.
   absl::Time timer_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
@@ -145,16 +164,25 @@ class GetCoalescer {
 // Implementation.
 
 template <typename Get>
-void GetCoalescer<Get>::Enqueue(std::string ns, bool touch,
-                                std::unique_ptr<Get> get) {
+absl::Status GetCoalescer<Get>::Enqueue(std::string ns, bool touch,
+                                        std::unique_ptr<Get>&& get) {
   std::vector<GetBatch<Get>> batches;
   std::vector<absl::Time> timers;
   {
     absl::MutexLock lock(&mu_);
+    // Only a Get that would wait is refused. (While a slot is free nothing
+    // waits: each path that frees a slot fills it from the queues.)
+    if (InFlight() >= max_in_flight_ && queued_ >= max_queued_) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("queue full: ", max_queued_,
+                       " Gets already wait for a batch slot, the max_queued "
+                       "limit"));
+    }
     const absl::Time now = scheduler_->Now();
     get->enqueued = now;
     auto it = queues_.try_emplace(Key(std::move(ns), touch)).first;
     it->second.push_back(std::move(get));
+    ++queued_;
     if (InFlight() < max_in_flight_) {
       batches.push_back(TakeBatch(it, now));
     } else {
@@ -162,6 +190,7 @@ void GetCoalescer<Get>::Enqueue(std::string ns, bool touch,
     }
   }
   Launch(std::move(batches), std::move(timers));
+  return absl::OkStatus();
 }
 
 template <typename Get>
@@ -225,6 +254,7 @@ GetBatch<Get> GetCoalescer<Get>::TakeBatch(typename Queues::iterator it,
     batch.gets.push_back(std::move(queue.front()));
     queue.pop_front();
   }
+  queued_ -= n;
   if (queue.empty()) queues_.erase(it);
   return batch;
 }

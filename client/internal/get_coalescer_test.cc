@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "client/internal/scheduler.h"
 #include "gtest/gtest.h"
@@ -66,7 +67,7 @@ class Harness {
                bool touch = true) {
     auto get = std::make_unique<TestGet>();
     get->id = id;
-    coalescer_.Enqueue(ns, touch, std::move(get));
+    EXPECT_TRUE(coalescer_.Enqueue(ns, touch, std::move(get)).ok());
   }
 
   FakeScheduler scheduler_;
@@ -220,6 +221,52 @@ TEST(GetCoalescerTest, Timer_RoundTripsShorterThanMaxWait_MaxWaitBounds) {
     RoundTrip(h, "r" + std::to_string(i), absl::Microseconds(100));
   }
   EXPECT_EQ(h.coalescer_.WaitBoundForTesting(), absl::Milliseconds(1));
+}
+
+std::unique_ptr<TestGet> NewGet(const std::string& id) {
+  auto get = std::make_unique<TestGet>();
+  get->id = id;
+  return get;
+}
+
+TEST(GetCoalescerTest, Enqueue_QueueFull_FailsWithResourceExhausted) {
+  FakeScheduler scheduler;
+  std::vector<Ids> sent;
+  GetCoalescer<TestGet> coalescer(
+      64, 1, absl::Seconds(10), &scheduler,
+      [&sent](GetBatch<TestGet> batch) {
+        Ids ids;
+        for (const auto& g : batch.gets) ids.push_back(g->id);
+        sent.push_back(std::move(ids));
+      },
+      /*max_queued=*/2);
+  ASSERT_TRUE(coalescer.Enqueue("ns", true, NewGet("a")).ok());  // sent
+  ASSERT_TRUE(coalescer.Enqueue("ns", true, NewGet("b")).ok());  // queued
+  scheduler.Advance(absl::Microseconds(1));
+  ASSERT_TRUE(coalescer.Enqueue("ns2", true, NewGet("c")).ok());
+
+  // The bound counts every group's Gets.
+  std::unique_ptr<TestGet> d = NewGet("d");
+  EXPECT_EQ(coalescer.Enqueue("ns", true, std::move(d)).code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_NE(d, nullptr);  // still the caller's
+  EXPECT_EQ(d->id, "d");
+  EXPECT_EQ(coalescer.QueuedForTesting(), 2);
+  EXPECT_EQ(sent, std::vector<Ids>({{"a"}}));
+
+  // A completion takes b out of the queue: d fits again.
+  coalescer.BatchDone();
+  scheduler.Advance(absl::Microseconds(1));
+  EXPECT_EQ(coalescer.Enqueue("ns", true, std::move(d)).code(),
+            absl::StatusCode::kOk);
+  EXPECT_EQ(d, nullptr);
+  EXPECT_EQ(coalescer.QueuedForTesting(), 2);
+  EXPECT_EQ(coalescer.Enqueue("ns", true, NewGet("e")).code(),
+            absl::StatusCode::kResourceExhausted);
+  coalescer.BatchDone();
+  coalescer.BatchDone();
+  EXPECT_EQ(sent, std::vector<Ids>({{"a"}, {"b"}, {"c"}, {"d"}}));
+  EXPECT_EQ(coalescer.QueuedForTesting(), 0);
 }
 
 }  // namespace

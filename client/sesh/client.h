@@ -163,6 +163,11 @@ struct ClientOptions {
   // out: on the 2-core benchmark machine (bench/run.sh) 1 gave ~10% more
   // Get+touch throughput than 2, with fewer and larger BatchGets.
   int max_batches_in_flight_per_node = 1;
+  // Bound on the Gets waiting for a batch slot of one node (coalesce_gets):
+  // a Get that would wait beyond it fails at once with RESOURCE_EXHAUSTED,
+  // without an RPC and without a retry, instead of queueing without bound
+  // behind a node that falls behind. >= 1.
+  int max_queued_gets_per_node = 4096;
   // Send coalesced batches (single Gets too) over one long-lived StreamGet
   // call per node instead of a unary RPC each: a stream message costs the
   // client and the node less than a call. Off: BatchGet and Get RPCs.

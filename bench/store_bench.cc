@@ -45,7 +45,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
-#include "node/clock.h"
+#include "replication/clock.h"
 #include "node/session_store.h"
 #include "replication/session_id.h"
 

@@ -26,7 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "node/clock.h"
+#include "replication/clock.h"
 #include "node/peer_service.h"
 #include "node/session_store.h"
 #include "node/sessions_service.h"

@@ -30,6 +30,9 @@ constexpr char kByUserCf[] = "by_user";
 // SessionStore::access_cf_.
 constexpr char kAccessCf[] = "access";
 constexpr size_t kKeySize = 4 + SHA256_DIGEST_LENGTH;
+// In the default column family: the hybrid clock's latest stamp, persisted
+// with the touches, so that a restarted node never stamps below it.
+constexpr char kClockKey[] = "hlc";
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
@@ -180,7 +183,7 @@ std::string StorageKey(absl::string_view raw_id) {
 SessionStore::SessionStore(const StoreOptions& options, Clock* clock)
     : options_(options),
       clock_(clock),
-      hlc_(clock),
+      hlc_(clock, options.max_clock_ahead_ms),
       stripes_(new absl::Mutex[kStripes]),
       user_stripes_(new absl::Mutex[kStripes]) {
   static_assert(kKeySize == TouchTable::kKeyBytes,
@@ -238,6 +241,17 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   store->sessions_cf_ = store->handles_[1];
   store->by_user_cf_ = store->handles_[2];
   store->access_cf_ = store->handles_[3];
+  std::string stamp;
+  rocksdb::Status clock_read =
+      db->Get(rocksdb::ReadOptions(), store->handles_[0], kClockKey, &stamp);
+  if (!clock_read.ok() && !clock_read.IsNotFound()) {
+    return FromRocks(clock_read, "reading the persisted clock");
+  }
+  if (clock_read.ok()) {
+    store->hlc_.Seed(static_cast<uint64_t>(DecodeAccess(stamp)));
+    absl::MutexLock lock(&store->persist_mu_);
+    store->persisted_stamp_ = store->hlc_.Last();
+  }
   // Every persisted last_access into memory: reads take it from there.
   std::unique_ptr<rocksdb::Iterator> access(
       db->NewIterator(rocksdb::ReadOptions(), store->access_cf_));
@@ -483,7 +497,9 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
   absl::MutexLock lock(&persist_mu_);
   std::vector<std::pair<TouchTable::Key, int64_t>> entries =
       touches_.Snapshot();
-  if (entries.empty()) return 0;
+  const uint64_t stamp = hlc_.Last();
+  const bool clock_moved = stamp > persisted_stamp_;
+  if (entries.empty() && !clock_moved) return 0;
   // In key order: the memtable's skiplist then finds each insert position
   // from the previous one instead of searching from its top, which made
   // random-order batches the dominant cost of a touch.
@@ -493,6 +509,10 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
     batch.Merge(access_cf_, rocksdb::Slice(key.data(), key.size()),
                 EncodeAccess(last_access));
   }
+  if (clock_moved) {
+    batch.Put(handles_[0], kClockKey,
+              EncodeAccess(static_cast<int64_t>(stamp)));
+  }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
   absl::Status s =
@@ -501,6 +521,7 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
     touches_.Requeue(entries);
     return s;
   }
+  persisted_stamp_ = stamp;
   touches_.Settle(entries);
   return static_cast<int64_t>(entries.size());
 }
@@ -716,6 +737,7 @@ absl::StatusOr<Record> SessionStore::Update(absl::string_view ns,
   const int64_t now = clock_->NowMs();
   absl::StatusOr<Record> record = ReadLive(ns, key, now);
   if (!record.ok()) return record;
+  ObserveStored(*record);
   if (args.expected_version != 0 &&
       args.expected_version != record->version()) {
     return absl::AbortedError(absl::StrFormat(
@@ -760,17 +782,51 @@ Record SessionStore::NewTombstone(const Record& live) {
 
 absl::StatusOr<std::optional<Record>> SessionStore::Destroy(
     absl::string_view ns, absl::string_view raw_id) {
+  if (raw_id.size() != 32) return absl::InvalidArgumentError("bad raw id");
   const std::string key = StorageKey(raw_id);
   absl::MutexLock lock(&StripeFor(key));
-  absl::StatusOr<Record> record = ReadLive(ns, key, clock_->NowMs());
-  if (absl::IsNotFound(record.status())) return std::optional<Record>();
-  if (!record.ok()) return record.status();
-  Record tombstone = NewTombstone(*record);
+  absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) {
+    // No copy here: other replicas may still hold the session live.
+    Record tombstone = BlindTombstone(ns, raw_id);
+    absl::Status s = Write({tombstone}, {}, {});
+    if (!s.ok()) return s;
+    return std::optional<Record>(std::move(tombstone));
+  }
+  const Record& record = **stored;
+  if (record.namespace_() != ns) return std::optional<Record>();
+  ObserveStored(record);
+  // Already destroyed: the same tombstone again, for replicas that lack it.
+  if (record.destroyed()) return std::optional<Record>(record);
+  // Live or expired here alike: a replica may hold a later touch of it.
+  Record tombstone = NewTombstone(record);
   std::vector<std::string> index_deletes;
-  if (!record->user_id().empty()) index_deletes.push_back(IndexKey(*record));
+  if (!record.user_id().empty()) index_deletes.push_back(IndexKey(record));
   absl::Status s = Write({tombstone}, {}, index_deletes);
   if (!s.ok()) return s;
   return std::optional<Record>(std::move(tombstone));
+}
+
+Record SessionStore::BlindTombstone(absl::string_view ns,
+                                    absl::string_view raw_id) {
+  Record tombstone;
+  tombstone.set_id(std::string(raw_id));
+  tombstone.set_namespace_(std::string(ns));
+  // Sorts after every real creation time, so that merged with a real copy
+  // the real creation fields (user, deadline) win (replication/merge.h).
+  tombstone.set_created_at_ms(INT64_MAX);
+  // No session with this id can outlive a deadline this far out: every
+  // session was created before now with at most max_absolute_ttl_ms.
+  tombstone.set_absolute_deadline_ms(clock_->NowMs() +
+                                     options_.limits.max_absolute_ttl_ms);
+  tombstone.set_destroyed(true);
+  tombstone.set_version(hlc_.Now());
+  return tombstone;
+}
+
+void SessionStore::ObserveStored(const Record& record) {
+  hlc_.Observe(record.version()).IgnoreError();
 }
 
 absl::StatusOr<std::pair<Record, Record>> SessionStore::Rotate(
@@ -789,6 +845,7 @@ absl::StatusOr<std::pair<Record, Record>> SessionStore::Rotate(
   const int64_t now = clock_->NowMs();
   absl::StatusOr<Record> record = ReadLive(ns, key, now);
   if (!record.ok()) return record.status();
+  ObserveStored(*record);
   absl::StatusOr<std::optional<Record>> taken = ReadKey(new_key);
   if (!taken.ok()) return taken.status();
   if (taken->has_value()) {
@@ -854,15 +911,24 @@ absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
   if (incoming.id().size() != 32) {
     return absl::InvalidArgumentError("replicated record without a valid id");
   }
-  hlc_.Observe(incoming.version());
+  // A stamp far ahead of this node's clock is refused, record and all.
+  absl::Status observed = hlc_.Observe(incoming.version());
+  if (!observed.ok()) return observed;
   const std::string key = StorageKey(incoming.id());
   absl::MutexLock lock(&StripeFor(key));
   absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
   if (!stored.ok()) return stored.status();
+  if (stored->has_value()) ObserveStored(**stored);
   Record merged =
       stored->has_value() ? sesh::Merge(**stored, incoming) : incoming;
   if (stored->has_value() && SameState(**stored, merged)) return merged;
   std::vector<std::string> index_puts, index_deletes;
+  // A destroy of a session this node indexed drops the index entry, even
+  // when the merged creation fields name another (or no) user.
+  if (merged.destroyed() && stored->has_value() &&
+      !(*stored)->user_id().empty() && !(*stored)->destroyed()) {
+    index_deletes.push_back(IndexKey(**stored));
+  }
   if (!merged.user_id().empty()) {
     if (merged.destroyed()) {
       index_deletes.push_back(IndexKey(merged));
@@ -995,6 +1061,14 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
     ++deleted;
   }
   return deleted;
+}
+
+int64_t SessionStore::CountUserIndexForTesting() {
+  int64_t count = 0;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), by_user_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  return count;
 }
 
 int64_t SessionStore::CountStoredForTesting() {

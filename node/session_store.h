@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "node/clock.h"
+#include "replication/hlc.h"
 #include "sesh/internal/record.pb.h"
 
 namespace rocksdb {
@@ -68,6 +68,9 @@ struct StoreOptions {
   uint32_t writer_tag = 0;
   // fsync the WAL on every write (survives power loss, not only kill -9).
   bool sync_writes = false;
+  // Peers' stamps more than this far ahead of the local clock are refused
+  // (replication/hlc.h).
+  int64_t max_clock_ahead_ms = 10 * 1000;
   // RocksDB block cache. Sized to hold the working set: at 10^6 sessions of
   // ~600 bytes the data is ~700 MB, which 1 GiB keeps in memory.
   size_t block_cache_bytes = size_t{1} << 30;
@@ -157,9 +160,13 @@ class SessionStore {
   // Slides the expiry (the same as Get with touch). NOT_FOUND.
   absl::StatusOr<Record> Touch(absl::string_view ns, absl::string_view raw_id);
 
-  // Replaces the session with a tombstone and drops it from the user index.
-  // Returns the tombstone, or std::nullopt if there was no live session (an
-  // idempotent success).
+  // Writes a tombstone for raw_id whatever this node's copy holds, and
+  // returns it for replication: the session's own (live or expired here, as
+  // a replica may hold a later touch), the tombstone already stored, or,
+  // with no copy here, a new one that other replicas' copies merge into.
+  // std::nullopt only for a record of another namespace (not this caller's
+  // session; nothing written). A destroy is therefore never lost to a
+  // coordinator that missed the session (docs/architecture.md).
   absl::StatusOr<std::optional<Record>> Destroy(absl::string_view ns,
                                                 absl::string_view raw_id);
 
@@ -202,7 +209,9 @@ class SessionStore {
   int64_t PendingTouches();
 
   // Replication: merges a peer's state of a session into the local one
-  // (replication/merge.h) and returns the merged state.
+  // (replication/merge.h) and returns the merged state. OUT_OF_RANGE, with
+  // nothing stored, if its stamp is more than max_clock_ahead_ms ahead of
+  // this node's clock; INVALID_ARGUMENT for a bad id.
   absl::StatusOr<Record> Merge(const Record& incoming);
 
   // The stored state of a session whatever its liveness (tombstones
@@ -230,6 +239,8 @@ class SessionStore {
 
   // Records stored (live, expired-not-yet-swept and tombstones), exactly.
   int64_t CountStoredForTesting();
+  // Entries of the by-user index, exactly.
+  int64_t CountUserIndexForTesting();
   // RocksDB's estimate of the same, cheap.
   uint64_t EstimateStored();
   // True while RocksDB has flushes or compactions running or pending.
@@ -264,6 +275,12 @@ class SessionStore {
                      const std::vector<std::string>& index_puts,
                      const std::vector<std::string>& index_deletes);
   Record NewTombstone(const Record& live);
+  // A tombstone for an id with no copy here.
+  Record BlindTombstone(absl::string_view ns, absl::string_view raw_id);
+  // Moves the hybrid clock past a stored record's stamp before a write to
+  // it, so that the write is stamped later even after a restart with the
+  // clock set back.
+  void ObserveStored(const Record& record);
   // How far a touch must move last_access before it is written.
   int64_t TouchWriteThreshold(const Record& record) const;
   // True if the sweep may delete the record at now_ms.
@@ -369,6 +386,8 @@ class SessionStore {
   TouchTable touches_;
   // Serializes PersistTouches() calls.
   absl::Mutex persist_mu_;
+  // The clock stamp last persisted.
+  uint64_t persisted_stamp_ ABSL_GUARDED_BY(persist_mu_) = 0;
 };
 
 }  // namespace sesh

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "replication/merge.h"
 #include "replication/session_id.h"
 #include "tests/status_matchers.h"
 
@@ -334,11 +335,118 @@ TEST_F(SessionStoreTest, Destroy_ThenEveryCall_ReturnsNotFound) {
               StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(store_->Rotate("shop", created.id(), NewRawId()),
               StatusIs(StatusCode::kNotFound));
-  // Idempotent.
+  // Again: the stored tombstone, unchanged, for replicas that lack it.
   absl::StatusOr<std::optional<Record>> again =
       store_->Destroy("shop", created.id());
   ASSERT_THAT(again, IsOk());
-  EXPECT_FALSE(again->has_value());
+  ASSERT_TRUE(again->has_value());
+  EXPECT_TRUE(SameState(**again, **tombstone));
+}
+
+TEST_F(SessionStoreTest, Destroy_NoCopyHere_WritesTombstoneThatWinsEverywhere) {
+  const std::string id = NewRawId();
+  absl::StatusOr<std::optional<Record>> tombstone = store_->Destroy("shop", id);
+  ASSERT_THAT(tombstone, IsOk());
+  ASSERT_TRUE(tombstone->has_value());
+  EXPECT_TRUE((*tombstone)->destroyed());
+  EXPECT_EQ((*tombstone)->id(), id);
+  EXPECT_EQ((*tombstone)->namespace_(), "shop");
+  EXPECT_EQ((*tombstone)->absolute_deadline_ms(),
+            kStart + Limits().max_absolute_ttl_ms);
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadRaw(id);
+  ASSERT_THAT(stored, IsOk());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_TRUE((*stored)->destroyed());
+
+  // A replica holding the session live merges the tombstone: destroyed,
+  // with the session's own user and deadline, out of the user index.
+  Record live = MustCreate("bob");
+  live.set_id(id);
+  Record merged = Merge(live, **tombstone);
+  EXPECT_TRUE(merged.destroyed());
+  EXPECT_EQ(merged.user_id(), "bob");
+  EXPECT_EQ(merged.absolute_deadline_ms(), kStart + kTtl);
+  ASSERT_THAT(store_->Merge(live), IsOk());
+  EXPECT_THAT(store_->Get("shop", id, false), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(SessionStoreTest, Destroy_ExpiredHere_StillWritesTombstone) {
+  Record created = MustCreate();
+  clock_.AdvanceMs(kIdle);
+  absl::StatusOr<std::optional<Record>> tombstone =
+      store_->Destroy("shop", created.id());
+  ASSERT_THAT(tombstone, IsOk());
+  ASSERT_TRUE(tombstone->has_value());
+  // Another replica saw a touch this one missed; the tombstone still wins.
+  store_->MergeTouch(created.id(), kStart + kIdle - 1).IgnoreError();
+  Record touched = created;
+  touched.set_last_access_ms(kStart + kIdle);
+  ASSERT_THAT(store_->Merge(touched), IsOk());
+  EXPECT_THAT(store_->Get("shop", created.id(), false),
+              StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(SessionStoreTest, Destroy_OtherNamespace_WritesNothing) {
+  Record created = MustCreate();
+  absl::StatusOr<std::optional<Record>> none =
+      store_->Destroy("other", created.id());
+  ASSERT_THAT(none, IsOk());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_THAT(store_->Get("shop", created.id(), false), IsOk());
+}
+
+TEST_F(SessionStoreTest, Destroy_MergedIntoIndexedCopy_DropsIndexEntry) {
+  Record created = MustCreate("carol");
+  Record blind;
+  blind.set_id(created.id());
+  blind.set_namespace_("shop");
+  blind.set_created_at_ms(0);  // creation fields that win the merge
+  blind.set_absolute_deadline_ms(kStart + kTtl);
+  blind.set_destroyed(true);
+  blind.set_version(created.version() + 1);
+  ASSERT_THAT(store_->Merge(blind), IsOk());
+  absl::StatusOr<std::vector<Record>> listed =
+      store_->ListByUser("shop", "carol");
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_TRUE(listed->empty());
+  EXPECT_EQ(store_->CountUserIndexForTesting(), 0);
+}
+
+TEST_F(SessionStoreTest, Reopen_ClockSetBack_NewStampsStayAboveStoredOnes) {
+  Record first = MustCreate();
+  UpdateArgs args;
+  args.set = {{"cart", "1"}};
+  absl::StatusOr<Record> updated = store_->Update("shop", first.id(), args);
+  ASSERT_THAT(updated, IsOk());
+  Open(options_);  // the close persists the clock
+  clock_.SetMs(kStart - 3'600'000);
+  // Another session: above the persisted stamp.
+  CreateArgs create;
+  create.ns = "shop";
+  create.idle_timeout_ms = 10 * kIdle;
+  absl::StatusOr<Record> second = store_->Create(NewRawId(), create);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_GT(second->version(), updated->version());
+  // The same session: the new write wins over the one before the restart.
+  args.set = {{"cart", "2"}};
+  absl::StatusOr<Record> again = store_->Update("shop", first.id(), args);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_GT(again->version(), updated->version());
+  EXPECT_EQ(Merge(*updated, *again).attributes().at("cart").value(), "2");
+}
+
+TEST_F(SessionStoreTest, Merge_StampFarAhead_RefusedAndNothingStored) {
+  Record incoming = MustCreate();
+  incoming.set_id(NewRawId());
+  incoming.set_version(HybridClock::StampOf(
+      kStart + StoreOptions().max_clock_ahead_ms + 1));
+  EXPECT_THAT(store_->Merge(incoming), StatusIs(StatusCode::kOutOfRange));
+  absl::StatusOr<std::optional<Record>> stored = store_->ReadRaw(incoming.id());
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_FALSE(stored->has_value());
+  // Later stamps stay at this node's own time.
+  Record next = MustCreate();
+  EXPECT_EQ(HybridClock::PhysicalMs(next.version()), kStart);
 }
 
 TEST_F(SessionStoreTest, Destroy_ThenStaleReplicaWrite_StaysDestroyed) {

@@ -90,6 +90,9 @@ ABSL_FLAG(double, touch_write_fraction, 0.01,
 ABSL_FLAG(int64_t, tombstone_margin_ms, 5 * 60 * 1000,
           "Tombstones are kept this many milliseconds past the session's "
           "absolute deadline (clock skew margin). Default 300000.");
+ABSL_FLAG(int64_t, max_clock_ahead_ms, 10000,
+          "Replicated writes stamped more than this many ms ahead of this "
+          "node's clock are refused and logged. Default 10000.");
 ABSL_FLAG(int64_t, expired_grace_ms, 10000,
           "Expired sessions stay on disk this many milliseconds before the "
           "sweep deletes them. Default 10000.");
@@ -165,6 +168,7 @@ int Run() {
   store_options.touch_write_fraction = absl::GetFlag(FLAGS_touch_write_fraction);
   store_options.tombstone_margin_ms = absl::GetFlag(FLAGS_tombstone_margin_ms);
   store_options.expired_grace_ms = absl::GetFlag(FLAGS_expired_grace_ms);
+  store_options.max_clock_ahead_ms = absl::GetFlag(FLAGS_max_clock_ahead_ms);
   store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
   store_options.block_cache_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;

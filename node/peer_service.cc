@@ -35,7 +35,13 @@ grpc::ServerUnaryReactor* PeerService::Apply(
   for (const internal::SessionRecord& record : request->records()) {
     absl::StatusOr<Record> merged = store_->Merge(record);
     if (!merged.ok()) {
-      if (status.ok()) status = merged.status();
+      if (status.ok()) {
+        // Logged once per call; the sender does not retry refused records.
+        fprintf(stderr, "sesh-node %s: refused records from %s: %s\n",
+                cluster_->self_id().c_str(), request->from_node().c_str(),
+                std::string(merged.status().message()).c_str());
+        status = merged.status();
+      }
       continue;
     }
     const uint32_t partition = PartitionOf(record.id());

@@ -120,10 +120,13 @@ template <typename Request, typename Response>
 void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
                               const Request& request, Response* response,
                               const CallInfo& call, uint32_t partition,
-                              std::function<void()> local, Done done) {
+                              bool idempotent, std::function<void()> local,
+                              Done done) {
+  const bool may_run_here =
+      local && idempotent &&
+      cluster_->placement().Holds(cluster_->self_index(), partition);
   if (cluster_->isolated()) {  // fault injection: the peer is unreachable
-    if (local &&
-        cluster_->placement().Holds(cluster_->self_index(), partition)) {
+    if (may_run_here) {
       local();
     } else {
       done(Unavailable("cut off from the partition's coordinator"));
@@ -133,38 +136,46 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
   forwarded_.fetch_add(1, std::memory_order_relaxed);
   auto ctx = std::make_shared<grpc::ClientContext>();
   ctx->AddMetadata(kForwardedHeader, "1");
-  ctx->set_deadline(std::min(
-      call.deadline, std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(options_.forward_timeout_ms)));
+  const auto cap = std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(options_.forward_timeout_ms);
+  // The caller's own deadline comes first: its expiry is the caller's
+  // impatience, not the coordinator's silence.
+  const bool callers_deadline = call.deadline < cap;
+  ctx->set_deadline(std::min(call.deadline, cap));
   (cluster_->SessionsStub(node)->async()->*method)(
       ctx.get(), &request, response,
-      [this, ctx, node, partition, local = std::move(local),
-       done = std::move(done)](grpc::Status status) {
+      [this, ctx, node, may_run_here, callers_deadline,
+       local = std::move(local), done = std::move(done)](grpc::Status status) {
         // A node that answered adds its epoch; no epoch means the call never
         // got an answer from a Sesh node (unreachable, or too slow).
-        bool answered =
+        const bool answered =
             ctx->GetServerTrailingMetadata().count(kEpochHeader) > 0;
-        bool transport_failure =
+        const bool timed_out =
+            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+        const bool no_answer =
             !answered &&
-            (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
-        if (transport_failure) {
-          cluster_->MarkSuspect(node);
-          if (local &&
-              cluster_->placement().Holds(cluster_->self_index(), partition)) {
-            local();
-            return;
-          }
+            (status.error_code() == grpc::StatusCode::UNAVAILABLE || timed_out);
+        if (!no_answer || (timed_out && callers_deadline)) {
+          done(status);
+          return;
         }
-        done(status);
+        cluster_->MarkSuspect(node);
+        if (may_run_here) {
+          local();
+          return;
+        }
+        done(Unavailable(absl::StrFormat(
+            "the partition's coordinator did not answer (%s); the call may "
+            "have been applied there",
+            status.error_message())));
       });
 }
 
 template <typename Request, typename Response>
 void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
                                const Request& request, Response* response,
-                               const CallInfo& call, LocalFn local,
-                               Done done) {
+                               const CallInfo& call, bool idempotent,
+                               LocalFn local, Done done) {
   absl::StatusOr<std::string> raw =
       ValidateTarget(request.namespace_(), request.id());
   if (!raw.ok()) {
@@ -181,7 +192,7 @@ void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
       return;
     case Where::kForward:
       Forward(route.node, method, request, response, call, partition,
-              std::move(run_here), std::move(done));
+              idempotent, std::move(run_here), std::move(done));
       return;
     case Where::kUnavailable:
       done(Unavailable(absl::StrFormat(
@@ -247,7 +258,8 @@ void SessionsService::ReplicateAndAnswer(std::vector<Record> records,
 
 void SessionsService::Mutate(
     uint32_t partition, const std::string& raw_id, v1::Durability durability,
-    std::function<absl::StatusOr<std::vector<Record>>()> fn, Done done) {
+    Needs needs, std::function<absl::StatusOr<std::vector<Record>>()> fn,
+    Done done) {
   durability = Effective(durability);
   const int needed = cluster_->AcksNeeded(partition, durability);
   const int live = static_cast<int>(cluster_->LiveReplicas(partition).size()) +
@@ -259,11 +271,17 @@ void SessionsService::Mutate(
         live, partition, needed)));
     return;
   }
-  // A write needs no current copy: replicas merge it, and a destroy it
-  // missed still wins.
   WithRepair(partition, raw_id,
-             [this, durability, fn = std::move(fn),
-              done = std::move(done)](bool /*current*/) {
+             [this, partition, durability, needs, fn = std::move(fn),
+              done = std::move(done)](bool current) {
+               if (needs == Needs::kCurrentCopy && !current) {
+                 done(Unavailable(absl::StrFormat(
+                     "this node's copy of the session may be stale and too "
+                     "few other replicas of partition %d answered to "
+                     "complete it; nothing was applied",
+                     partition)));
+                 return;
+               }
                absl::StatusOr<std::vector<Record>> changed = fn();
                if (!changed.ok()) {
                  done(ToGrpcStatus(changed.status()));
@@ -304,8 +322,10 @@ grpc::ServerUnaryReactor* SessionsService::Create(
     // Catching up: let a node that is serving mint the session.
     for (int node = 0; node < cluster_->node_count(); ++node) {
       if (node != cluster_->self_index() && cluster_->IsUp(node)) {
-        Forward(node, static_cast<AsyncMethod<v1::CreateRequest, v1::CreateResponse>>(&Stub::Create),
-                *request, response, call, 0, nullptr,
+        Forward(node,
+                static_cast<AsyncMethod<v1::CreateRequest,
+                                        v1::CreateResponse>>(&Stub::Create),
+                *request, response, call, 0, /*idempotent=*/false, nullptr,
                 FinishWith(reactor));
         return reactor;
       }
@@ -316,7 +336,7 @@ grpc::ServerUnaryReactor* SessionsService::Create(
   std::string raw = MintLocalId();
   uint32_t partition = PartitionOf(raw);
   Mutate(
-      partition, raw, request->durability(),
+      partition, raw, request->durability(), Needs::kAnyCopy,
       [this, raw, args = std::move(args),
        response]() -> absl::StatusOr<std::vector<Record>> {
         absl::StatusOr<Record> created = store_->Create(raw, args);
@@ -331,6 +351,18 @@ grpc::ServerUnaryReactor* SessionsService::Create(
 void SessionsService::Read(uint32_t partition, const std::string& raw,
                            absl::string_view ns, bool touch,
                            std::function<void(absl::StatusOr<Record>)> done) {
+  if (cluster_->placement().Primary(partition) == cluster_->self_index()) {
+    const int64_t before = store_->clock()->NowMs();
+    absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
+    if (cluster_->HasReadLease(partition)) {
+      served_.fetch_add(1, std::memory_order_relaxed);
+      if (record.ok() && touch) {
+        ReplicateIfTouched(partition, raw, before, *record);
+      }
+      done(std::move(record));
+      return;
+    }
+  }
   WithRepair(partition, raw, [this, partition, raw, ns = std::string(ns),
                               touch, done = std::move(done)](bool current) {
     if (!current) {
@@ -363,7 +395,7 @@ void SessionsService::DoGet(const v1::GetRequest& request,
                             Done done) {
   Dispatch(
       static_cast<AsyncMethod<v1::GetRequest, v1::GetResponse>>(&Stub::Get),
-      request, response, call,
+      request, response, call, /*idempotent=*/true,
       [this, &request, response, done](const std::string& raw,
                                        uint32_t partition) {
         Read(partition, raw, request.namespace_(), !request.skip_touch(),
@@ -393,7 +425,7 @@ grpc::ServerUnaryReactor* SessionsService::Update(
   Dispatch(
       static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
           &Stub::Update),
-      *request, response, InfoOf(ctx),
+      *request, response, InfoOf(ctx), /*idempotent=*/false,
       [this, request, response, done](const std::string& raw,
                                       uint32_t partition) {
         UpdateArgs args;
@@ -403,6 +435,8 @@ grpc::ServerUnaryReactor* SessionsService::Update(
         args.touch = !request->skip_touch();
         Mutate(
             partition, raw, request->durability(),
+            args.expected_version != 0 ? Needs::kCurrentCopy
+                                       : Needs::kAnyCopy,
             [this, request, response, raw,
              args]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<Record> updated =
@@ -425,7 +459,7 @@ grpc::ServerUnaryReactor* SessionsService::Touch(
   Dispatch(
       static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
           &Stub::Touch),
-      *request, response, InfoOf(ctx),
+      *request, response, InfoOf(ctx), /*idempotent=*/true,
       [this, request, response, done](const std::string& raw,
                                       uint32_t partition) {
         Read(partition, raw, request->namespace_(), /*touch=*/true,
@@ -447,10 +481,12 @@ void SessionsService::DoDestroy(const v1::DestroyRequest& request,
   Dispatch(
       static_cast<AsyncMethod<v1::DestroyRequest, v1::DestroyResponse>>(
           &Stub::Destroy),
-      request, response, call,
+      request, response, call, /*idempotent=*/true,
       [this, &request, done](const std::string& raw, uint32_t partition) {
+        // Always writes a tombstone (SessionStore::Destroy), so it needs no
+        // current copy: replicas merge it into theirs, and it wins.
         Mutate(
-            partition, raw, request.durability(),
+            partition, raw, request.durability(), Needs::kAnyCopy,
             [this, &request, raw]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<std::optional<Record>> tombstone =
                   store_->Destroy(request.namespace_(), raw);
@@ -480,7 +516,7 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
   Dispatch(
       static_cast<AsyncMethod<v1::RotateRequest, v1::RotateResponse>>(
           &Stub::Rotate),
-      *request, response, InfoOf(ctx),
+      *request, response, InfoOf(ctx), /*idempotent=*/false,
       [this, request, response, done](const std::string& raw,
                                       uint32_t partition) {
         // The new id is minted in a partition this node is primary of; the
@@ -488,7 +524,7 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
         // waits for both partitions' replicas.
         std::string new_raw = MintLocalId();
         Mutate(
-            partition, raw, request->durability(),
+            partition, raw, request->durability(), Needs::kCurrentCopy,
             [this, request, response, raw,
              new_raw]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<std::pair<Record, Record>> rotated =
@@ -664,11 +700,12 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
 }
 
 // One StreamGet call: reads a request, serves it, writes its response, then
-// reads the next; so responses leave in request order. Deletes itself when
+// reads the next; so responses leave in request order. Messages arrive as
+// bytes so that one that does not parse ends the call with
+// INVALID_ARGUMENT, not with OK and its ids unanswered. Deletes itself when
 // the call is over.
 class SessionsService::GetStream final
-    : public grpc::ServerBidiReactor<v1::BatchGetRequest,
-                                     v1::BatchGetResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   GetStream(SessionsService* service, grpc::CallbackServerContext* ctx)
       : service_(service) {
@@ -676,12 +713,20 @@ class SessionsService::GetStream final
     // A stream has no deadline per message: forwarded Gets take the
     // forward timeout alone.
     call_.deadline = std::chrono::system_clock::time_point::max();
-    StartRead(&request_);
+    StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client is done, or the call was cancelled
       Finish(grpc::Status::OK);
+      return;
+    }
+    request_.Clear();
+    grpc::Status parsed =
+        grpc::SerializationTraits<v1::BatchGetRequest>::Deserialize(&in_,
+                                                                    &request_);
+    if (!parsed.ok()) {
+      Finish(Invalid("a StreamGet message is not a BatchGetRequest"));
       return;
     }
     response_.Clear();
@@ -692,7 +737,16 @@ class SessionsService::GetStream final
                                 return;
                               }
                               response_.set_epoch(service_->cluster_->epoch());
-                              StartWrite(&response_);
+                              bool own = false;
+                              out_.Clear();
+                              grpc::Status serialized = grpc::SerializationTraits<
+                                  v1::BatchGetResponse>::Serialize(response_,
+                                                                   &out_, &own);
+                              if (!serialized.ok()) {
+                                Finish(serialized);
+                                return;
+                              }
+                              StartWrite(&out_);
                             });
   }
 
@@ -701,7 +755,7 @@ class SessionsService::GetStream final
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
-    StartRead(&request_);
+    StartRead(&in_);
   }
 
   void OnDone() override { delete this; }
@@ -709,11 +763,13 @@ class SessionsService::GetStream final
  private:
   SessionsService* const service_;
   CallInfo call_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
   v1::BatchGetRequest request_;
   v1::BatchGetResponse response_;
 };
 
-grpc::ServerBidiReactor<v1::BatchGetRequest, v1::BatchGetResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SessionsService::StreamGet(grpc::CallbackServerContext* ctx) {
   ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
   return new GetStream(this, ctx);
@@ -738,9 +794,11 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     done(grpc::Status::OK);
     return;
   }
-  // Ids this node coordinates as their primary, under its read lease, are
-  // read in one pass over storage; the others (malformed, forwarded
-  // elsewhere, failover, no lease) one by one through the Get path.
+  // Ids this node coordinates as their primary are read in one pass over
+  // storage and answered from it if the read lease still holds after the
+  // read; the others (malformed, forwarded elsewhere, failover, no lease)
+  // go one by one through the Get path.
+  const int self = cluster_->self_index();
   std::vector<int> fast;
   std::vector<std::string> fast_raw;
   std::vector<uint32_t> fast_partition;
@@ -749,7 +807,7 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     absl::StatusOr<std::string> raw = DecodeId(request.ids(i));
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
-      if (cluster_->HasReadLease(partition) &&
+      if (cluster_->placement().Primary(partition) == self &&
           RouteFor(partition, call.forwarded).where == Where::kLocal) {
         fast.push_back(i);
         fast_raw.push_back(std::move(*raw));
@@ -760,11 +818,15 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     slow.push_back(i);
   }
   if (!fast.empty()) {
-    served_.fetch_add(fast.size(), std::memory_order_relaxed);
     const int64_t before = store_->clock()->NowMs();
     std::vector<absl::StatusOr<Record>> records = store_->GetMany(
         request.namespace_(), fast_raw, !request.skip_touch());
     for (size_t j = 0; j < fast.size(); ++j) {
+      if (!cluster_->HasReadLease(fast_partition[j])) {
+        slow.push_back(fast[j]);
+        continue;
+      }
+      served_.fetch_add(1, std::memory_order_relaxed);
       v1::BatchGetResult* result = response->mutable_results(fast[j]);
       const absl::StatusOr<Record>& record = records[j];
       result->set_code(static_cast<int>(record.status().code()));

@@ -41,7 +41,21 @@ struct ServiceOptions {
 // waits for as many replicas as the durability asks for. A coordinator that
 // is not the partition's primary (failover) first merges the other replicas'
 // copies (read repair), so acknowledged QUORUM writes stay visible.
-class SessionsService final : public v1::Sessions::CallbackService {
+// The Sessions service on gRPC's callback API, with StreamGet taking raw
+// bytes: a stream message that does not parse then ends the call with
+// INVALID_ARGUMENT (the typed API reports it like the client's half-close).
+using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
+    v1::Sessions::WithCallbackMethod_Get<v1::Sessions::WithCallbackMethod_Update<
+        v1::Sessions::WithCallbackMethod_Touch<
+            v1::Sessions::WithCallbackMethod_Destroy<
+                v1::Sessions::WithCallbackMethod_Rotate<
+                    v1::Sessions::WithCallbackMethod_ListByUser<
+                        v1::Sessions::WithCallbackMethod_DestroyByUser<
+                            v1::Sessions::WithCallbackMethod_BatchGet<
+                                v1::Sessions::WithRawCallbackMethod_StreamGet<
+                                    v1::Sessions::Service>>>>>>>>>>;
+
+class SessionsService final : public SessionsCallbackBase {
  public:
   SessionsService(SessionStore* store, Cluster* cluster,
                   const ServiceOptions& options);
@@ -74,8 +88,8 @@ class SessionsService final : public v1::Sessions::CallbackService {
   grpc::ServerUnaryReactor* BatchGet(grpc::CallbackServerContext* ctx,
                                      const v1::BatchGetRequest* request,
                                      v1::BatchGetResponse* response) override;
-  grpc::ServerBidiReactor<v1::BatchGetRequest, v1::BatchGetResponse>*
-  StreamGet(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamGet(
+      grpc::CallbackServerContext* ctx) override;
 
   // Calls this node served itself, and calls it forwarded to another node.
   uint64_t requests_served() const { return served_.load(); }
@@ -110,12 +124,17 @@ class SessionsService final : public v1::Sessions::CallbackService {
   Route RouteFor(uint32_t partition, bool forwarded) const;
   v1::Durability Effective(v1::Durability requested) const;
 
-  // Sends the call to `node`; if that node cannot be reached and this node
-  // holds the partition, runs `local` instead.
+  // Sends the call to `node`. If no answer came back and this node holds
+  // the partition, runs `local` instead, but only for a call that is
+  // harmless to run twice (`idempotent`): a forwarded Update, Rotate or
+  // Create may have been applied, and its answer is UNAVAILABLE saying so.
+  // A timeout of the caller's own deadline says nothing of the
+  // coordinator's health, so only a timeout of the forward cap marks it
+  // suspect.
   template <typename Request, typename Response>
   void Forward(int node, AsyncMethod<Request, Response> method,
                const Request& request, Response* response,
-               const CallInfo& call, uint32_t partition,
+               const CallInfo& call, uint32_t partition, bool idempotent,
                std::function<void()> local, Done done);
   // Runs a call on one session here: raw id, partition.
   using LocalFn = std::function<void(const std::string&, uint32_t)>;
@@ -124,10 +143,12 @@ class SessionsService final : public v1::Sessions::CallbackService {
   // UNAVAILABLE when no replica is up.
   template <typename Request, typename Response>
   void Dispatch(AsyncMethod<Request, Response> method, const Request& request,
-                Response* response, const CallInfo& call, LocalFn local,
-                Done done);
+                Response* response, const CallInfo& call, bool idempotent,
+                LocalFn local, Done done);
   // Reads (and with touch, touches) a session this node coordinates; the
-  // touch, if written, is queued for the replicas.
+  // touch, if written, is queued for the replicas. The primary answers from
+  // its own copy when it holds its read lease after the read (a lease that
+  // ran out between a check and the read would not cover the read).
   void Read(uint32_t partition, const std::string& raw, absl::string_view ns,
             bool touch, std::function<void(absl::StatusOr<Record>)> done);
   // After a touching read that started at `before`: queues the touch for
@@ -141,10 +162,21 @@ class SessionsService final : public v1::Sessions::CallbackService {
   // miss a write acknowledged at QUORUM (too few of them answered).
   void WithRepair(uint32_t partition, const std::string& raw_id,
                   std::function<void(bool current)> fn);
+  // What a write needs of this node's copy before it runs.
+  enum class Needs {
+    // Nothing: the write merges on every replica whatever it missed
+    // (Create, Update without a version, Destroy).
+    kAnyCopy,
+    // A copy known to hold every acknowledged write: a Rotate must not mint
+    // a live id from a copy that missed a destroy, nor a compare-and-set
+    // compare against a stale version. Without one, UNAVAILABLE and
+    // nothing applied.
+    kCurrentCopy,
+  };
   // Applies a write (fn stores it and returns the records to replicate) and
   // answers once enough replicas hold them.
   void Mutate(uint32_t partition, const std::string& raw_id,
-              v1::Durability durability,
+              v1::Durability durability, Needs needs,
               std::function<absl::StatusOr<std::vector<Record>>()> fn,
               Done done);
   void ReplicateAndAnswer(std::vector<Record> records,

@@ -348,6 +348,29 @@ TEST_F(SessionsServiceTest, StreamGet_AnswersEachRequestInOrderThenEndsOnABadOne
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(SessionsServiceTest, StreamGet_MessageThatDoesNotParse_EndsWithInvalidArgument) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::BatchGetRequest,
+                                           v1::BatchGetResponse>>
+      stream = stub_->StreamGet(&ctx);
+  v1::BatchGetRequest good;
+  good.set_namespace_("shop");
+  good.add_ids(a.id());
+  ASSERT_TRUE(stream->Write(good));
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 1);
+  // Invalid UTF-8 in a proto3 string: the client serializes it (with a
+  // logged complaint), the server cannot parse it.
+  v1::BatchGetRequest bad;
+  bad.set_namespace_("\xff\xfe");
+  bad.add_ids(a.id());
+  stream->Write(bad);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(SessionsServiceTest, Topology_DescribesTheSingleNode) {
   grpc::ClientContext ctx;
   v1::TopologyRequest request;

@@ -190,10 +190,10 @@ void Cluster::MarkSuspect(int node) {
 bool Cluster::Silent(int node, int64_t now) const {
   const PeerState& p = *peers_[node];
   const int64_t heard = p.last_heard_ms.load();
-  // A process that refuses connections serves no reads, so it holds no
-  // lease anyone must wait out; a restarted one earns a new lease only once
-  // the hints kept for it are delivered.
-  if (p.refused_ms.load() > heard) return true;
+  // Only the peer's own heartbeats time its silence: a refused connection
+  // may be this node's stale channel, a firewall's reset or another
+  // process at the address, none of which proves the peer stopped serving
+  // under its lease.
   if (heard != 0 && !p.heard_serving.load()) return true;  // catching up
   // A peer not heard since this node started may still hold a lease that
   // this node's previous run granted it: wait that out too.
@@ -208,6 +208,12 @@ void Cluster::HeardFrom(const std::string& node_id, bool serving) {
   // strength of an older heartbeat's time.
   p.heard_serving.store(serving);
   p.last_heard_ms.store(MonotonicMs());
+  // It reaches us but we cannot reach it: most often our channel still
+  // waits out a reconnect backoff from before it (re)started. Retry now,
+  // so that a restarted node is seen up within a heartbeat.
+  if (p.last_ok_ms.load() == 0) {
+    grpc::experimental::ChannelResetConnectionBackoff(p.channel.get());
+  }
 }
 
 bool Cluster::VouchFor(uint32_t partition,
@@ -433,15 +439,20 @@ void Cluster::Pump(int node, bool lazy) {
       ctx.get(), request.get(), response.get(),
       [this, node, lazy, ctx, request, response, batch,
        release](grpc::Status status) {
-        if (!status.ok()) {
+        const bool unreachable =
+            status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+            status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+        // A peer that refused the records themselves (a bad id, a stamp
+        // too far ahead) would refuse them again: they are not hints.
+        const bool refused =
+            status.error_code() == grpc::StatusCode::OUT_OF_RANGE ||
+            status.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+        if (!status.ok() && !refused) {
           std::vector<SessionRecord> missed(request->records().begin(),
                                             request->records().end());
           AddHints(node, missed);
-          if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-              status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-            MarkSuspect(node);
-          }
         }
+        if (unreachable) MarkSuspect(node);
         const auto& unvouched = response->unvouched_partitions();
         for (PeerState::Pending& pending : *batch) {
           if (!pending.ack) continue;

@@ -216,8 +216,8 @@ class Cluster {
   void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
   // No heartbeat from the peer for vouch_after_ms() (monotonic `now`;
-  // counted from this node's start if none yet), its last one said it was
-  // not serving, or its address has refused connections since.
+  // counted from this node's start if none yet), or its last one said it
+  // was not serving.
   bool Silent(int node, int64_t now) const;
 
   // Constant after construction.

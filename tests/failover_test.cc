@@ -25,29 +25,28 @@
 #include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/internal/peer.grpc.pb.h"
+#include "tests/cluster_calls.h"
 #include "tests/node_process.h"
 
 namespace sesh {
 namespace {
 
+using testing::CreateThrough;
+using testing::Deadline;
+using testing::DestroyThrough;
+using testing::GetThrough;
 using testing::MakeCluster;
 using testing::NewTempDir;
 using testing::NodeProcess;
+using testing::NowMs;
+using testing::PollUntil;
+using testing::ReadReplica;
+using testing::SeesAsUp;
 using testing::StartAndWait;
 using testing::WaitForView;
 using Nodes = std::vector<std::unique_ptr<NodeProcess>>;
 
-constexpr int64_t kIdle = 3600 * 1000;
-
-std::chrono::system_clock::time_point Deadline(int ms = 3000) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+constexpr int64_t kIdle = testing::kTestIdleMs;
 
 std::unique_ptr<Client> Connect(Nodes& nodes) {
   ClientOptions options;
@@ -56,71 +55,6 @@ std::unique_ptr<Client> Connect(Nodes& nodes) {
   auto client = Client::Connect(options);
   EXPECT_TRUE(client.ok()) << client.status();
   return client.ok() ? std::move(*client) : nullptr;
-}
-
-// A node's own stored copy of a session (no routing, no repair).
-absl::StatusOr<std::optional<internal::SessionRecord>> ReadReplica(
-    NodeProcess& node, const std::string& id) {
-  auto stub = internal::Peer::NewStub(node.channel());
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
-  internal::ReadRequest request;
-  request.add_ids(*DecodeId(id));
-  internal::ReadResponse response;
-  grpc::Status status = stub->Read(&ctx, request, &response);
-  if (!status.ok()) return absl::UnavailableError(status.error_message());
-  if (response.records_size() == 0) {
-    return std::optional<internal::SessionRecord>();
-  }
-  return std::optional<internal::SessionRecord>(response.records(0));
-}
-
-// Calls `method` on node's Sessions service directly (no client library),
-// in namespace "shop", with the tests' deadline.
-template <typename Request, typename Response>
-grpc::Status CallThrough(NodeProcess& node,
-                         grpc::Status (v1::Sessions::Stub::*method)(
-                             grpc::ClientContext*, const Request&, Response*),
-                         Request request, Response* response) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
-  request.set_namespace_("shop");
-  return (node.SessionsStub().get()->*method)(&ctx, request, response);
-}
-
-grpc::Status GetThrough(NodeProcess& node, const std::string& id,
-                        v1::Session* out) {
-  v1::GetRequest request;
-  request.set_id(id);
-  request.set_skip_touch(true);
-  v1::GetResponse response;
-  grpc::Status status =
-      CallThrough(node, &v1::Sessions::Stub::Get, request, &response);
-  if (status.ok() && out != nullptr) *out = response.session();
-  return status;
-}
-
-// Creates a session through `node` directly, at ALL; a node mints IDs of
-// partitions it is the primary of. The ID, or empty on failure.
-std::string CreateThrough(NodeProcess& node) {
-  v1::CreateRequest request;
-  request.set_idle_timeout_ms(kIdle);
-  request.set_durability(v1::ALL);
-  v1::CreateResponse response;
-  if (!CallThrough(node, &v1::Sessions::Stub::Create, request, &response)
-           .ok()) {
-    return "";
-  }
-  return response.session().id();
-}
-
-// Destroys a session at QUORUM through `node` directly.
-grpc::Status DestroyThrough(NodeProcess& node, const std::string& id) {
-  v1::DestroyRequest request;
-  request.set_id(id);
-  request.set_durability(v1::QUORUM);
-  v1::DestroyResponse response;
-  return CallThrough(node, &v1::Sessions::Stub::Destroy, request, &response);
 }
 
 // What the checker knows of one session, written by one thread only.
@@ -533,32 +467,6 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
   }
 }
 
-// Calls `done` every interval_ms until it returns true or timeout_ms have
-// passed; returns its last answer.
-bool PollUntil(int64_t timeout_ms, int64_t interval_ms,
-               const std::function<bool()>& done) {
-  const int64_t give_up = NowMs() + timeout_ms;
-  bool ok = done();
-  while (!ok && NowMs() < give_up) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
-    ok = done();
-  }
-  return ok;
-}
-
-// Whether `observer` sees each node up as `expect_up` says (by node id).
-bool SeesAsUp(NodeProcess& observer,
-              const std::map<std::string, bool>& expect_up) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
-  v1::TopologyResponse topology;
-  if (!observer.ClusterStub()->Topology(&ctx, {}, &topology).ok()) return false;
-  for (const v1::Node& n : topology.nodes()) {
-    auto it = expect_up.find(n.id());
-    if (it != expect_up.end() && n.up() != it->second) return false;
-  }
-  return true;
-}
 
 // The bug this guards against: a primary that missed a QUORUM destroy (it
 // was cut off, or only looked dead to the others) went on answering reads

@@ -1,6 +1,7 @@
 #include "tests/node_process.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
@@ -128,8 +129,42 @@ void NodeProcess::Kill() {
   pid_ = -1;
 }
 
+namespace {
+
+// True once every thread of pid is stopped (state T in /proc): kill()
+// returns before the signal has stopped threads running on other CPUs.
+bool AllThreadsStopped(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return true;  // gone: nothing runs
+  bool stopped = true;
+  while (struct dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream stat(absl::StrCat(tasks, "/", entry->d_name, "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    // "tid (comm) S ...": the state follows the last ')'.
+    const size_t paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() &&
+        line[paren + 2] != 'T' && line[paren + 2] != 't') {
+      stopped = false;
+    }
+  }
+  closedir(dir);
+  return stopped;
+}
+
+}  // namespace
+
 void NodeProcess::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!AllThreadsStopped(pid_) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
 }
 
 void NodeProcess::Resume() {

@@ -42,6 +42,8 @@ class NodeProcess {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   const std::string& id() const { return node_id_; }
+  // The node's stderr.
+  std::string log_path() const { return data_dir_ + ".log"; }
   std::string address() const;
   std::shared_ptr<grpc::Channel> channel();
   std::unique_ptr<v1::Sessions::Stub> SessionsStub();

@@ -30,8 +30,11 @@
 #include "node/peer_service.h"
 #include "node/session_store.h"
 #include "node/sessions_service.h"
+#include "node/worker_pool.h"
 #include "replication/cluster.h"
+#include "replication/grpc_peer_transport.h"
 #include "replication/placement.h"
+#include "replication/replica.h"
 #include "xxhash.h"
 
 ABSL_FLAG(std::string, node_id, "n1",
@@ -66,6 +69,12 @@ ABSL_FLAG(int64_t, touch_flush_interval_ms, 100,
 ABSL_FLAG(int, max_applies_in_flight, 1,
           "Apply calls (batches of replicated writes) in flight to each peer; "
           "writes queued meanwhile share the next call. Default 1.");
+ABSL_FLAG(int, peer_threads, 2,
+          "Threads that run peer calls touching storage (Apply, Read, "
+          "Fetch). Default 2.");
+ABSL_FLAG(int, peer_queue, 4096,
+          "Peer calls waiting for those threads; past this they are "
+          "refused with RESOURCE_EXHAUSTED. Default 4096.");
 ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
           "Cap in milliseconds on the deadline of a forwarded call. "
           "Default 2000.");
@@ -224,17 +233,40 @@ int Run() {
   if (cluster_options.peers.empty()) {
     cluster_options.peers.push_back({node_id, absl::GetFlag(FLAGS_listen)});
   }
+  std::vector<std::string> addresses(cluster_options.peers.size());
+  {
+    // In placement order (the node indexes the transport uses).
+    std::vector<std::string> ids;
+    for (const PeerSpec& p : cluster_options.peers) ids.push_back(p.id);
+    absl::StatusOr<PlacementMap> placement = PlacementMap::Build(
+        ids, cluster_options.replication_factor);
+    if (!placement.ok()) return Fail(placement.status());
+    for (const PeerSpec& p : cluster_options.peers) {
+      addresses[placement->IndexOf(p.id)] = p.address;
+    }
+  }
+  GrpcPeerTransport transport(addresses);
   absl::StatusOr<std::unique_ptr<Cluster>> cluster =
-      Cluster::Create(cluster_options);
+      Cluster::Create(cluster_options, &transport, SteadyClock());
   if (!cluster.ok()) return Fail(cluster.status());
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    channels.push_back(transport.channel(static_cast<int>(i)));
+  }
 
   ServiceOptions service_options;
   service_options.default_durability = *durability;
   service_options.forward_timeout_ms = absl::GetFlag(FLAGS_forward_timeout_ms);
   service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
-  SessionsService sessions(store->get(), cluster->get(), service_options);
+  SessionsService sessions(store->get(), cluster->get(), channels,
+                           service_options);
   ClusterService cluster_service(store->get(), cluster->get(), &sessions);
-  PeerService peer(store->get(), cluster->get());
+  Replica replica(cluster->get(), store->get());
+  // Peer work that touches storage (Apply, Read, Fetch).
+  auto peer_pool = std::make_unique<WorkerPool>(
+      std::max(1, absl::GetFlag(FLAGS_peer_threads)),
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_peer_queue))));
+  PeerService peer(&replica, cluster->get(), peer_pool.get());
   builder.RegisterService(&sessions);
   builder.RegisterService(&cluster_service);
   builder.RegisterService(&peer);
@@ -257,7 +289,7 @@ int Run() {
   }
   (*cluster)->Start();
   if ((*cluster)->node_count() > 1) {
-    int64_t merged = CatchUp(store->get(), cluster->get(),
+    int64_t merged = CatchUp(cluster->get(), store->get(),
                              absl::GetFlag(FLAGS_catch_up_timeout_ms));
     fprintf(stderr, "sesh-node %s: caught up, %lld records merged\n",
             node_id.c_str(), static_cast<long long>(merged));
@@ -342,7 +374,8 @@ int Run() {
   sweeper.join();
   touch_persister.join();
   server->Wait();
-  store->reset();  // flush and close RocksDB
+  peer_pool.reset();  // every peer call is over: nothing touches the store
+  store->reset();     // flush and close RocksDB
   fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());
   return 0;
 }

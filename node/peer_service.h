@@ -3,18 +3,22 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "node/session_store.h"
+#include "node/worker_pool.h"
 #include "replication/cluster.h"
+#include "replication/replica.h"
 #include "sesh/internal/peer.grpc.pb.h"
 
 namespace sesh {
 
-// The node side of the peer protocol: merges replicated states, answers read
-// repair and catch-up reads, and heartbeats. A thin adapter over the store.
+// The peer protocol on gRPC: a thin adapter over replication/replica.h.
+// Apply, Read and Fetch touch storage and run on `pool`, never on gRPC's
+// threads (a full pool answers RESOURCE_EXHAUSTED); Heartbeat is answered
+// at once, so that storage stalls never look like a dead node.
 class PeerService final : public internal::Peer::CallbackService {
  public:
-  PeerService(SessionStore* store, Cluster* cluster)
-      : store_(store), cluster_(cluster) {}
+  // All arguments outlive the service.
+  PeerService(Replica* replica, Cluster* cluster, WorkerPool* pool)
+      : replica_(replica), cluster_(cluster), pool_(pool) {}
 
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* ctx,
                                   const internal::ApplyRequest* request,
@@ -31,15 +35,14 @@ class PeerService final : public internal::Peer::CallbackService {
       internal::HeartbeatResponse* response) override;
 
  private:
-  SessionStore* const store_;
-  Cluster* const cluster_;
-};
+  // Finishes the call with fn()'s status, run on the pool.
+  grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* ctx,
+                                   std::function<absl::Status()> fn);
 
-// Pulls, from every other node, the records of the partitions this node
-// holds, and merges them, before the node serves (DESIGN §5: a node that
-// restarts catches up before it serves reads). Peers that cannot be reached
-// within timeout_ms are skipped, with a log line. Returns records merged.
-int64_t CatchUp(SessionStore* store, Cluster* cluster, int64_t timeout_ms);
+  Replica* const replica_;
+  Cluster* const cluster_;
+  WorkerPool* const pool_;
+};
 
 }  // namespace sesh
 

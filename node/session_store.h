@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "replication/hlc.h"
+#include "replication/replica_store.h"
 #include "sesh/internal/record.pb.h"
 
 namespace rocksdb {
@@ -114,12 +115,12 @@ std::string StorageKey(absl::string_view raw_id);
 //
 // Thread-safe. Read-modify-write calls on one session are serialized by a
 // striped lock; calls on different sessions run in parallel.
-class SessionStore {
+class SessionStore : public ReplicaStore {
  public:
   static absl::StatusOr<std::unique_ptr<SessionStore>> Open(
       const StoreOptions& options, Clock* clock);
   // Flushes memtables and closes RocksDB.
-  ~SessionStore();
+  ~SessionStore() override;
 
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
@@ -195,7 +196,8 @@ class SessionStore {
   // (stored before a restart) and never touched; the sweep would not see it
   // otherwise. A replica that restarts gets the others back from its peers
   // at catch-up, as it gets back writes. INVALID_ARGUMENT for a bad id.
-  absl::Status MergeTouch(absl::string_view raw_id, int64_t last_access_ms);
+  absl::Status MergeTouch(absl::string_view raw_id,
+                          int64_t last_access_ms) override;
 
   // Writes the touch table's pending entries to the access column family
   // (one batch of blind max-merges); they stay in memory as persisted
@@ -212,11 +214,12 @@ class SessionStore {
   // (replication/merge.h) and returns the merged state. OUT_OF_RANGE, with
   // nothing stored, if its stamp is more than max_clock_ahead_ms ahead of
   // this node's clock; INVALID_ARGUMENT for a bad id.
-  absl::StatusOr<Record> Merge(const Record& incoming);
+  absl::StatusOr<Record> Merge(const Record& incoming) override;
 
   // The stored state of a session whatever its liveness (tombstones
   // included), or std::nullopt.
-  absl::StatusOr<std::optional<Record>> ReadRaw(absl::string_view raw_id);
+  absl::StatusOr<std::optional<Record>> ReadRaw(
+      absl::string_view raw_id) override;
 
   // Calls fn(storage key, record) for every stored record (tombstones and
   // expired ones included) whose partition is in [first, last], in key
@@ -225,7 +228,8 @@ class SessionStore {
   // last_access set). Stops early when fn returns false.
   absl::Status ForEachInPartitions(
       uint32_t first, uint32_t last, absl::string_view after_key,
-      const std::function<bool(const std::string& key, const Record&)>& fn);
+      const std::function<bool(const std::string& key, const Record&)>& fn)
+      override;
 
   // Deletes expired sessions older than expired_grace_ms, tombstones past
   // their deadline plus tombstone_margin_ms, and their index entries.

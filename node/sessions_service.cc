@@ -33,6 +33,13 @@ absl::StatusOr<std::string> ValidateTarget(absl::string_view ns,
   return DecodeId(id);
 }
 
+// Adapts an absl::Status callback to a gRPC one (the coordinator speaks
+// absl::Status).
+std::function<void(absl::Status)> StatusTo(
+    std::function<void(grpc::Status)> done) {
+  return [done = std::move(done)](absl::Status s) { done(ToGrpcStatus(s)); };
+}
+
 // Finishes a unary reactor with the status it is given.
 std::function<void(grpc::Status)> FinishWith(grpc::ServerUnaryReactor* reactor) {
   return [reactor](grpc::Status status) { reactor->Finish(status); };
@@ -71,12 +78,19 @@ class Join {
 
 }  // namespace
 
-SessionsService::SessionsService(SessionStore* store, Cluster* cluster,
-                                 const ServiceOptions& options)
+SessionsService::SessionsService(
+    SessionStore* store, Cluster* cluster,
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+    const ServiceOptions& options)
     : store_(store),
       cluster_(cluster),
       options_(options),
-      epoch_text_(absl::StrCat(cluster->epoch())) {}
+      epoch_text_(absl::StrCat(cluster->epoch())),
+      coordinator_(cluster, store) {
+  for (const auto& channel : channels) {
+    stubs_.push_back(v1::Sessions::NewStub(channel));
+  }
+}
 
 SessionsService::CallInfo SessionsService::InfoOf(
     grpc::CallbackServerContext* ctx) const {
@@ -92,28 +106,16 @@ grpc::ServerUnaryReactor* SessionsService::Start(
   return ctx->DefaultReactor();
 }
 
-SessionsService::Route SessionsService::RouteFor(uint32_t partition,
-                                                 bool forwarded) const {
-  const int self = cluster_->self_index();
-  const bool holds = cluster_->placement().Holds(self, partition);
-  // A forwarded call is served here whatever this node's view: the sender
-  // chose this node, and a second hop could loop.
-  if (forwarded) {
-    return holds ? Route{Where::kLocal, self}
-                 : Route{Where::kUnavailable, -1};
+Durability SessionsService::Effective(v1::Durability requested) const {
+  switch (requested == v1::DURABILITY_DEFAULT ? options_.default_durability
+                                              : requested) {
+    case v1::ONE:
+      return Durability::kOne;
+    case v1::ALL:
+      return Durability::kAll;
+    default:
+      return Durability::kQuorum;
   }
-  int coordinator = cluster_->Coordinator(partition);
-  if (coordinator == self) return {Where::kLocal, self};
-  if (coordinator >= 0) return {Where::kForward, coordinator};
-  // No replica looks up. Serve from our own copy if we hold one and are
-  // caught up; otherwise there is nobody to ask.
-  if (holds && cluster_->serving()) return {Where::kLocal, self};
-  return {Where::kUnavailable, -1};
-}
-
-v1::Durability SessionsService::Effective(v1::Durability requested) const {
-  return requested == v1::DURABILITY_DEFAULT ? options_.default_durability
-                                             : requested;
 }
 
 template <typename Request, typename Response>
@@ -142,7 +144,7 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
   // impatience, not the coordinator's silence.
   const bool callers_deadline = call.deadline < cap;
   ctx->set_deadline(std::min(call.deadline, cap));
-  (cluster_->SessionsStub(node)->async()->*method)(
+  (stubs_[node]->async()->*method)(
       ctx.get(), &request, response,
       [this, ctx, node, may_run_here, callers_deadline,
        local = std::move(local), done = std::move(done)](grpc::Status status) {
@@ -185,110 +187,20 @@ void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
   const uint32_t partition = PartitionOf(*raw);
   std::function<void()> run_here = [local = std::move(local), raw = *raw,
                                     partition] { local(raw, partition); };
-  Route route = RouteFor(partition, call.forwarded);
+  Coordinator::Route route = coordinator_.RouteFor(partition, call.forwarded);
   switch (route.where) {
-    case Where::kLocal:
+    case Coordinator::Where::kLocal:
       run_here();
       return;
-    case Where::kForward:
+    case Coordinator::Where::kForward:
       Forward(route.node, method, request, response, call, partition,
               idempotent, std::move(run_here), std::move(done));
       return;
-    case Where::kUnavailable:
+    case Coordinator::Where::kUnavailable:
       done(Unavailable(absl::StrFormat(
           "no replica of partition %d is up and caught up", partition)));
       return;
   }
-}
-
-void SessionsService::WithRepair(uint32_t partition, const std::string& raw_id,
-                                 std::function<void(bool current)> fn) {
-  served_.fetch_add(1, std::memory_order_relaxed);
-  if (cluster_->HasReadLease(partition)) {
-    fn(true);
-    return;
-  }
-  repair_reads_.fetch_add(1, std::memory_order_relaxed);
-  const int others_needed = cluster_->OthersCoveringQuorum(partition);
-  cluster_->ReadFromReplicas(
-      partition, raw_id,
-      [this, others_needed, fn = std::move(fn)](Record merged, int answered) {
-        if (!merged.id().empty()) store_->Merge(merged).IgnoreError();
-        fn(answered >= others_needed);
-      });
-}
-
-void SessionsService::ReplicateAndAnswer(std::vector<Record> records,
-                                         v1::Durability durability,
-                                         Done done) {
-  // Group by partition: Rotate writes to two.
-  std::map<uint32_t, std::vector<Record>> by_partition;
-  for (Record& r : records) {
-    by_partition[PartitionOf(r.id())].push_back(std::move(r));
-  }
-  if (by_partition.empty()) {
-    done(grpc::Status::OK);
-    return;
-  }
-  auto join = std::make_shared<Join>(static_cast<int>(by_partition.size()),
-                                     std::move(done));
-  for (auto& [partition, group] : by_partition) {
-    // This node's own copy counts unless the partition's primary may be
-    // serving reads under its lease without having seen the write.
-    const int own = cluster_->VouchFor(partition, group) ? 1 : 0;
-    const int needed = cluster_->AcksNeeded(partition, durability);
-    const int replicas =
-        static_cast<int>(cluster_->placement().Replicas(partition).size());
-    cluster_->Replicate(
-        partition, std::move(group), needed - own,
-        [join, own, needed, replicas](int acks) {
-          if (acks + own >= needed) {
-            join->Arrive(grpc::Status::OK);
-          } else {
-            join->Arrive(Unavailable(absl::StrFormat(
-                "the write reached %d of %d replicas that can vouch for it, "
-                "fewer than its durability needs (the partition's primary "
-                "must be among them while it still sends heartbeats); it "
-                "was applied and may become visible",
-                acks + own, replicas)));
-          }
-        });
-  }
-}
-
-void SessionsService::Mutate(
-    uint32_t partition, const std::string& raw_id, v1::Durability durability,
-    Needs needs, std::function<absl::StatusOr<std::vector<Record>>()> fn,
-    Done done) {
-  durability = Effective(durability);
-  const int needed = cluster_->AcksNeeded(partition, durability);
-  const int live = static_cast<int>(cluster_->LiveReplicas(partition).size()) +
-                   (cluster_->IsUp(cluster_->self_index()) ? 0 : 1);
-  if (live < needed) {
-    done(Unavailable(absl::StrFormat(
-        "only %d replicas of partition %d are up, the durability needs %d; "
-        "nothing was applied",
-        live, partition, needed)));
-    return;
-  }
-  WithRepair(partition, raw_id,
-             [this, partition, durability, needs, fn = std::move(fn),
-              done = std::move(done)](bool current) {
-               if (needs == Needs::kCurrentCopy && !current) {
-                 done(Unavailable(absl::StrFormat(
-                     "this node's copy of the session may be stale and too "
-                     "few other replicas of partition %d answered to "
-                     "complete it; nothing was applied",
-                     partition)));
-                 return;
-               }
-               absl::StatusOr<std::vector<Record>> changed = fn();
-               if (!changed.ok()) {
-                 done(ToGrpcStatus(changed.status()));
-                 return;
-               }
-               ReplicateAndAnswer(std::move(*changed), durability, done);
-             });
 }
 
 std::string SessionsService::MintLocalId() const {
@@ -335,8 +247,9 @@ grpc::ServerUnaryReactor* SessionsService::Create(
   }
   std::string raw = MintLocalId();
   uint32_t partition = PartitionOf(raw);
-  Mutate(
-      partition, raw, request->durability(), Needs::kAnyCopy,
+  coordinator_.Mutate(
+      partition, raw, Effective(request->durability()),
+      Coordinator::Needs::kAnyCopy,
       [this, raw, args = std::move(args),
        response]() -> absl::StatusOr<std::vector<Record>> {
         absl::StatusOr<Record> created = store_->Create(raw, args);
@@ -344,40 +257,25 @@ grpc::ServerUnaryReactor* SessionsService::Create(
         ToPublicSession(*created, response->mutable_session());
         return std::vector<Record>{*created};
       },
-      FinishWith(reactor));
+      StatusTo(FinishWith(reactor)));
   return reactor;
 }
 
 void SessionsService::Read(uint32_t partition, const std::string& raw,
                            absl::string_view ns, bool touch,
                            std::function<void(absl::StatusOr<Record>)> done) {
-  if (cluster_->placement().Primary(partition) == cluster_->self_index()) {
-    const int64_t before = store_->clock()->NowMs();
-    absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
-    if (cluster_->HasReadLease(partition)) {
-      served_.fetch_add(1, std::memory_order_relaxed);
-      if (record.ok() && touch) {
-        ReplicateIfTouched(partition, raw, before, *record);
-      }
-      done(std::move(record));
-      return;
-    }
-  }
-  WithRepair(partition, raw, [this, partition, raw, ns = std::string(ns),
-                              touch, done = std::move(done)](bool current) {
-    if (!current) {
-      done(absl::UnavailableError(
-          "this node's copy may miss acknowledged writes and too few other "
-          "replicas answered to complete it"));
-      return;
-    }
-    const int64_t before = store_->clock()->NowMs();
-    absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
-    if (record.ok() && touch) {
-      ReplicateIfTouched(partition, raw, before, *record);
-    }
-    done(std::move(record));
-  });
+  coordinator_.Read(
+      partition, raw,
+      [this, partition, raw, ns = std::string(ns),
+       touch]() -> absl::StatusOr<Record> {
+        const int64_t before = store_->clock()->NowMs();
+        absl::StatusOr<Record> record = store_->Get(ns, raw, touch);
+        if (record.ok() && touch) {
+          ReplicateIfTouched(partition, raw, before, *record);
+        }
+        return record;
+      },
+      std::move(done));
 }
 
 void SessionsService::ReplicateIfTouched(uint32_t partition,
@@ -433,10 +331,10 @@ grpc::ServerUnaryReactor* SessionsService::Update(
         args.remove.assign(request->remove().begin(), request->remove().end());
         args.expected_version = request->expected_version();
         args.touch = !request->skip_touch();
-        Mutate(
-            partition, raw, request->durability(),
-            args.expected_version != 0 ? Needs::kCurrentCopy
-                                       : Needs::kAnyCopy,
+        coordinator_.Mutate(
+            partition, raw, Effective(request->durability()),
+            args.expected_version != 0 ? Coordinator::Needs::kCurrentCopy
+                                       : Coordinator::Needs::kAnyCopy,
             [this, request, response, raw,
              args]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<Record> updated =
@@ -445,7 +343,7 @@ grpc::ServerUnaryReactor* SessionsService::Update(
               ToPublicSession(*updated, response->mutable_session());
               return std::vector<Record>{*updated};
             },
-            done);
+            StatusTo(done));
       },
       done);
   return reactor;
@@ -485,8 +383,9 @@ void SessionsService::DoDestroy(const v1::DestroyRequest& request,
       [this, &request, done](const std::string& raw, uint32_t partition) {
         // Always writes a tombstone (SessionStore::Destroy), so it needs no
         // current copy: replicas merge it into theirs, and it wins.
-        Mutate(
-            partition, raw, request.durability(), Needs::kAnyCopy,
+        coordinator_.Mutate(
+            partition, raw, Effective(request.durability()),
+            Coordinator::Needs::kAnyCopy,
             [this, &request, raw]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<std::optional<Record>> tombstone =
                   store_->Destroy(request.namespace_(), raw);
@@ -495,7 +394,7 @@ void SessionsService::DoDestroy(const v1::DestroyRequest& request,
               if (tombstone->has_value()) out.push_back(**tombstone);
               return out;
             },
-            done);
+            StatusTo(done));
       },
       done);
 }
@@ -523,8 +422,9 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
         // durability check covers the old id's partition, and the answer
         // waits for both partitions' replicas.
         std::string new_raw = MintLocalId();
-        Mutate(
-            partition, raw, request->durability(), Needs::kCurrentCopy,
+        coordinator_.Mutate(
+            partition, raw, Effective(request->durability()),
+            Coordinator::Needs::kCurrentCopy,
             [this, request, response, raw,
              new_raw]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<std::pair<Record, Record>> rotated =
@@ -533,7 +433,7 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
               ToPublicSession(rotated->first, response->mutable_session());
               return std::vector<Record>{rotated->first, rotated->second};
             },
-            done);
+            StatusTo(done));
       },
       done);
   return reactor;
@@ -546,7 +446,7 @@ void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
     done(Invalid("namespace and user_id are required"));
     return;
   }
-  served_.fetch_add(1, std::memory_order_relaxed);
+  coordinator_.CountServed(1);
   absl::StatusOr<std::vector<Record>> mine =
       store_->ListByUser(request.namespace_(), request.user_id());
   if (!mine.ok()) {
@@ -605,7 +505,7 @@ void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
         call.deadline,
         std::chrono::system_clock::now() +
             std::chrono::milliseconds(options_.forward_timeout_ms)));
-    cluster_->SessionsStub(node)->async()->ListByUser(
+    stubs_[node]->async()->ListByUser(
         ctx.get(), &request, part.get(),
         [gather, join, ctx, part](grpc::Status status) {
           {
@@ -808,7 +708,8 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
       if (cluster_->placement().Primary(partition) == self &&
-          RouteFor(partition, call.forwarded).where == Where::kLocal) {
+          coordinator_.RouteFor(partition, call.forwarded).where ==
+              Coordinator::Where::kLocal) {
         fast.push_back(i);
         fast_raw.push_back(std::move(*raw));
         fast_partition.push_back(partition);
@@ -826,7 +727,7 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
         slow.push_back(fast[j]);
         continue;
       }
-      served_.fetch_add(1, std::memory_order_relaxed);
+      coordinator_.CountServed(1);
       v1::BatchGetResult* result = response->mutable_results(fast[j]);
       const absl::StatusOr<Record>& record = records[j];
       result->set_code(static_cast<int>(record.status().code()));

@@ -11,6 +11,7 @@
 
 #include "node/session_store.h"
 #include "replication/cluster.h"
+#include "replication/coordinator.h"
 #include "sesh/v1/cluster.grpc.pb.h"
 #include "sesh/v1/sessions.grpc.pb.h"
 
@@ -57,7 +58,10 @@ using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
 
 class SessionsService final : public SessionsCallbackBase {
  public:
+  // channels[i]: the channel to node i, for forwarded calls (this node's
+  // own entry is unused).
   SessionsService(SessionStore* store, Cluster* cluster,
+                  const std::vector<std::shared_ptr<grpc::Channel>>& channels,
                   const ServiceOptions& options);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
@@ -92,9 +96,9 @@ class SessionsService final : public SessionsCallbackBase {
       grpc::CallbackServerContext* ctx) override;
 
   // Calls this node served itself, and calls it forwarded to another node.
-  uint64_t requests_served() const { return served_.load(); }
+  uint64_t requests_served() const { return coordinator_.served(); }
   uint64_t batch_get_calls() const { return batch_get_calls_.load(); }
-  uint64_t repair_reads() const { return repair_reads_.load(); }
+  uint64_t repair_reads() const { return coordinator_.repair_reads(); }
   uint64_t requests_forwarded() const { return forwarded_.load(); }
 
  private:
@@ -102,11 +106,6 @@ class SessionsService final : public SessionsCallbackBase {
   struct CallInfo {
     bool forwarded = false;
     std::chrono::system_clock::time_point deadline;
-  };
-  enum class Where { kLocal, kForward, kUnavailable };
-  struct Route {
-    Where where;
-    int node;
   };
   template <typename Request, typename Response>
   using AsyncMethod = void (v1::Sessions::StubInterface::async_interface::*)(
@@ -121,8 +120,7 @@ class SessionsService final : public SessionsCallbackBase {
   void ServeBatchGet(const CallInfo& call, const v1::BatchGetRequest& request,
                      v1::BatchGetResponse* response, Done done);
   grpc::ServerUnaryReactor* Start(grpc::CallbackServerContext* ctx);
-  Route RouteFor(uint32_t partition, bool forwarded) const;
-  v1::Durability Effective(v1::Durability requested) const;
+  Durability Effective(v1::Durability requested) const;
 
   // Sends the call to `node`. If no answer came back and this node holds
   // the partition, runs `local` instead, but only for a call that is
@@ -145,42 +143,15 @@ class SessionsService final : public SessionsCallbackBase {
   void Dispatch(AsyncMethod<Request, Response> method, const Request& request,
                 Response* response, const CallInfo& call, bool idempotent,
                 LocalFn local, Done done);
-  // Reads (and with touch, touches) a session this node coordinates; the
-  // touch, if written, is queued for the replicas. The primary answers from
-  // its own copy when it holds its read lease after the read (a lease that
-  // ran out between a check and the read would not cover the read).
+  // Reads (and with touch, touches) a session this node coordinates,
+  // through the Coordinator; the touch, if written, is queued for the
+  // replicas.
   void Read(uint32_t partition, const std::string& raw, absl::string_view ns,
             bool touch, std::function<void(absl::StatusOr<Record>)> done);
   // After a touching read that started at `before`: queues the touch for
   // the replicas if the read recorded one.
   void ReplicateIfTouched(uint32_t partition, const std::string& raw,
                           int64_t before, const Record& record);
-
-  // Runs fn after read repair unless this node is the partition's primary
-  // and holds its read lease (Cluster::HasReadLease). fn(current): false if
-  // this node's copy, merged with what other replicas answered, may still
-  // miss a write acknowledged at QUORUM (too few of them answered).
-  void WithRepair(uint32_t partition, const std::string& raw_id,
-                  std::function<void(bool current)> fn);
-  // What a write needs of this node's copy before it runs.
-  enum class Needs {
-    // Nothing: the write merges on every replica whatever it missed
-    // (Create, Update without a version, Destroy).
-    kAnyCopy,
-    // A copy known to hold every acknowledged write: a Rotate must not mint
-    // a live id from a copy that missed a destroy, nor a compare-and-set
-    // compare against a stale version. Without one, UNAVAILABLE and
-    // nothing applied.
-    kCurrentCopy,
-  };
-  // Applies a write (fn stores it and returns the records to replicate) and
-  // answers once enough replicas hold them.
-  void Mutate(uint32_t partition, const std::string& raw_id,
-              v1::Durability durability, Needs needs,
-              std::function<absl::StatusOr<std::vector<Record>>()> fn,
-              Done done);
-  void ReplicateAndAnswer(std::vector<Record> records,
-                          v1::Durability durability, Done done);
 
   void DoGet(const v1::GetRequest& request, v1::GetResponse* response,
              const CallInfo& call, Done done);
@@ -200,9 +171,9 @@ class SessionsService final : public SessionsCallbackBase {
   const ServiceOptions options_;
   const std::string epoch_text_;
 
-  std::atomic<uint64_t> served_{0};
+  std::vector<std::unique_ptr<v1::Sessions::Stub>> stubs_;
+  Coordinator coordinator_;
   std::atomic<uint64_t> batch_get_calls_{0};
-  std::atomic<uint64_t> repair_reads_{0};
   std::atomic<uint64_t> forwarded_{0};
 };
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "node/peer_service.h"
+#include "replication/grpc_peer_transport.h"
 #include "replication/session_id.h"
 
 namespace sesh {
@@ -31,14 +32,19 @@ class SessionsServiceTest : public ::testing::Test {
     ClusterOptions cluster_options;
     cluster_options.self_id = "n1";
     cluster_options.peers = {{"n1", "127.0.0.1:1"}};
-    auto cluster = Cluster::Create(cluster_options);
+    transport_ = std::make_unique<GrpcPeerTransport>(
+        std::vector<std::string>{"127.0.0.1:1"});
+    auto cluster =
+        Cluster::Create(cluster_options, transport_.get(), SteadyClock());
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
     cluster_->SetServing(true);
     ServiceOptions service_options;
     service_options.max_batch = 10;
-    sessions_ = std::make_unique<SessionsService>(store_.get(), cluster_.get(),
-                                                  service_options);
+    sessions_ = std::make_unique<SessionsService>(
+        store_.get(), cluster_.get(),
+        std::vector<std::shared_ptr<grpc::Channel>>{transport_->channel(0)},
+        service_options);
     cluster_service_ = std::make_unique<ClusterService>(
         store_.get(), cluster_.get(), sessions_.get());
     grpc::ServerBuilder builder;
@@ -83,6 +89,7 @@ class SessionsServiceTest : public ::testing::Test {
 
   FakeClock clock_{kStart};
   std::unique_ptr<SessionStore> store_;
+  std::unique_ptr<GrpcPeerTransport> transport_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<SessionsService> sessions_;
   std::unique_ptr<ClusterService> cluster_service_;

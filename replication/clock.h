@@ -16,6 +16,9 @@ class Clock {
 
 // The real clock (CLOCK_REALTIME).
 Clock* SystemClock();
+// Milliseconds of CLOCK_MONOTONIC: for timeouts, heartbeats and leases,
+// which must not jump with the wall clock.
+Clock* SteadyClock();
 
 // A clock that moves only when told to. Thread-safe.
 class FakeClock : public Clock {

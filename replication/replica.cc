@@ -1,0 +1,170 @@
+#include "replication/replica.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "replication/placement.h"
+
+namespace sesh {
+
+absl::Status Replica::Apply(const internal::ApplyRequest& request,
+                            internal::ApplyResponse* response) {
+  const PlacementMap& placement = cluster_->placement();
+  const int from = placement.IndexOf(request.from_node());
+  if (from < 0 || from == cluster_->self_index()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Apply from '", request.from_node(), "', not a peer of this node"));
+  }
+  absl::Status status = absl::OkStatus();
+  for (const internal::SessionRecord& record : request.records()) {
+    absl::StatusOr<internal::SessionRecord> merged = store_->Merge(record);
+    if (!merged.ok()) {
+      if (status.ok()) {
+        // Logged once per call; the sender does not retry refused records.
+        fprintf(stderr, "sesh-node %s: refused records from %s: %s\n",
+                cluster_->self_id().c_str(), request.from_node().c_str(),
+                std::string(merged.status().message()).c_str());
+        status = merged.status();
+      }
+      continue;
+    }
+    const uint32_t partition = PartitionOf(record.id());
+    if (placement.Primary(partition) != from &&
+        !cluster_->VouchFor(partition, {*merged})) {
+      auto* unvouched = response->mutable_unvouched_partitions();
+      if (std::find(unvouched->begin(), unvouched->end(), partition) ==
+          unvouched->end()) {
+        unvouched->Add(partition);
+      }
+    }
+  }
+  for (const internal::Touch& touch : request.touches()) {
+    absl::Status s = store_->MergeTouch(touch.id(), touch.last_access_ms());
+    if (!s.ok() && status.ok()) status = s;
+  }
+  return status;
+}
+
+absl::Status Replica::Read(const internal::ReadRequest& request,
+                           internal::ReadResponse* response) {
+  if (request.ids_size() > kMaxFetchPage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Read of more than ", kMaxFetchPage, " ids"));
+  }
+  for (const std::string& raw_id : request.ids()) {
+    if (raw_id.size() != 32) continue;
+    absl::StatusOr<std::optional<internal::SessionRecord>> record =
+        store_->ReadRaw(raw_id);
+    if (!record.ok()) return record.status();
+    if (record->has_value()) *response->add_records() = **record;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replica::Fetch(const internal::FetchRequest& request,
+                            internal::FetchResponse* response) {
+  const PlacementMap& placement = cluster_->placement();
+  const int for_node = placement.IndexOf(request.for_node());
+  if (for_node < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Fetch for '", request.for_node(), "', not a node of this cluster"));
+  }
+  if (request.max_records() < 0 || request.max_records() > kMaxFetchPage ||
+      request.first_partition() > request.last_partition()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Fetch needs first_partition <= last_partition and max_records in "
+        "[0, ",
+        kMaxFetchPage, "]"));
+  }
+  const int limit =
+      request.max_records() > 0 ? request.max_records() : kMaxFetchPage / 2;
+  int count = 0;
+  bool stopped_early = false;
+  std::string last_key;
+  absl::Status status = store_->ForEachInPartitions(
+      request.first_partition(), request.last_partition(), request.after_key(),
+      [&](const std::string& key, const internal::SessionRecord& record) {
+        if (count >= limit) {
+          stopped_early = true;
+          return false;
+        }
+        last_key = key;
+        if (record.id().empty()) return true;  // a lone touch, no session
+        if (placement.Holds(for_node, PartitionOf(record.id()))) {
+          *response->add_records() = record;
+          ++count;
+        }
+        return true;
+      });
+  response->set_last_key(last_key);
+  response->set_done(!stopped_early);
+  return status;
+}
+
+void Replica::Heartbeat(const internal::HeartbeatRequest& request,
+                        internal::HeartbeatResponse* response) {
+  cluster_->CheckPeerEpoch(request.from_node(), request.epoch());
+  if (request.epoch() == cluster_->epoch()) {
+    cluster_->HeardFrom(request.from_node(), request.serving());
+  }
+  response->set_node_id(cluster_->self_id());
+  response->set_epoch(cluster_->epoch());
+  response->set_serving(cluster_->serving());
+  response->set_hints_for_you(cluster_->HintsFor(request.from_node()));
+}
+
+int64_t CatchUp(Cluster* cluster, ReplicaStore* store, int64_t timeout_ms) {
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int64_t merged = 0;
+  for (int node = 0; node < cluster->node_count(); ++node) {
+    if (node == cluster->self_index()) continue;
+    const std::string& peer_id = cluster->placement().nodes()[node];
+    std::string after_key;
+    bool done = false;
+    while (!done) {
+      internal::FetchRequest request;
+      request.set_first_partition(0);
+      request.set_last_partition(kPartitionCount - 1);
+      request.set_for_node(cluster->self_id());
+      request.set_after_key(after_key);
+      request.set_max_records(Replica::kMaxFetchPage);
+      absl::Notification answered;
+      absl::Status status;
+      internal::FetchResponse response;
+      cluster->transport()->Fetch(
+          node, std::move(request), 5000,
+          [&](absl::Status s, const internal::FetchResponse& r) {
+            status = s;
+            response = r;
+            answered.Notify();
+          });
+      answered.WaitForNotification();
+      if (!status.ok()) {
+        if (std::chrono::steady_clock::now() > give_up) {
+          fprintf(stderr,
+                  "sesh-node %s: catch-up from %s failed (%s); serving "
+                  "without it, read repair and hints will fill the gaps\n",
+                  cluster->self_id().c_str(), peer_id.c_str(),
+                  std::string(status.message()).c_str());
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      for (const internal::SessionRecord& record : response.records()) {
+        if (store->Merge(record).ok()) ++merged;
+      }
+      after_key = response.last_key();
+      done = response.done();
+    }
+  }
+  return merged;
+}
+
+}  // namespace sesh

@@ -1,0 +1,59 @@
+#ifndef SESH_REPLICATION_REPLICA_H_
+#define SESH_REPLICATION_REPLICA_H_
+
+#include "absl/status/status.h"
+#include "replication/cluster.h"
+#include "replication/replica_store.h"
+#include "sesh/internal/peer.pb.h"
+
+namespace sesh {
+
+// The receiving side of the peer protocol, transport-free: merges
+// replicated states and says which partitions it vouches for, answers read
+// repair and catch-up reads, and answers heartbeats with what it owes the
+// sender (docs/architecture.md, "Vouching"). Each peer message is checked
+// like client input: a sender outside the membership, or a page size out of
+// range, is INVALID_ARGUMENT with nothing changed. Thread-safe.
+class Replica {
+ public:
+  // Most records one Fetch answer carries.
+  static constexpr int kMaxFetchPage = 1000;
+
+  // `cluster` and `store` outlive the replica.
+  Replica(Cluster* cluster, ReplicaStore* store)
+      : cluster_(cluster), store_(store) {}
+
+  // Merges each record and touch. A record of a partition whose primary is
+  // not the sender counts towards the write's durability only if this node
+  // may vouch for it (Cluster::VouchFor); the others are listed in
+  // response->unvouched_partitions. Errors: the first record's error
+  // (INVALID_ARGUMENT, OUT_OF_RANGE for a stamp too far ahead); the other
+  // records are still merged.
+  absl::Status Apply(const internal::ApplyRequest& request,
+                     internal::ApplyResponse* response);
+  // The stored states (tombstones included) of the ids held here.
+  absl::Status Read(const internal::ReadRequest& request,
+                    internal::ReadResponse* response);
+  // A page of the records of the requested partitions that `for_node`
+  // holds, in storage key order.
+  absl::Status Fetch(const internal::FetchRequest& request,
+                     internal::FetchResponse* response);
+  // Notes the sender's heartbeat (same membership only) and answers with
+  // this node's state and the hints it holds for the sender.
+  void Heartbeat(const internal::HeartbeatRequest& request,
+                 internal::HeartbeatResponse* response);
+
+ private:
+  Cluster* const cluster_;
+  ReplicaStore* const store_;
+};
+
+// Pulls, from every other node, the records of the partitions this node
+// holds and merges them, before the node serves (a node that restarts
+// catches up before it answers reads). Peers that cannot be reached within
+// timeout_ms are skipped, with a log line. Returns the records merged.
+int64_t CatchUp(Cluster* cluster, ReplicaStore* store, int64_t timeout_ms);
+
+}  // namespace sesh
+
+#endif  // SESH_REPLICATION_REPLICA_H_

@@ -33,6 +33,7 @@
 #include "node/worker_pool.h"
 #include "replication/cluster.h"
 #include "replication/grpc_peer_transport.h"
+#include "replication/hint_store.h"
 #include "replication/placement.h"
 #include "replication/replica.h"
 #include "xxhash.h"
@@ -75,6 +76,10 @@ ABSL_FLAG(int, peer_threads, 2,
 ABSL_FLAG(int, peer_queue, 4096,
           "Peer calls waiting for those threads; past this they are "
           "refused with RESOURCE_EXHAUSTED. Default 4096.");
+ABSL_FLAG(int64_t, max_hint_bytes_per_peer, int64_t{256} << 20,
+          "Bytes of writes kept (persisted) for one peer that missed them; "
+          "past this they are left to catch-up, read repair and "
+          "anti-entropy. Default 256 MiB.");
 ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
           "Cap in milliseconds on the deadline of a forwarded call. "
           "Default 2000.");
@@ -246,8 +251,17 @@ int Run() {
     }
   }
   GrpcPeerTransport transport(addresses);
-  absl::StatusOr<std::unique_ptr<Cluster>> cluster =
-      Cluster::Create(cluster_options, &transport, SteadyClock());
+  // Writes peers missed, persisted beside the sessions.
+  HintStoreOptions hint_options;
+  hint_options.path = absl::StrCat(store_options.path, "/hints");
+  hint_options.max_bytes_per_peer =
+      absl::GetFlag(FLAGS_max_hint_bytes_per_peer);
+  hint_options.sync_writes = store_options.sync_writes;
+  absl::StatusOr<std::unique_ptr<HintStore>> hints =
+      HintStore::Open(hint_options);
+  if (!hints.ok()) return Fail(hints.status());
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster = Cluster::Create(
+      cluster_options, &transport, hints->get(), SteadyClock());
   if (!cluster.ok()) return Fail(cluster.status());
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (size_t i = 0; i < addresses.size(); ++i) {

@@ -35,7 +35,8 @@ class SessionsServiceTest : public ::testing::Test {
     transport_ = std::make_unique<GrpcPeerTransport>(
         std::vector<std::string>{"127.0.0.1:1"});
     auto cluster =
-        Cluster::Create(cluster_options, transport_.get(), SteadyClock());
+        Cluster::Create(cluster_options, transport_.get(), nullptr,
+                        SteadyClock());
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
     cluster_->SetServing(true);

@@ -48,6 +48,9 @@ struct Cluster::PeerState {
     std::function<void(bool)> ack;
     // The partition of `records` when `ack` is set.
     uint32_t partition = 0;
+    // A replay of these hints (records is empty then); removed from the
+    // hint store once the peer applied them.
+    std::vector<Hint> hints;
   };
 
   // Apply calls to the peer, queued and in flight.
@@ -62,18 +65,18 @@ struct Cluster::PeerState {
   Lane lazy ABSL_GUARDED_BY(mu);
   // Records in writes.queue (bounded by max_queued_per_peer).
   int64_t queued_records ABSL_GUARDED_BY(mu) = 0;
-  // Latest state per raw id of what the peer missed while down.
-  std::map<std::string, SessionRecord> hints ABSL_GUARDED_BY(mu);
+  // A page of hints is being replayed (one at a time), and the raw id of
+  // the last hint of the previous page.
+  bool replaying ABSL_GUARDED_BY(mu) = false;
+  std::string replay_after ABSL_GUARDED_BY(mu);
   bool hints_dropped ABSL_GUARDED_BY(mu) = false;
-  // Hint records taken from `hints` into the lazy lane and not yet
-  // answered.
-  int64_t replaying ABSL_GUARDED_BY(mu) = 0;
   // Touches (raw id -> last_access) waiting for the next lazy flush.
   absl::flat_hash_map<std::string, int64_t> touches ABSL_GUARDED_BY(mu);
 };
 
 absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
-    const ClusterOptions& options, PeerTransport* transport, Clock* steady) {
+    const ClusterOptions& options, PeerTransport* transport, HintStore* hints,
+    Clock* steady) {
   std::vector<std::string> ids;
   for (const PeerSpec& p : options.peers) ids.push_back(p.id);
   absl::StatusOr<PlacementMap> placement =
@@ -90,16 +93,21 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "--node_id '", options.self_id, "' is not in --peers"));
   }
+  if (hints == nullptr && options.peers.size() > 1) {
+    return absl::InvalidArgumentError("a cluster of several nodes needs hints");
+  }
   return std::unique_ptr<Cluster>(new Cluster(
-      options, std::move(*placement), self, transport, steady));
+      options, std::move(*placement), self, transport, hints, steady));
 }
 
 Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
-                 int self_index, PeerTransport* transport, Clock* steady)
+                 int self_index, PeerTransport* transport, HintStore* hints,
+                 Clock* steady)
     : options_(options),
       placement_(std::move(placement)),
       self_index_(self_index),
       transport_(transport),
+      hints_(hints),
       steady_(steady),
       leases_(&placement_, self_index,
               LeaseOptions{options.heartbeat_interval_ms,
@@ -135,10 +143,27 @@ void Cluster::Start() {
 }
 
 void Cluster::Stop() {
-  if (!started_.load() || stop_.HasBeenNotified()) return;
+  if (stop_.HasBeenNotified()) return;
   stop_.Notify();
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (flush_thread_.joinable()) flush_thread_.join();
+  // Every call has a deadline; this waits at most for the longest.
+  absl::MutexLock lock(&calls_mu_);
+  calls_mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](int* n) { return *n == 0; }, &calls_in_flight_),
+      absl::Milliseconds(2 * options_.replicate_timeout_ms +
+                         4 * options_.heartbeat_interval_ms));
+}
+
+void Cluster::CallStarted() {
+  absl::MutexLock lock(&calls_mu_);
+  ++calls_in_flight_;
+}
+
+void Cluster::CallDone() {
+  absl::MutexLock lock(&calls_mu_);
+  --calls_in_flight_;
 }
 
 bool Cluster::IsUp(int node) const {
@@ -174,11 +199,9 @@ bool Cluster::VouchFor(uint32_t partition,
 }
 
 int64_t Cluster::HintsFor(const std::string& node_id) const {
-  int node = placement_.IndexOf(node_id);
-  if (node < 0 || node == self_index_) return 0;
-  PeerState& p = *peers_[node];
-  absl::MutexLock lock(&p.mu);
-  return static_cast<int64_t>(p.hints.size()) + p.replaying;
+  const int node = placement_.IndexOf(node_id);
+  if (node < 0 || node == self_index_ || hints_ == nullptr) return 0;
+  return hints_->Count(node_id);
 }
 
 int Cluster::Coordinator(uint32_t partition) const {
@@ -202,40 +225,28 @@ int Cluster::AcksNeeded(uint32_t partition, Durability durability) const {
 }
 
 void Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
-  PeerState& p = *peers_[node];
-  bool dropped = false;
-  {
+  if (records.empty() || hints_ == nullptr) return;
+  const std::string& peer = placement_.nodes()[node];
+  absl::StatusOr<int> dropped = hints_->Add(peer, records);
+  bool log = !dropped.ok() || *dropped > 0;
+  if (log) {
+    PeerState& p = *peers_[node];
     absl::MutexLock lock(&p.mu);
-    for (const SessionRecord& r : records) {
-      auto it = p.hints.find(r.id());
-      if (it != p.hints.end()) {
-        it->second = Merge(it->second, r);
-      } else if (static_cast<int64_t>(p.hints.size()) <
-                 options_.max_hints_per_peer) {
-        p.hints.emplace(r.id(), r);
-      } else {
-        dropped = true;
-      }
-    }
-    if (dropped && p.hints_dropped) dropped = false;  // logged once
-    if (dropped) p.hints_dropped = true;
+    log = !p.hints_dropped;  // once until the hints drain
+    p.hints_dropped = true;
   }
-  if (dropped) {
+  if (log) {
     fprintf(stderr,
-            "sesh-node %s: hints for peer %s are full (%lld sessions); "
-            "further writes it misses are left to its catch-up on restart\n",
-            options_.self_id.c_str(), placement_.nodes()[node].c_str(),
-            static_cast<long long>(options_.max_hints_per_peer));
+            "sesh-node %s: hints for peer %s not kept (%s); what it missed "
+            "is left to its catch-up, read repair and anti-entropy\n",
+            options_.self_id.c_str(), peer.c_str(),
+            dropped.ok() ? "over --max_hint_bytes_per_peer"
+                         : dropped.status().ToString().c_str());
   }
 }
 
 int64_t Cluster::HintsQueued() const {
-  int64_t total = 0;
-  for (const auto& p : peers_) {
-    absl::MutexLock lock(&p->mu);
-    total += static_cast<int64_t>(p->hints.size());
-  }
-  return total;
+  return hints_ == nullptr ? 0 : hints_->TotalCount();
 }
 
 void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
@@ -317,8 +328,6 @@ void Cluster::Pump(int node, bool lazy) {
   PeerState::Lane& lane = lazy ? p.lazy : p.writes;
   const int max_in_flight = lazy ? 1 : options_.max_applies_in_flight;
   auto batch = std::make_shared<std::vector<PeerState::Pending>>();
-  // Hint records replayed by this call.
-  int64_t replays = 0;
   {
     absl::MutexLock lock(&p.mu);
     if (lane.in_flight >= max_in_flight || lane.queue.empty()) return;
@@ -326,20 +335,25 @@ void Cluster::Pump(int node, bool lazy) {
     while (!lane.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
       const PeerState::Pending& next = lane.queue.front();
-      count += next.records.size() + next.touches.size() / 16;
-      if (!next.ack) replays += static_cast<int64_t>(next.records.size());
+      count += next.records.size() + next.hints.size() +
+               next.touches.size() / 16;
       if (!lazy) p.queued_records -= static_cast<int64_t>(next.records.size());
       batch->push_back(std::move(lane.queue.front()));
       lane.queue.pop_front();
     }
     ++lane.in_flight;
   }
+  bool replay = false;
+  for (const PeerState::Pending& pending : *batch) {
+    if (!pending.hints.empty()) replay = true;
+  }
   // Ends this call's slot in its lane; the caller decides whether to pump.
-  // A failed call has put its records back among the hints by then.
-  auto release = [&p, &lane, replays] {
+  // A failed call has put its records back among the hints by then; a
+  // failed replay leaves its hints held.
+  auto release = [&p, &lane, replay] {
     absl::MutexLock lock(&p.mu);
     --lane.in_flight;
-    p.replaying -= replays;
+    if (replay) p.replaying = false;
   };
   if (isolated_.load()) {
     for (PeerState::Pending& pending : *batch) {
@@ -355,12 +369,16 @@ void Cluster::Pump(int node, bool lazy) {
     for (const SessionRecord& r : pending.records) {
       *request.add_records() = r;
     }
+    for (const Hint& hint : pending.hints) {
+      *request.add_records() = hint.record;
+    }
     for (const auto& [id, last_access] : pending.touches) {
       internal::Touch* touch = request.add_touches();
       touch->set_id(id);
       touch->set_last_access_ms(last_access);
     }
   }
+  CallStarted();
   transport_->Apply(
       node, std::move(request), options_.replicate_timeout_ms,
       [this, node, lazy, batch, release](
@@ -377,6 +395,17 @@ void Cluster::Pump(int node, bool lazy) {
           }
         }
         if (unreachable) MarkSuspect(node);
+        if (status.ok() || refused) {
+          for (const PeerState::Pending& pending : *batch) {
+            if (pending.hints.empty()) continue;
+            absl::Status removed =
+                hints_->Remove(placement_.nodes()[node], pending.hints);
+            if (!removed.ok()) {
+              fprintf(stderr, "sesh-node %s: removing delivered hints: %s\n",
+                      options_.self_id.c_str(), removed.ToString().c_str());
+            }
+          }
+        }
         const auto& unvouched = response.unvouched_partitions();
         for (PeerState::Pending& pending : *batch) {
           if (!pending.ack) continue;
@@ -386,6 +415,7 @@ void Cluster::Pump(int node, bool lazy) {
         }
         release();
         Pump(node, lazy);
+        CallDone();
       });
 }
 
@@ -427,6 +457,7 @@ void Cluster::ReadFromReplicas(
   for (int node : others) {
     internal::ReadRequest request;
     request.add_ids(raw_id);
+    CallStarted();
     transport_->Read(
         node, std::move(request), options_.replicate_timeout_ms / 2,
         [this, node, gather](absl::Status status,
@@ -450,6 +481,7 @@ void Cluster::ReadFromReplicas(
             }
           }
           if (last) gather->done(std::move(result), answered);
+          CallDone();
         });
   }
 }
@@ -468,43 +500,54 @@ void Cluster::HeartbeatTo(int node) {
   const bool serving = serving_.load();
   request.set_serving(serving);
   const int64_t sent_ms = steady_->NowMs();
+  CallStarted();
   transport_->Heartbeat(
       node, std::move(request), options_.heartbeat_interval_ms * 2,
       [this, node, serving, sent_ms](
           absl::Status status, const internal::HeartbeatResponse& response) {
-        if (!status.ok()) {
-          // Nothing listens at the peer's address (its process is not
-          // running): down for routing, without waiting for the timeout.
-          if (absl::IsUnavailable(status) && transport_->Refusing(node)) {
-            detector_.Refused(node);
-          }
-          return;
-        }
-        if (response.epoch() != epoch()) {
-          CheckPeerEpoch(placement_.nodes()[node], response.epoch());
-          return;
-        }
-        // The peer heard this node at or after sent_ms, so it vouches for
-        // no write of this node's partitions before sent_ms +
-        // vouch_after_ms(). Granted only once it holds no write this node
-        // has not applied, and only for a heartbeat that said this node
-        // serves.
-        if (serving && response.hints_for_you() == 0) {
-          leases_.Granted(node, sent_ms);
-        }
-        if (detector_.Answered(node, response.serving())) {
-          fprintf(stderr, "sesh-node %s: peer %s is up\n",
-                  options_.self_id.c_str(), placement_.nodes()[node].c_str());
-        }
+        OnHeartbeatAnswer(node, serving, sent_ms, status, response);
+        CallDone();
       });
+}
+
+void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
+                                const absl::Status& status,
+                                const internal::HeartbeatResponse& response) {
+  if (!status.ok()) {
+    // Nothing listens at the peer's address (its process is not
+    // running): down for routing, without waiting for the timeout.
+    if (absl::IsUnavailable(status) && transport_->Refusing(node)) {
+      detector_.Refused(node);
+    }
+    return;
+  }
+  if (response.epoch() != epoch()) {
+    CheckPeerEpoch(placement_.nodes()[node], response.epoch());
+    return;
+  }
+  // The peer heard this node at or after sent_ms, so it vouches for
+  // no write of this node's partitions before sent_ms +
+  // vouch_after_ms(). Granted only once it holds no write this node
+  // has not applied, and only for a heartbeat that said this node
+  // serves.
+  if (serving && response.hints_for_you() == 0) {
+    leases_.Granted(node, sent_ms);
+  }
+  if (detector_.Answered(node, response.serving())) {
+    fprintf(stderr, "sesh-node %s: peer %s is up\n",
+            options_.self_id.c_str(), placement_.nodes()[node].c_str());
+  }
 }
 
 void Cluster::FlushLazy() {
   for (int node = 0; node < node_count(); ++node) {
     if (node == self_index_) continue;
     PeerState& p = *peers_[node];
+    const std::string& peer = placement_.nodes()[node];
     // Hints wait until the peer answers heartbeats again.
     const bool reachable = detector_.Reachable(node);
+    std::string after;
+    bool replay = false;
     {
       absl::MutexLock lock(&p.mu);
       if (reachable && !p.touches.empty()) {
@@ -513,23 +556,31 @@ void Cluster::FlushLazy() {
         p.lazy.queue.push_back(std::move(touches));
       }
       p.touches.clear();
-      std::vector<SessionRecord> batch;
-      if (reachable) {
-        for (auto& [id, record] : p.hints) batch.push_back(std::move(record));
-        p.hints.clear();
-        p.hints_dropped = false;
-        p.replaying += static_cast<int64_t>(batch.size());
+      replay = reachable && hints_ != nullptr && !p.replaying &&
+               hints_->Count(peer) > 0;
+      if (replay) {
+        p.replaying = true;
+        after = p.replay_after;
       }
-      for (size_t i = 0; i < batch.size();
-           i += static_cast<size_t>(options_.max_apply_batch)) {
-        size_t end = std::min(
-            batch.size(), i + static_cast<size_t>(options_.max_apply_batch));
-        p.lazy.queue.push_back(
-            {std::vector<SessionRecord>(batch.begin() + i,
-                                        batch.begin() + end),
-             {},
-             nullptr});
+    }
+    if (replay) {
+      absl::StatusOr<std::vector<Hint>> page =
+          hints_->Peek(peer, options_.max_apply_batch, after);
+      absl::MutexLock lock(&p.mu);
+      if (!page.ok() || page->empty()) {
+        p.replaying = false;
+        p.replay_after.clear();
+      } else {
+        // A short page is the last: the next replay starts from the first.
+        p.replay_after =
+            static_cast<int>(page->size()) < options_.max_apply_batch
+                ? std::string()
+                : page->back().record.id();
+        PeerState::Pending pending;
+        pending.hints = std::move(*page);
+        p.lazy.queue.push_back(std::move(pending));
       }
+      if (hints_->Count(peer) == 0) p.hints_dropped = false;
     }
     Pump(node, /*lazy=*/true);
   }

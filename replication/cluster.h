@@ -20,9 +20,11 @@
 #include "replication/clock.h"
 #include "replication/durability.h"
 #include "replication/failure_detector.h"
+#include "replication/hint_store.h"
 #include "replication/lease.h"
 #include "replication/peer_transport.h"
 #include "replication/placement.h"
+#include "sesh/internal/peer.pb.h"
 #include "sesh/internal/record.pb.h"
 
 namespace sesh {
@@ -59,9 +61,6 @@ struct ClusterOptions {
   // A write that would queue more is not sent to that peer: it counts as
   // not acknowledged there and is kept as a hint instead.
   int64_t max_queued_per_peer = 100000;
-  // Sessions kept as hints for one down peer (about 1 KB each). Past this,
-  // new hints are dropped, with a log line.
-  int64_t max_hints_per_peer = 1000000;
   // Called (once per distinct problem) when a peer turns out to run another
   // membership; the node turns its cluster health to NOT_SERVING.
   std::function<void(const std::string& error)> on_membership_error;
@@ -78,12 +77,15 @@ struct ClusterOptions {
 // the cluster's own; they must not block.
 class Cluster {
  public:
-  // Builds placement from options.peers. `transport` and `steady` outlive
-  // the cluster. INVALID_ARGUMENT if self_id is not among the peers, the
-  // peer list is invalid, or failure_timeout_ms is not more than twice
+  // Builds placement from options.peers. `transport`, `hints` and `steady`
+  // outlive the cluster; `hints` keeps the writes peers missed (persisted,
+  // bounded in bytes) and may be null only for a single node.
+  // INVALID_ARGUMENT if self_id is not among the peers, the peer list is
+  // invalid, or failure_timeout_ms is not more than twice
   // heartbeat_interval_ms.
   static absl::StatusOr<std::unique_ptr<Cluster>> Create(
-      const ClusterOptions& options, PeerTransport* transport, Clock* steady);
+      const ClusterOptions& options, PeerTransport* transport,
+      HintStore* hints, Clock* steady);
   ~Cluster();
 
   // Sets the address advertised for this node (a single node listening on
@@ -95,7 +97,9 @@ class Cluster {
   // Starts the threads that call SendHeartbeats() every heartbeat interval
   // and FlushLazy() every touch flush interval.
   void Start();
-  // Stops them and waits for the threads. Idempotent.
+  // Stops them, and waits for the threads and for every peer call in
+  // flight to complete (its callback to return), so that none outlives the
+  // cluster. Idempotent.
   void Stop();
   // One round of heartbeats to every peer, and one flush of queued touches
   // and hints to the peers that answer. The threads call these; tests call
@@ -130,8 +134,9 @@ class Cluster {
   int OthersCoveringQuorum(uint32_t partition) const {
     return leases_.OthersCoveringQuorum(partition);
   }
-  // Records held for the peer `node_id` and not yet applied by it: its
-  // hints and hint replays in flight.
+  // Records held for the peer `node_id` and not yet applied by it (its
+  // hints, replays in flight included). Persisted, so a restarted node
+  // still withholds a lease it cannot back.
   int64_t HintsFor(const std::string& node_id) const;
   // This node's own serving state (false while catching up after start).
   void SetServing(bool serving) { serving_.store(serving); }
@@ -175,7 +180,7 @@ class Cluster {
   void SetIsolatedForTesting(bool isolated) { isolated_.store(isolated); }
   bool isolated() const { return isolated_.load(); }
 
-  // Records queued for down peers.
+  // Hints held for all peers.
   int64_t HintsQueued() const;
   // Empty unless a peer runs another membership (--peers differs).
   std::string membership_error() const;
@@ -187,20 +192,29 @@ class Cluster {
   struct PeerState;
 
   Cluster(const ClusterOptions& options, PlacementMap placement,
-          int self_index, PeerTransport* transport, Clock* steady);
+          int self_index, PeerTransport* transport, HintStore* hints,
+          Clock* steady);
   void HeartbeatTo(int node);
+  void OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
+                         const absl::Status& status,
+                         const internal::HeartbeatResponse& response);
   // Sends queued records to one peer in Apply calls: writes waiting for
   // acks up to max_applies_in_flight at a time, and (`lazy`) touch flushes
   // and hint replays one at a time apart from them, so that a flush of
   // thousands of touches never holds up a write.
   void Pump(int node, bool lazy = false);
   void AddHints(int node, const std::vector<internal::SessionRecord>& records);
+  // Brackets every transport call: CallDone() is the last thing its
+  // callback does.
+  void CallStarted();
+  void CallDone();
 
   // Constant after construction.
   const ClusterOptions options_;
   const PlacementMap placement_;
   const int self_index_;
   PeerTransport* const transport_;
+  HintStore* const hints_;
   Clock* const steady_;
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<PeerState>> peers_;
@@ -211,6 +225,8 @@ class Cluster {
   std::atomic<bool> isolated_{false};
   mutable absl::Mutex membership_mu_;
   std::string membership_error_ ABSL_GUARDED_BY(membership_mu_);
+  absl::Mutex calls_mu_;
+  int calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
   absl::Notification stop_;
   std::atomic<bool> started_{false};
   std::thread heartbeat_thread_;

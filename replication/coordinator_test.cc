@@ -102,7 +102,11 @@ class CoordinatorTest : public ::testing::Test {
     return *peers_.store(node).ReadRaw(raw);
   }
 
-  FakePeers peers_{3, 3};
+  FakePeers peers_{3, 3,
+                   ::testing::TempDir() + "/" +
+                       ::testing::UnitTest::GetInstance()
+                           ->current_test_info()
+                           ->name()};
   std::vector<std::unique_ptr<Coordinator>> coordinators_;
 };
 
@@ -192,6 +196,32 @@ TEST_F(CoordinatorTest, Mutate_PrimarySilent_ReplicasVouchAndHoldItsLease) {
   peers_.Heartbeats();
   EXPECT_TRUE(peers_.cluster(kN1).HasReadLease(PartitionOf(raw)));
   EXPECT_EQ(Read(kN1, raw).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The hints a replica keeps for the primary are persisted: restarted, it
+// still reports them, so the primary gets no lease it cannot back.
+TEST_F(CoordinatorTest, Lease_ReplicaRestartedHoldingHints_StillWithheld) {
+  const std::string raw = peers_.IdWithPrimary(kN1);
+  peers_.SetDown(kN1, true);
+  for (int i = 0; i < 4; ++i) {
+    peers_.clock().AdvanceMs(200);
+    peers_.Heartbeats();
+  }
+  ASSERT_TRUE(
+      Write(kN2, Destroyed(Live(raw, "1", 10), 11), Coordinator::Needs::kAnyCopy)
+          .ok());
+  ASSERT_EQ(peers_.cluster(kN2).HintsFor("n1"), 1);
+  peers_.Restart(kN2);
+  peers_.Restart(kN3);
+  for (int node : {kN2, kN3}) {
+    coordinators_[node] = std::make_unique<Coordinator>(&peers_.cluster(node),
+                                                        &peers_.store(node));
+  }
+  EXPECT_EQ(peers_.cluster(kN2).HintsFor("n1"), 1);
+  peers_.SetDown(kN1, false);
+  peers_.Heartbeats();
+  peers_.Heartbeats();
+  EXPECT_FALSE(peers_.cluster(kN1).HasReadLease(PartitionOf(raw)));
 }
 
 TEST_F(CoordinatorTest, Mutate_NeedsCurrentCopyButRepairFails_WriteNeverRuns) {

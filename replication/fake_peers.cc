@@ -1,5 +1,7 @@
 #include "replication/fake_peers.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/str_cat.h"
 #include "replication/merge.h"
 #include "replication/placement.h"
@@ -121,30 +123,41 @@ class FakePeers::Transport final : public PeerTransport {
   const int self_;
 };
 
-FakePeers::FakePeers(int count, int rf, int64_t start_ms) : clock_(start_ms) {
-  ClusterOptions options;
-  options.replication_factor = rf;
+FakePeers::FakePeers(int count, int rf, const std::string& dir,
+                     int64_t start_ms)
+    : clock_(start_ms), dir_(dir) {
+  mkdir(dir.c_str(), 0755);
+  options_.replication_factor = rf;
   for (int i = 0; i < count; ++i) {
-    options.peers.push_back(
+    options_.peers.push_back(
         {absl::StrCat("n", i + 1), absl::StrCat("127.0.0.1:", 1000 + i)});
   }
   for (int i = 0; i < count; ++i) {
-    auto node = std::make_unique<Node>();
-    ClusterOptions mine = options;
-    mine.self_id = absl::StrCat("n", i + 1);
-    node->transport = std::make_unique<Transport>(this, i);
-    auto cluster = Cluster::Create(mine, node->transport.get(), &clock_);
-    node->cluster = std::move(*cluster);
-    node->cluster->SetServing(true);
-    node->replica =
-        std::make_unique<Replica>(node->cluster.get(), &node->store);
-    nodes_.push_back(std::move(node));
-  }
-  // Indexes in placement order equal "n1".."nN" order here.
-  for (int i = 0; i < count; ++i) {
+    nodes_.push_back(std::make_unique<Node>());
+    nodes_.back()->transport = std::make_unique<Transport>(this, i);
+    StartCore(i);
+    // Indexes in placement order equal "n1".."nN" order here.
     if (nodes_[i]->cluster->self_index() != i) abort();
   }
 }
+
+void FakePeers::StartCore(int i) {
+  Node& node = *nodes_[i];
+  node.replica.reset();
+  node.cluster.reset();
+  node.hints.reset();
+  ClusterOptions mine = options_;
+  mine.self_id = absl::StrCat("n", i + 1);
+  HintStoreOptions hint_options;
+  hint_options.path = absl::StrCat(dir_, "/hints_", mine.self_id);
+  node.hints = std::move(*HintStore::Open(hint_options));
+  node.cluster = std::move(
+      *Cluster::Create(mine, node.transport.get(), node.hints.get(), &clock_));
+  node.cluster->SetServing(true);
+  node.replica = std::make_unique<Replica>(node.cluster.get(), &node.store);
+}
+
+void FakePeers::Restart(int node) { StartCore(node); }
 
 FakePeers::~FakePeers() = default;
 

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "replication/cluster.h"
 #include "replication/clock.h"
+#include "replication/hint_store.h"
 #include "replication/peer_transport.h"
 #include "replication/replica.h"
 #include "replication/replica_store.h"
@@ -46,8 +47,10 @@ class MapStore final : public ReplicaStore {
 // choice; nothing runs on its own thread.
 class FakePeers {
  public:
-  // Nodes "n1".."n<count>" at replication factor `rf`, each serving.
-  FakePeers(int count, int rf, int64_t start_ms = 1'000'000);
+  // Nodes "n1".."n<count>" at replication factor `rf`, each serving, their
+  // hints in RocksDB under `dir`.
+  FakePeers(int count, int rf, const std::string& dir,
+            int64_t start_ms = 1'000'000);
   ~FakePeers();
 
   int size() const { return static_cast<int>(nodes_.size()); }
@@ -59,6 +62,10 @@ class FakePeers {
   // A raw id whose partition's primary is `node`.
   std::string IdWithPrimary(int node);
 
+  // Replaces a node's replication core by a fresh one over the same store
+  // and reopened hint store, as a process restart would (deliver pending
+  // messages first). The new core serves at once.
+  void Restart(int node);
   // Every node sends one heartbeat round; delivers every message.
   void Heartbeats();
   // Delivers queued messages (and those they cause) until none is left.
@@ -77,6 +84,7 @@ class FakePeers {
   class Transport;
   struct Node {
     MapStore store;
+    std::unique_ptr<HintStore> hints;
     std::unique_ptr<Transport> transport;
     std::unique_ptr<Cluster> cluster;
     std::unique_ptr<Replica> replica;
@@ -88,7 +96,10 @@ class FakePeers {
     std::function<void(bool delivered, bool timed_out)> run;
   };
   void Enqueue(Message message);
+  void StartCore(int node);
 
+  std::string dir_;
+  ClusterOptions options_;
   FakeClock clock_;
   std::vector<std::unique_ptr<Node>> nodes_;
   absl::Mutex mu_;

@@ -231,5 +231,44 @@ TEST(LogoutTest, Rotate_ReadRepairIncomplete_AppliesNothing) {
       << "the coordinator rotated from a copy it could not check";
 }
 
+// The bug: hints lived in memory, so replicas that vouched for a destroy
+// without the (frozen) primary and then restarted forgot they owed it one,
+// granted it a lease again, and it served the destroyed session from its
+// stale copy.
+TEST(LogoutTest, Destroy_HintHoldersRestart_PrimaryNeverServesTheSession) {
+  Nodes nodes = MakeCluster(3, NewTempDir("hint_restart"),
+                            {"--catch_up_timeout_ms=1000"});
+  ASSERT_TRUE(StartAndWait(nodes).ok());
+  NodeProcess& primary = *nodes[0];
+  const std::string id = CreateThrough(primary);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(PrimaryOf(id), primary.id());
+
+  primary.Pause();
+  ASSERT_TRUE(PollUntil(10000, 20, [&] {
+    return SeesAsUp(*nodes[1], {{primary.id(), false}});
+  }));
+  grpc::Status destroyed;
+  PollUntil(5000, 100, [&] {
+    destroyed = DestroyThrough(*nodes[1], id);
+    return destroyed.ok();
+  });
+  ASSERT_TRUE(destroyed.ok()) << destroyed.error_message();
+  for (int i : {1, 2}) {
+    nodes[i]->Kill();
+    ASSERT_TRUE(nodes[i]->Start().ok());
+  }
+  primary.Resume();
+  ASSERT_TRUE(PollUntil(15000, 50, [&] {
+    return SeesAsUp(primary, {{nodes[1]->id(), true}, {nodes[2]->id(), true}});
+  }));
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(GetThrough(primary, id, nullptr).error_code(),
+              grpc::StatusCode::NOT_FOUND)
+        << "the primary served a destroyed session (read " << i << ")";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 }  // namespace sesh

@@ -397,6 +397,12 @@ int Status(const Context& ctx) {
             ",\"pending_touches\":", stats->pending_touches,
             ",\"repair_reads\":", stats->repair_reads,
             ",\"storage_busy\":", stats->storage_busy ? "true" : "false",
+            ",\"hints_queued\":", stats->hints_queued,
+            ",\"anti_entropy\":{\"passes\":", stats->anti_entropy_passes,
+            ",\"next_partition\":", stats->anti_entropy_next_partition,
+            ",\"compared\":", stats->anti_entropy_compared,
+            ",\"repaired\":", stats->anti_entropy_repaired,
+            ",\"records\":", stats->anti_entropy_records, "}",
             ",\"membership_error\":", Json(stats->membership_error));
       } else {
         absl::StrAppend(&node,
@@ -415,7 +421,13 @@ int Status(const Context& ctx) {
                       " batch_get_calls: ", stats->batch_get_calls,
                       " pending_touches: ", stats->pending_touches,
                       " repair_reads: ", stats->repair_reads,
-                      stats->storage_busy ? " storage: busy" : " storage: idle");
+                      stats->storage_busy ? " storage: busy" : " storage: idle",
+                      " hints_queued: ", stats->hints_queued,
+                      " anti_entropy: pass ", stats->anti_entropy_passes,
+                      " at partition ", stats->anti_entropy_next_partition,
+                      ", compared ", stats->anti_entropy_compared,
+                      ", repaired ", stats->anti_entropy_repaired,
+                      " (", stats->anti_entropy_records, " records)");
       if (!stats->membership_error.empty()) {
         absl::StrAppend(&line,
                         " membership_error: ", Text(stats->membership_error));

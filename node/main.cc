@@ -31,6 +31,8 @@
 #include "node/session_store.h"
 #include "node/sessions_service.h"
 #include "node/worker_pool.h"
+#include "replication/anti_entropy.h"
+#include "replication/anti_entropy_link.h"
 #include "replication/cluster.h"
 #include "replication/grpc_peer_transport.h"
 #include "replication/hint_store.h"
@@ -80,6 +82,15 @@ ABSL_FLAG(int64_t, max_hint_bytes_per_peer, int64_t{256} << 20,
           "Bytes of writes kept (persisted) for one peer that missed them; "
           "past this they are left to catch-up, read repair and "
           "anti-entropy. Default 256 MiB.");
+ABSL_FLAG(int64_t, anti_entropy_interval_ms, 1000,
+          "Interval between anti-entropy steps, which compare "
+          "--anti_entropy_partitions partitions with the other replicas; 0 "
+          "turns it off. Default 1000 (a full pass in about 2 minutes).");
+ABSL_FLAG(int64_t, anti_entropy_partitions, 4096,
+          "Partitions one anti-entropy step compares. Default 4096.");
+ABSL_FLAG(int64_t, anti_entropy_records, 1000,
+          "Records one anti-entropy step may exchange (the repair rate "
+          "bound). Default 1000.");
 ABSL_FLAG(int64_t, forward_timeout_ms, 2000,
           "Cap in milliseconds on the deadline of a forwarded call. "
           "Default 2000.");
@@ -274,8 +285,22 @@ int Run() {
   service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
   SessionsService sessions(store->get(), cluster->get(), channels,
                            service_options);
-  ClusterService cluster_service(store->get(), cluster->get(), &sessions);
-  Replica replica(cluster->get(), store->get());
+  // Anti-entropy: replicas compare partitions in the background and repair
+  // what differs at a bounded rate.
+  StoreReplica local_replica(store->get());
+  TransportPeers replica_peers(&transport, node_id,
+                               absl::GetFlag(FLAGS_replicate_timeout_ms) * 5);
+  AntiEntropyOptions anti_entropy_options;
+  anti_entropy_options.self = (*cluster)->self_index();
+  anti_entropy_options.partitions_per_step = static_cast<uint32_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_anti_entropy_partitions)));
+  anti_entropy_options.max_records_per_step =
+      absl::GetFlag(FLAGS_anti_entropy_records);
+  AntiEntropy anti_entropy(anti_entropy_options, &(*cluster)->placement(),
+                           &local_replica, &replica_peers, SystemClock());
+  ClusterService cluster_service(store->get(), cluster->get(), &sessions,
+                                 &anti_entropy);
+  Replica replica(cluster->get(), store->get(), SystemClock());
   // Peer work that touches storage (Apply, Read, Fetch).
   auto peer_pool = std::make_unique<WorkerPool>(
       std::max(1, absl::GetFlag(FLAGS_peer_threads)),
@@ -354,6 +379,20 @@ int Run() {
     }
   });
 
+  std::thread anti_entropy_thread([&] {
+    LowerThisThreadsPriority();
+    const int64_t interval_ms = absl::GetFlag(FLAGS_anti_entropy_interval_ms);
+    if (interval_ms <= 0 || (*cluster)->node_count() == 1) return;
+    while (!stop_background.WaitForNotificationWithTimeout(
+        absl::Milliseconds(interval_ms))) {
+      absl::Status s = anti_entropy.Step();
+      if (!s.ok()) {
+        fprintf(stderr, "sesh-node %s: anti-entropy step failed: %s\n",
+                node_id.c_str(), s.ToString().c_str());
+      }
+    }
+  });
+
   std::thread touch_persister([&] {
     LowerThisThreadsPriority();
     const absl::Duration interval = absl::Milliseconds(
@@ -386,6 +425,7 @@ int Run() {
   (*cluster)->Stop();
   stop_background.Notify();
   sweeper.join();
+  anti_entropy_thread.join();
   touch_persister.join();
   server->Wait();
   peer_pool.reset();  // every peer call is over: nothing touches the store

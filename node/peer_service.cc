@@ -45,6 +45,29 @@ grpc::ServerUnaryReactor* PeerService::Fetch(
   });
 }
 
+grpc::ServerUnaryReactor* PeerService::Digests(
+    grpc::CallbackServerContext* ctx, const internal::DigestsRequest* request,
+    internal::DigestsResponse* response) {
+  return OnPool(ctx, [this, request, response] {
+    return replica_->Digests(*request, response);
+  });
+}
+
+grpc::ServerUnaryReactor* PeerService::PartitionRecords(
+    grpc::CallbackServerContext* ctx,
+    const internal::PartitionRecordsRequest* request,
+    internal::PartitionRecordsResponse* response) {
+  return OnPool(ctx, [this, request, response] {
+    return replica_->PartitionRecords(*request, response);
+  });
+}
+
+grpc::ServerUnaryReactor* PeerService::Repair(
+    grpc::CallbackServerContext* ctx, const internal::RepairRequest* request,
+    internal::RepairResponse* /*response*/) {
+  return OnPool(ctx, [this, request] { return replica_->Repair(*request); });
+}
+
 grpc::ServerUnaryReactor* PeerService::Heartbeat(
     grpc::CallbackServerContext* ctx,
     const internal::HeartbeatRequest* request,

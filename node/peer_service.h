@@ -33,6 +33,16 @@ class PeerService final : public internal::Peer::CallbackService {
       grpc::CallbackServerContext* ctx,
       const internal::HeartbeatRequest* request,
       internal::HeartbeatResponse* response) override;
+  grpc::ServerUnaryReactor* Digests(
+      grpc::CallbackServerContext* ctx, const internal::DigestsRequest* request,
+      internal::DigestsResponse* response) override;
+  grpc::ServerUnaryReactor* PartitionRecords(
+      grpc::CallbackServerContext* ctx,
+      const internal::PartitionRecordsRequest* request,
+      internal::PartitionRecordsResponse* response) override;
+  grpc::ServerUnaryReactor* Repair(grpc::CallbackServerContext* ctx,
+                                   const internal::RepairRequest* request,
+                                   internal::RepairResponse* response) override;
 
  private:
   // Finishes the call with fn()'s status, run on the pool.

@@ -803,6 +803,18 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
   response->set_pending_touches(
       static_cast<uint64_t>(store_->PendingTouches()));
   response->set_storage_busy(store_->StorageBusy());
+  response->set_hints_queued(static_cast<uint64_t>(cluster_->HintsQueued()));
+  if (anti_entropy_ != nullptr) {
+    const AntiEntropyProgress p = anti_entropy_->progress();
+    v1::AntiEntropyStats* stats = response->mutable_anti_entropy();
+    stats->set_passes_completed(p.passes_completed);
+    stats->set_next_partition(p.next_partition);
+    stats->set_partitions_compared(p.partitions_compared);
+    stats->set_partitions_repaired(p.partitions_repaired);
+    stats->set_records_pulled(p.records_pulled);
+    stats->set_records_pushed(p.records_pushed);
+    stats->set_peer_errors(p.peer_errors);
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

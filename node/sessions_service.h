@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "node/session_store.h"
+#include "replication/anti_entropy.h"
 #include "replication/cluster.h"
 #include "replication/coordinator.h"
 #include "sesh/v1/cluster.grpc.pb.h"
@@ -180,9 +181,14 @@ class SessionsService final : public SessionsCallbackBase {
 // Cluster.Topology and Cluster.NodeStats.
 class ClusterService final : public v1::Cluster::CallbackService {
  public:
+  // `anti_entropy` may be null (a single node).
   ClusterService(SessionStore* store, Cluster* cluster,
-                 const SessionsService* sessions)
-      : store_(store), cluster_(cluster), sessions_(sessions) {}
+                 const SessionsService* sessions,
+                 const AntiEntropy* anti_entropy)
+      : store_(store),
+        cluster_(cluster),
+        sessions_(sessions),
+        anti_entropy_(anti_entropy) {}
 
   grpc::ServerUnaryReactor* Topology(grpc::CallbackServerContext* ctx,
                                      const v1::TopologyRequest* request,
@@ -195,6 +201,7 @@ class ClusterService final : public v1::Cluster::CallbackService {
   SessionStore* const store_;
   Cluster* const cluster_;
   const SessionsService* const sessions_;
+  const AntiEntropy* const anti_entropy_;
 };
 
 }  // namespace sesh

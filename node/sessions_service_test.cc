@@ -47,7 +47,7 @@ class SessionsServiceTest : public ::testing::Test {
         std::vector<std::shared_ptr<grpc::Channel>>{transport_->channel(0)},
         service_options);
     cluster_service_ = std::make_unique<ClusterService>(
-        store_.get(), cluster_.get(), sessions_.get());
+        store_.get(), cluster_.get(), sessions_.get(), nullptr);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),

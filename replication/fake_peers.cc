@@ -90,6 +90,30 @@ class FakePeers::Transport final : public PeerTransport {
           return absl::OkStatus();
         });
   }
+  void Digests(int node, internal::DigestsRequest request, int64_t,
+               Done<internal::DigestsResponse> done) override {
+    Send<internal::DigestsRequest, internal::DigestsResponse>(
+        node, "Digests", std::move(request), std::move(done),
+        [](Replica& r, const internal::DigestsRequest& q,
+           internal::DigestsResponse* a) { return r.Digests(q, a); });
+  }
+  void PartitionRecords(int node, internal::PartitionRecordsRequest request,
+                        int64_t,
+                        Done<internal::PartitionRecordsResponse> done) override {
+    Send<internal::PartitionRecordsRequest, internal::PartitionRecordsResponse>(
+        node, "PartitionRecords", std::move(request), std::move(done),
+        [](Replica& r, const internal::PartitionRecordsRequest& q,
+           internal::PartitionRecordsResponse* a) {
+          return r.PartitionRecords(q, a);
+        });
+  }
+  void Repair(int node, internal::RepairRequest request, int64_t,
+              Done<internal::RepairResponse> done) override {
+    Send<internal::RepairRequest, internal::RepairResponse>(
+        node, "Repair", std::move(request), std::move(done),
+        [](Replica& r, const internal::RepairRequest& q,
+           internal::RepairResponse*) { return r.Repair(q); });
+  }
   bool Refusing(int node) override {
     absl::MutexLock lock(&peers_->mu_);
     return peers_->down_.count(node) > 0;
@@ -154,7 +178,8 @@ void FakePeers::StartCore(int i) {
   node.cluster = std::move(
       *Cluster::Create(mine, node.transport.get(), node.hints.get(), &clock_));
   node.cluster->SetServing(true);
-  node.replica = std::make_unique<Replica>(node.cluster.get(), &node.store);
+  node.replica =
+      std::make_unique<Replica>(node.cluster.get(), &node.store, &clock_);
 }
 
 void FakePeers::Restart(int node) { StartCore(node); }

@@ -82,6 +82,30 @@ void GrpcPeerTransport::Heartbeat(int node,
       timeout_ms, std::move(done));
 }
 
+void GrpcPeerTransport::Digests(int node, internal::DigestsRequest request,
+                                int64_t timeout_ms,
+                                Done<internal::DigestsResponse> done) {
+  Call<internal::DigestsRequest, internal::DigestsResponse>(
+      node, &internal::Peer::Stub::async_interface::Digests,
+      std::move(request), timeout_ms, std::move(done));
+}
+
+void GrpcPeerTransport::PartitionRecords(
+    int node, internal::PartitionRecordsRequest request, int64_t timeout_ms,
+    Done<internal::PartitionRecordsResponse> done) {
+  Call<internal::PartitionRecordsRequest, internal::PartitionRecordsResponse>(
+      node, &internal::Peer::Stub::async_interface::PartitionRecords,
+      std::move(request), timeout_ms, std::move(done));
+}
+
+void GrpcPeerTransport::Repair(int node, internal::RepairRequest request,
+                               int64_t timeout_ms,
+                               Done<internal::RepairResponse> done) {
+  Call<internal::RepairRequest, internal::RepairResponse>(
+      node, &internal::Peer::Stub::async_interface::Repair, std::move(request),
+      timeout_ms, std::move(done));
+}
+
 bool GrpcPeerTransport::Refusing(int node) {
   // A server that refuses a call (as a cut-off node does) leaves the
   // channel ready; only a failed connect leaves it in transient failure.

@@ -29,6 +29,13 @@ class GrpcPeerTransport final : public PeerTransport {
   void Heartbeat(int node, internal::HeartbeatRequest request,
                  int64_t timeout_ms,
                  Done<internal::HeartbeatResponse> done) override;
+  void Digests(int node, internal::DigestsRequest request, int64_t timeout_ms,
+               Done<internal::DigestsResponse> done) override;
+  void PartitionRecords(int node, internal::PartitionRecordsRequest request,
+                        int64_t timeout_ms,
+                        Done<internal::PartitionRecordsResponse> done) override;
+  void Repair(int node, internal::RepairRequest request, int64_t timeout_ms,
+              Done<internal::RepairResponse> done) override;
   bool Refusing(int node) override;
   void RetryNow(int node) override;
 

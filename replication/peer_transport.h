@@ -37,6 +37,15 @@ class PeerTransport {
   virtual void Heartbeat(int node, internal::HeartbeatRequest request,
                          int64_t timeout_ms,
                          Done<internal::HeartbeatResponse> done) = 0;
+  virtual void Digests(int node, internal::DigestsRequest request,
+                       int64_t timeout_ms,
+                       Done<internal::DigestsResponse> done) = 0;
+  virtual void PartitionRecords(
+      int node, internal::PartitionRecordsRequest request, int64_t timeout_ms,
+      Done<internal::PartitionRecordsResponse> done) = 0;
+  virtual void Repair(int node, internal::RepairRequest request,
+                      int64_t timeout_ms,
+                      Done<internal::RepairResponse> done) = 0;
 
   // True if, right now, nothing accepts connections at the node's address
   // (the last attempt to connect failed).

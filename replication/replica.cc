@@ -12,14 +12,21 @@
 
 namespace sesh {
 
+absl::StatusOr<int> Replica::Sender(const std::string& from_node) const {
+  const int from = cluster_->placement().IndexOf(from_node);
+  if (from < 0 || from == cluster_->self_index()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a call from '", from_node, "', not a peer of this node"));
+  }
+  return from;
+}
+
 absl::Status Replica::Apply(const internal::ApplyRequest& request,
                             internal::ApplyResponse* response) {
   const PlacementMap& placement = cluster_->placement();
-  const int from = placement.IndexOf(request.from_node());
-  if (from < 0 || from == cluster_->self_index()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Apply from '", request.from_node(), "', not a peer of this node"));
-  }
+  absl::StatusOr<int> sender = Sender(request.from_node());
+  if (!sender.ok()) return sender.status();
+  const int from = *sender;
   absl::Status status = absl::OkStatus();
   for (const internal::SessionRecord& record : request.records()) {
     absl::StatusOr<internal::SessionRecord> merged = store_->Merge(record);
@@ -116,6 +123,53 @@ void Replica::Heartbeat(const internal::HeartbeatRequest& request,
   response->set_epoch(cluster_->epoch());
   response->set_serving(cluster_->serving());
   response->set_hints_for_you(cluster_->HintsFor(request.from_node()));
+}
+
+absl::Status Replica::Digests(const internal::DigestsRequest& request,
+                              internal::DigestsResponse* response) {
+  absl::StatusOr<int> from = Sender(request.from_node());
+  if (!from.ok()) return from.status();
+  absl::StatusOr<std::map<uint32_t, uint64_t>> digests = DigestPartitions(
+      &local_, cluster_->placement(), cluster_->self_index(), *from,
+      request.first_partition(), request.last_partition(), wall_->NowMs());
+  if (!digests.ok()) return digests.status();
+  for (const auto& [partition, digest] : *digests) {
+    internal::PartitionDigest* d = response->add_digests();
+    d->set_partition(partition);
+    d->set_digest(digest);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replica::PartitionRecords(
+    const internal::PartitionRecordsRequest& request,
+    internal::PartitionRecordsResponse* response) {
+  absl::StatusOr<int> from = Sender(request.from_node());
+  if (!from.ok()) return from.status();
+  if (request.partitions_size() > kMaxFetchPage) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PartitionRecords of more than ", kMaxFetchPage, " partitions"));
+  }
+  absl::StatusOr<std::vector<internal::SessionRecord>> records =
+      sesh::PartitionRecords(
+          &local_, cluster_->placement(), cluster_->self_index(), *from,
+          std::vector<uint32_t>(request.partitions().begin(),
+                                request.partitions().end()),
+          wall_->NowMs());
+  if (!records.ok()) return records.status();
+  for (internal::SessionRecord& r : *records) {
+    *response->add_records() = std::move(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Replica::Repair(const internal::RepairRequest& request) {
+  absl::StatusOr<int> from = Sender(request.from_node());
+  if (!from.ok()) return from.status();
+  return MergeRecords(&local_, cluster_->placement(), cluster_->self_index(),
+                      *from,
+                      std::vector<internal::SessionRecord>(
+                          request.records().begin(), request.records().end()));
 }
 
 int64_t CatchUp(Cluster* cluster, ReplicaStore* store, int64_t timeout_ms) {

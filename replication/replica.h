@@ -2,6 +2,8 @@
 #define SESH_REPLICATION_REPLICA_H_
 
 #include "absl/status/status.h"
+#include "replication/anti_entropy_link.h"
+#include "replication/clock.h"
 #include "replication/cluster.h"
 #include "replication/replica_store.h"
 #include "sesh/internal/peer.pb.h"
@@ -19,9 +21,10 @@ class Replica {
   // Most records one Fetch answer carries.
   static constexpr int kMaxFetchPage = 1000;
 
-  // `cluster` and `store` outlive the replica.
-  Replica(Cluster* cluster, ReplicaStore* store)
-      : cluster_(cluster), store_(store) {}
+  // `cluster`, `store` and `wall` (expiry of digested records) outlive the
+  // replica.
+  Replica(Cluster* cluster, ReplicaStore* store, Clock* wall)
+      : cluster_(cluster), store_(store), wall_(wall), local_(store) {}
 
   // Merges each record and touch. A record of a partition whose primary is
   // not the sender counts towards the write's durability only if this node
@@ -43,9 +46,23 @@ class Replica {
   void Heartbeat(const internal::HeartbeatRequest& request,
                  internal::HeartbeatResponse* response);
 
+  // Anti-entropy (replication/anti_entropy.h), for a sender that shares the
+  // partitions: digests of a range, the records of some partitions, and a
+  // merge of the sender's records.
+  absl::Status Digests(const internal::DigestsRequest& request,
+                       internal::DigestsResponse* response);
+  absl::Status PartitionRecords(const internal::PartitionRecordsRequest& request,
+                                internal::PartitionRecordsResponse* response);
+  absl::Status Repair(const internal::RepairRequest& request);
+
  private:
+  // The sender's index; INVALID_ARGUMENT if it is not another member.
+  absl::StatusOr<int> Sender(const std::string& from_node) const;
+
   Cluster* const cluster_;
   ReplicaStore* const store_;
+  Clock* const wall_;
+  StoreReplica local_;
 };
 
 // Pulls, from every other node, the records of the partitions this node

@@ -56,6 +56,13 @@ NodeStatsInfo FromProto(const v1::NodeStatsResponse& r) {
   info.repair_reads = r.repair_reads();
   info.pending_touches = r.pending_touches();
   info.storage_busy = r.storage_busy();
+  info.hints_queued = r.hints_queued();
+  info.anti_entropy_passes = r.anti_entropy().passes_completed();
+  info.anti_entropy_next_partition = r.anti_entropy().next_partition();
+  info.anti_entropy_compared = r.anti_entropy().partitions_compared();
+  info.anti_entropy_repaired = r.anti_entropy().partitions_repaired();
+  info.anti_entropy_records =
+      r.anti_entropy().records_pulled() + r.anti_entropy().records_pushed();
   return info;
 }
 

@@ -236,6 +236,15 @@ struct NodeStatsInfo {
   uint64_t repair_reads = 0;
   // RocksDB flushes or compactions running or pending.
   bool storage_busy = false;
+  // Writes held (persisted) for peers that missed them.
+  uint64_t hints_queued = 0;
+  // Anti-entropy: full passes over every partition, partitions compared
+  // and repaired, and records exchanged, since the node started.
+  uint64_t anti_entropy_passes = 0;
+  uint32_t anti_entropy_next_partition = 0;
+  uint64_t anti_entropy_compared = 0;
+  uint64_t anti_entropy_repaired = 0;
+  uint64_t anti_entropy_records = 0;
 };
 
 class Client {

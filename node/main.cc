@@ -283,8 +283,10 @@ int Run() {
   service_options.default_durability = *durability;
   service_options.forward_timeout_ms = absl::GetFlag(FLAGS_forward_timeout_ms);
   service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  // Client-plane storage work that must not block gRPC's threads.
+  auto client_pool = std::make_unique<WorkerPool>(2, 4096);
   SessionsService sessions(store->get(), cluster->get(), channels,
-                           service_options);
+                           service_options, client_pool.get());
   // Anti-entropy: replicas compare partitions in the background and repair
   // what differs at a bounded rate.
   StoreReplica local_replica(store->get());
@@ -428,7 +430,8 @@ int Run() {
   anti_entropy_thread.join();
   touch_persister.join();
   server->Wait();
-  peer_pool.reset();  // every peer call is over: nothing touches the store
+  peer_pool.reset();  // every call is over: nothing touches the store
+  client_pool.reset();
   store->reset();     // flush and close RocksDB
   fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());
   return 0;

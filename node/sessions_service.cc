@@ -78,15 +78,27 @@ class Join {
 
 }  // namespace
 
+void SessionsService::Offload(std::function<void()> fn) {
+  if (pool_ == nullptr) {
+    fn();
+    return;
+  }
+  // A full pool runs it here rather than drop it: the call still answers.
+  auto shared = std::make_shared<std::function<void()>>(std::move(fn));
+  if (!pool_->TrySchedule([shared] { (*shared)(); })) (*shared)();
+}
+
 SessionsService::SessionsService(
     SessionStore* store, Cluster* cluster,
     const std::vector<std::shared_ptr<grpc::Channel>>& channels,
-    const ServiceOptions& options)
+    const ServiceOptions& options, WorkerPool* pool)
     : store_(store),
       cluster_(cluster),
       options_(options),
       epoch_text_(absl::StrCat(cluster->epoch())),
-      coordinator_(cluster, store) {
+      pool_(pool),
+      coordinator_(cluster, store,
+                   [this](std::function<void()> fn) { Offload(std::move(fn)); }) {
   for (const auto& channel : channels) {
     stubs_.push_back(v1::Sessions::NewStub(channel));
   }
@@ -161,7 +173,9 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
           done(status);
           return;
         }
-        cluster_->MarkSuspect(node);
+        cluster_->MarkSuspect(node, absl::UnavailableError(absl::StrCat(
+                                        "forwarded call: ",
+                                        status.error_message())));
         if (may_run_here) {
           local();
           return;
@@ -245,19 +259,28 @@ grpc::ServerUnaryReactor* SessionsService::Create(
     reactor->Finish(Unavailable("this node is catching up and no peer is up"));
     return reactor;
   }
-  std::string raw = MintLocalId();
-  uint32_t partition = PartitionOf(raw);
-  coordinator_.Mutate(
-      partition, raw, Effective(request->durability()),
-      Coordinator::Needs::kAnyCopy,
-      [this, raw, args = std::move(args),
-       response]() -> absl::StatusOr<std::vector<Record>> {
-        absl::StatusOr<Record> created = store_->Create(raw, args);
-        if (!created.ok()) return created.status();
-        ToPublicSession(*created, response->mutable_session());
-        return std::vector<Record>{*created};
-      },
-      StatusTo(FinishWith(reactor)));
+  auto create = [this, request, response, reactor,
+                 args = std::move(args)]() mutable {
+    std::string raw = MintLocalId();
+    uint32_t partition = PartitionOf(raw);
+    coordinator_.Mutate(
+        partition, raw, Effective(request->durability()),
+        Coordinator::Needs::kAnyCopy,
+        [this, raw, args = std::move(args),
+         response]() -> absl::StatusOr<std::vector<Record>> {
+          absl::StatusOr<Record> created = store_->Create(raw, args);
+          if (!created.ok()) return created.status();
+          ToPublicSession(*created, response->mutable_session());
+          return std::vector<Record>{*created};
+        },
+        StatusTo(FinishWith(reactor)));
+  };
+  // A session with a user counts the user's sessions first: a scan.
+  if (request->user_id().empty()) {
+    create();
+  } else {
+    Offload(std::move(create));
+  }
   return reactor;
 }
 
@@ -531,8 +554,10 @@ grpc::ServerUnaryReactor* SessionsService::ListByUser(
     grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* request,
     v1::ListByUserResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  DoListByUser(*request, response, InfoOf(ctx),
-               FinishWith(reactor));
+  // The local part is a scan of the user index.
+  Offload([this, request, response, reactor, call = InfoOf(ctx)] {
+    DoListByUser(*request, response, call, FinishWith(reactor));
+  });
   return reactor;
 }
 
@@ -554,6 +579,7 @@ grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
   list_request->set_namespace_(request->namespace_());
   list_request->set_user_id(request->user_id());
   auto listed = std::make_shared<v1::ListByUserResponse>();
+  Offload([=] {
   DoListByUser(
       *list_request, listed.get(), call,
       [this, request, response, reactor, call, list_request,
@@ -587,6 +613,7 @@ grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
                     [join, d, out](grpc::Status s) { join->Arrive(s); });
         }
       });
+  });
   return reactor;
 }
 
@@ -694,10 +721,11 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     done(grpc::Status::OK);
     return;
   }
-  // Ids this node coordinates as their primary are read in one pass over
-  // storage and answered from it if the read lease still holds after the
-  // read; the others (malformed, forwarded elsewhere, failover, no lease)
-  // go one by one through the Get path.
+  // Ids this node coordinates as their primary, under its read lease, are
+  // read in one pass over storage and answered from it if the lease still
+  // holds after the read (Coordinator::Read); the others (malformed,
+  // forwarded elsewhere, failover, no lease) go one by one through the Get
+  // path.
   const int self = cluster_->self_index();
   std::vector<int> fast;
   std::vector<std::string> fast_raw;
@@ -708,6 +736,7 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     if (raw.ok()) {
       const uint32_t partition = PartitionOf(*raw);
       if (cluster_->placement().Primary(partition) == self &&
+          cluster_->HasReadLease(partition) &&
           coordinator_.RouteFor(partition, call.forwarded).where ==
               Coordinator::Where::kLocal) {
         fast.push_back(i);

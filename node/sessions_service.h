@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "node/session_store.h"
+#include "node/worker_pool.h"
 #include "replication/anti_entropy.h"
 #include "replication/cluster.h"
 #include "replication/coordinator.h"
@@ -61,9 +62,12 @@ class SessionsService final : public SessionsCallbackBase {
  public:
   // channels[i]: the channel to node i, for forwarded calls (this node's
   // own entry is unused).
+  // `pool` (may be null: work runs in place) runs storage work that must
+  // not block gRPC's threads: creates that count a user's sessions, user
+  // listings, read repair's writes.
   SessionsService(SessionStore* store, Cluster* cluster,
                   const std::vector<std::shared_ptr<grpc::Channel>>& channels,
-                  const ServiceOptions& options);
+                  const ServiceOptions& options, WorkerPool* pool = nullptr);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
                                    const v1::CreateRequest* request,
@@ -165,6 +169,8 @@ class SessionsService final : public SessionsCallbackBase {
   // A fresh raw id in a partition this node is the primary of, so that
   // Create never needs a hop.
   std::string MintLocalId() const;
+  // Runs fn on pool_ (in place if there is none or it is full).
+  void Offload(std::function<void()> fn);
 
   // Constant after construction.
   SessionStore* const store_;
@@ -172,6 +178,7 @@ class SessionsService final : public SessionsCallbackBase {
   const ServiceOptions options_;
   const std::string epoch_text_;
 
+  WorkerPool* const pool_;
   std::vector<std::unique_ptr<v1::Sessions::Stub>> stubs_;
   Coordinator coordinator_;
   std::atomic<uint64_t> batch_get_calls_{0};

@@ -109,6 +109,7 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
       transport_(transport),
       hints_(hints),
       steady_(steady),
+      incarnation_(SystemClock()->NowMs()),
       leases_(&placement_, self_index,
               LeaseOptions{options.heartbeat_interval_ms,
                            options.failure_timeout_ms},
@@ -129,10 +130,12 @@ Cluster::~Cluster() { Stop(); }
 void Cluster::Start() {
   if (started_.exchange(true)) return;
   heartbeat_thread_ = std::thread([this] {
-    while (!stop_.WaitForNotificationWithTimeout(
-        absl::Milliseconds(options_.heartbeat_interval_ms))) {
+    // At once: peers learn this node runs (and is catching up) and
+    // re-establish their connections to it while it does.
+    do {
       SendHeartbeats();
-    }
+    } while (!stop_.WaitForNotificationWithTimeout(
+        absl::Milliseconds(options_.heartbeat_interval_ms)));
   });
   flush_thread_ = std::thread([this] {
     while (!stop_.WaitForNotificationWithTimeout(
@@ -166,36 +169,64 @@ void Cluster::CallDone() {
   --calls_in_flight_;
 }
 
+void Cluster::SetServing(bool serving) {
+  const bool was = serving_.exchange(serving);
+  if (serving && !was && started_.load() && !stop_.HasBeenNotified()) {
+    SendHeartbeats();
+  }
+}
+
 bool Cluster::IsUp(int node) const {
   if (node == self_index_) return serving_.load();
   return detector_.IsUp(node);
 }
 
-void Cluster::MarkSuspect(int node) {
+void Cluster::MarkSuspect(int node, const absl::Status& reason) {
   if (node == self_index_) return;
   if (detector_.Suspect(node)) {
-    fprintf(stderr, "sesh-node %s: peer %s unreachable, treating it as down\n",
-            options_.self_id.c_str(), placement_.nodes()[node].c_str());
+    fprintf(stderr,
+            "sesh-node %s: peer %s unreachable (%s), treating it as down\n",
+            options_.self_id.c_str(), placement_.nodes()[node].c_str(),
+            reason.ToString().c_str());
   }
 }
 
-void Cluster::HeardFrom(const std::string& node_id, bool serving) {
-  const int node = placement_.IndexOf(node_id);
-  if (node < 0 || node == self_index_) return;
-  leases_.HeardFrom(node, serving);
-  // It reaches us but we cannot reach it: most often our channel still
-  // waits out a reconnect backoff from before it (re)started. Retry now,
-  // so that a restarted node is seen up within a heartbeat.
-  if (!detector_.Reachable(node)) transport_->RetryNow(node);
+int64_t Cluster::AnswerHeartbeat(const internal::HeartbeatRequest& request) {
+  const int node = placement_.IndexOf(request.from_node());
+  if (node < 0 || node == self_index_) return 0;
+  const bool serving = request.serving();
+  int64_t owed = 0;
+  {
+    absl::MutexLock lock(&vouch_mu_);
+    // An older heartbeat than one already handled changes nothing here,
+    // and a lease the sender derives from it ends earlier than the one
+    // from the newer: answering it is safe.
+    leases_.HeardFrom(node, serving, request.incarnation(),
+                      request.sequence());
+    owed = hints_ == nullptr ? 0 : hints_->Count(request.from_node());
+  }
+  if (stop_.HasBeenNotified()) return owed;
+  // It reaches us but we cannot reach it (most often our channel still
+  // waits out a reconnect backoff from before it restarted), or it serves
+  // now and our view says it does not: ask it at once instead of at the
+  // next round, so that for a restarted node the window in which it is
+  // neither up here nor silent (writes to its partitions refused) lasts a
+  // round trip, not a heartbeat interval.
+  const bool reachable = detector_.Reachable(node);
+  if (!reachable) transport_->RetryNow(node);
+  if (!reachable || detector_.AnsweredServing(node) != serving) {
+    HeartbeatTo(node, /*wait_for_connection=*/true);
+  }
+  return owed;
 }
 
 bool Cluster::VouchFor(uint32_t partition,
                        const std::vector<SessionRecord>& records) {
   const int primary = placement_.Primary(partition);
   if (primary == self_index_) return true;
+  absl::MutexLock lock(&vouch_mu_);
   if (!leases_.MayVouch(partition)) return false;
-  AddHints(primary, records);
-  return true;
+  return AddHints(primary, records);
 }
 
 int64_t Cluster::HintsFor(const std::string& node_id) const {
@@ -224,8 +255,9 @@ int Cluster::AcksNeeded(uint32_t partition, Durability durability) const {
       static_cast<int>(placement_.Replicas(partition).size()), durability);
 }
 
-void Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
-  if (records.empty() || hints_ == nullptr) return;
+bool Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
+  if (records.empty()) return true;
+  if (hints_ == nullptr) return false;
   const std::string& peer = placement_.nodes()[node];
   absl::StatusOr<int> dropped = hints_->Add(peer, records);
   bool log = !dropped.ok() || *dropped > 0;
@@ -243,6 +275,7 @@ void Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
             dropped.ok() ? "over --max_hint_bytes_per_peer"
                          : dropped.status().ToString().c_str());
   }
+  return dropped.ok() && *dropped == 0;
 }
 
 int64_t Cluster::HintsQueued() const {
@@ -394,7 +427,7 @@ void Cluster::Pump(int node, bool lazy) {
             AddHints(node, pending.records);
           }
         }
-        if (unreachable) MarkSuspect(node);
+        if (unreachable) MarkSuspect(node, status);
         if (status.ok() || refused) {
           for (const PeerState::Pending& pending : *batch) {
             if (pending.hints.empty()) continue;
@@ -462,7 +495,10 @@ void Cluster::ReadFromReplicas(
         node, std::move(request), options_.replicate_timeout_ms / 2,
         [this, node, gather](absl::Status status,
                              const internal::ReadResponse& response) {
-          if (!status.ok()) MarkSuspect(node);
+          if (absl::IsUnavailable(status) ||
+              absl::IsDeadlineExceeded(status)) {
+            MarkSuspect(node, status);
+          }
           SessionRecord result;
           bool last = false;
           int answered = 0;
@@ -493,16 +529,19 @@ void Cluster::SendHeartbeats() {
   }
 }
 
-void Cluster::HeartbeatTo(int node) {
+void Cluster::HeartbeatTo(int node, bool wait_for_connection) {
   internal::HeartbeatRequest request;
   request.set_from_node(options_.self_id);
   request.set_epoch(epoch());
   const bool serving = serving_.load();
   request.set_serving(serving);
+  request.set_incarnation(incarnation_);
+  request.set_sequence(heartbeat_sequence_.fetch_add(1) + 1);
   const int64_t sent_ms = steady_->NowMs();
   CallStarted();
   transport_->Heartbeat(
       node, std::move(request), options_.heartbeat_interval_ms * 2,
+      wait_for_connection,
       [this, node, serving, sent_ms](
           absl::Status status, const internal::HeartbeatResponse& response) {
         OnHeartbeatAnswer(node, serving, sent_ms, status, response);
@@ -515,10 +554,18 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
                                 const internal::HeartbeatResponse& response) {
   if (!status.ok()) {
     // Nothing listens at the peer's address (its process is not
-    // running): down for routing, without waiting for the timeout.
-    if (absl::IsUnavailable(status) && transport_->Refusing(node)) {
+    // running): down for routing, without waiting for the timeout. Unless
+    // the peer's own heartbeat arrived within the last interval: then it
+    // runs, and only our connection to it is being re-established.
+    if (absl::IsUnavailable(status) && transport_->Refusing(node) &&
+        steady_->NowMs() - leases_.LastHeard(node) >=
+            options_.heartbeat_interval_ms) {
       detector_.Refused(node);
     }
+    // No connection: an answer from before says nothing of the process
+    // there now (it may have restarted), so it must answer again before it
+    // is up; hearing from it retries the connection at once.
+    if (absl::IsUnavailable(status)) MarkSuspect(node, status);
     return;
   }
   if (response.epoch() != epoch()) {

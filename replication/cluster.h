@@ -118,14 +118,19 @@ class Cluster {
 
   // Routing view (FailureDetector); this node is up once it serves.
   bool IsUp(int node) const;
-  // Marks a peer down at once (a call to it failed as unreachable).
-  void MarkSuspect(int node);
+  // Marks a peer down at once: a call to it failed as unreachable, for the
+  // logged `reason`.
+  void MarkSuspect(int node, const absl::Status& reason);
 
-  // A peer's heartbeat arrived (the Heartbeat handler calls this).
-  void HeardFrom(const std::string& node_id, bool serving);
+  // A peer's heartbeat arrived: notes it (Leases::HeardFrom) and returns
+  // the writes this node holds for the peer (hints), to report in the
+  // answer. One step under vouch_mu_, so that no vouch can fall between
+  // the two and be missing from a count that grants a lease.
+  int64_t AnswerHeartbeat(const internal::HeartbeatRequest& request);
   // This node may count its own copy of `records` (all of `partition`)
   // towards a write's durability (Leases::MayVouch); if it does so without
-  // being the primary, the records are kept as hints for the primary.
+  // being the primary, the records are kept as hints for the primary, and
+  // if they cannot be kept it does not vouch.
   bool VouchFor(uint32_t partition,
                 const std::vector<internal::SessionRecord>& records);
   bool HasReadLease(uint32_t partition) const {
@@ -139,7 +144,10 @@ class Cluster {
   // still withholds a lease it cannot back.
   int64_t HintsFor(const std::string& node_id) const;
   // This node's own serving state (false while catching up after start).
-  void SetServing(bool serving) { serving_.store(serving); }
+  // Turning serving tells the peers at once (a heartbeat round), so that
+  // they route to it and stop vouching for its partitions without waiting
+  // for the next round.
+  void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 
   // The first up node of the partition's preference list, or -1.
@@ -194,7 +202,9 @@ class Cluster {
   Cluster(const ClusterOptions& options, PlacementMap placement,
           int self_index, PeerTransport* transport, HintStore* hints,
           Clock* steady);
-  void HeartbeatTo(int node);
+  // wait_for_connection: the peer reached us, so our connection to it is
+  // worth waiting for (it is being re-established).
+  void HeartbeatTo(int node, bool wait_for_connection = false);
   void OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
                          const absl::Status& status,
                          const internal::HeartbeatResponse& response);
@@ -203,7 +213,8 @@ class Cluster {
   // and hint replays one at a time apart from them, so that a flush of
   // thousands of touches never holds up a write.
   void Pump(int node, bool lazy = false);
-  void AddHints(int node, const std::vector<internal::SessionRecord>& records);
+  // Keeps records for a peer; false if they could not all be kept.
+  bool AddHints(int node, const std::vector<internal::SessionRecord>& records);
   // Brackets every transport call: CallDone() is the last thing its
   // callback does.
   void CallStarted();
@@ -225,6 +236,11 @@ class Cluster {
   std::atomic<bool> isolated_{false};
   mutable absl::Mutex membership_mu_;
   std::string membership_error_ ABSL_GUARDED_BY(membership_mu_);
+  // Serializes a vouch (the check and its hint) with a heartbeat's answer.
+  absl::Mutex vouch_mu_;
+  // Orders this node's heartbeats (HeartbeatRequest.incarnation, sequence).
+  const int64_t incarnation_;
+  std::atomic<uint64_t> heartbeat_sequence_{0};
   absl::Mutex calls_mu_;
   int calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;
   absl::Notification stop_;

@@ -61,10 +61,10 @@ Coordinator::Route Coordinator::RouteFor(uint32_t partition,
 void Coordinator::Read(
     uint32_t partition, const std::string& raw_id, ReadFn read,
     std::function<void(absl::StatusOr<SessionRecord>)> done) {
-  if (cluster_->placement().Primary(partition) == cluster_->self_index()) {
+  if (cluster_->HasReadLease(partition)) {
     absl::StatusOr<SessionRecord> record = read();
-    // Checked after the read: a lease that held before it but ran out
-    // during it would not cover it.
+    // Held before the read: every write acknowledged without this node had
+    // reached it. Still held after: none was acknowledged during the read.
     if (cluster_->HasReadLease(partition)) {
       served_.fetch_add(1, std::memory_order_relaxed);
       done(std::move(record));
@@ -95,13 +95,21 @@ void Coordinator::WithRepair(uint32_t partition, const std::string& raw_id,
   cluster_->ReadFromReplicas(
       partition, raw_id,
       [this, others_needed, fn = std::move(fn)](SessionRecord merged,
-                                                int answered) {
-        bool current = answered >= others_needed;
-        if (!merged.id().empty()) {
-          // A repair that could not be stored leaves the copy unconfirmed.
-          if (!store_->Merge(merged).ok()) current = false;
+                                                int answered) mutable {
+        auto finish = [this, others_needed, fn = std::move(fn),
+                       merged = std::move(merged), answered] {
+          bool current = answered >= others_needed;
+          if (!merged.id().empty()) {
+            // A repair that could not be stored leaves the copy unconfirmed.
+            if (!store_->Merge(merged).ok()) current = false;
+          }
+          fn(current);
+        };
+        if (offload_) {
+          offload_(std::move(finish));
+        } else {
+          finish();
         }
-        fn(current);
       });
 }
 

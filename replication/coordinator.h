@@ -51,10 +51,15 @@ class Coordinator {
   using ReadFn = std::function<absl::StatusOr<internal::SessionRecord>()>;
   using WriteFn =
       std::function<absl::StatusOr<std::vector<internal::SessionRecord>>()>;
+  // Runs work that touches storage off the caller's thread (the node's
+  // worker pool); null runs it in place.
+  using Offload = std::function<void(std::function<void()>)>;
 
-  // `cluster` and `store` outlive the coordinator.
-  Coordinator(Cluster* cluster, ReplicaStore* store)
-      : cluster_(cluster), store_(store) {}
+  // `cluster` and `store` outlive the coordinator. Read repair's merge and
+  // what follows it run through `offload`: they would otherwise write to
+  // storage on the transport's callback thread.
+  Coordinator(Cluster* cluster, ReplicaStore* store, Offload offload = nullptr)
+      : cluster_(cluster), store_(store), offload_(std::move(offload)) {}
 
   // Where a call on `partition` runs: here if this node is the first up
   // replica, else forwarded to that node; a call that was itself forwarded
@@ -98,6 +103,7 @@ class Coordinator {
 
   Cluster* const cluster_;
   ReplicaStore* const store_;
+  const Offload offload_;
   std::atomic<uint64_t> served_{0};
   std::atomic<uint64_t> repair_reads_{0};
 };

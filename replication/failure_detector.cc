@@ -47,6 +47,11 @@ bool FailureDetector::Suspect(int node) {
   return was;
 }
 
+bool FailureDetector::AnsweredServing(int node) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return peers_[node].serving;
+}
+
 bool FailureDetector::Reachable(int node) const {
   absl::ReaderMutexLock lock(&mu_);
   return peers_[node].last_ok_ms != 0;

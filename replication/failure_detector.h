@@ -35,6 +35,8 @@ class FailureDetector {
   bool Suspect(int node);
   // The peer answered a heartbeat since its last failure.
   bool Reachable(int node) const;
+  // What the peer's latest answer said of its serving state.
+  bool AnsweredServing(int node) const;
   bool IsUp(int node) const;
 
  private:

@@ -80,7 +80,7 @@ class FakePeers::Transport final : public PeerTransport {
         [](Replica& r, const internal::FetchRequest& q,
            internal::FetchResponse* a) { return r.Fetch(q, a); });
   }
-  void Heartbeat(int node, internal::HeartbeatRequest request, int64_t,
+  void Heartbeat(int node, internal::HeartbeatRequest request, int64_t, bool,
                  Done<internal::HeartbeatResponse> done) override {
     Send<internal::HeartbeatRequest, internal::HeartbeatResponse>(
         node, "Heartbeat", std::move(request), std::move(done),
@@ -149,7 +149,7 @@ class FakePeers::Transport final : public PeerTransport {
 
 FakePeers::FakePeers(int count, int rf, const std::string& dir,
                      int64_t start_ms)
-    : clock_(start_ms), dir_(dir) {
+    : dir_(dir), clock_(start_ms) {
   mkdir(dir.c_str(), 0755);
   options_.replication_factor = rf;
   for (int i = 0; i < count; ++i) {

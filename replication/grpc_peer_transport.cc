@@ -25,7 +25,7 @@ GrpcPeerTransport::GrpcPeerTransport(const std::vector<std::string>& addresses) 
 template <typename Request, typename Response>
 void GrpcPeerTransport::Call(int node, AsyncUnary<Request, Response> method,
                              Request request, int64_t timeout_ms,
-                             Done<Response> done) {
+                             Done<Response> done, bool wait_for_ready) {
   struct State {
     grpc::ClientContext ctx;
     Request request;
@@ -35,6 +35,7 @@ void GrpcPeerTransport::Call(int node, AsyncUnary<Request, Response> method,
   auto state = std::make_shared<State>();
   state->ctx.set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(timeout_ms));
+  state->ctx.set_wait_for_ready(wait_for_ready);
   state->request = std::move(request);
   state->done = std::move(done);
   (stubs_[node]->async()->*method)(
@@ -75,11 +76,11 @@ void GrpcPeerTransport::Fetch(int node, internal::FetchRequest request,
 
 void GrpcPeerTransport::Heartbeat(int node,
                                   internal::HeartbeatRequest request,
-                                  int64_t timeout_ms,
+                                  int64_t timeout_ms, bool wait_for_connection,
                                   Done<internal::HeartbeatResponse> done) {
   Call<internal::HeartbeatRequest, internal::HeartbeatResponse>(
-      node, &internal::Peer::Stub::async_interface::Heartbeat, std::move(request),
-      timeout_ms, std::move(done));
+      node, &internal::Peer::Stub::async_interface::Heartbeat,
+      std::move(request), timeout_ms, std::move(done), wait_for_connection);
 }
 
 void GrpcPeerTransport::Digests(int node, internal::DigestsRequest request,

@@ -27,7 +27,7 @@ class GrpcPeerTransport final : public PeerTransport {
   void Fetch(int node, internal::FetchRequest request,
              int64_t timeout_ms, Done<internal::FetchResponse> done) override;
   void Heartbeat(int node, internal::HeartbeatRequest request,
-                 int64_t timeout_ms,
+                 int64_t timeout_ms, bool wait_for_connection,
                  Done<internal::HeartbeatResponse> done) override;
   void Digests(int node, internal::DigestsRequest request, int64_t timeout_ms,
                Done<internal::DigestsResponse> done) override;
@@ -51,7 +51,8 @@ class GrpcPeerTransport final : public PeerTransport {
       std::function<void(grpc::Status)>);
   template <typename Request, typename Response>
   void Call(int node, AsyncUnary<Request, Response> method, Request request,
-            int64_t timeout_ms, Done<Response> done);
+            int64_t timeout_ms, Done<Response> done,
+            bool wait_for_ready = false);
 
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<internal::Peer::Stub>> stubs_;

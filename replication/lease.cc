@@ -15,15 +15,24 @@ Leases::Leases(const PlacementMap* placement, int self,
       created_ms_(steady->NowMs()),
       peers_(placement->nodes().size()) {}
 
-void Leases::HeardFrom(int node, bool serving) {
+bool Leases::HeardFrom(int node, bool serving, int64_t incarnation,
+                       uint64_t sequence) {
   if (node < 0 || node == self_ ||
       node >= static_cast<int>(placement_->nodes().size())) {
-    return;
+    return false;
   }
   const int64_t now = steady_->NowMs();
   absl::MutexLock lock(&mu_);
-  peers_[node].heard_serving = serving;
-  peers_[node].last_heard_ms = now;
+  Peer& p = peers_[node];
+  if (std::make_pair(incarnation, sequence) <
+      std::make_pair(p.incarnation, p.sequence)) {
+    return false;
+  }
+  p.incarnation = incarnation;
+  p.sequence = sequence;
+  p.heard_serving = serving;
+  p.last_heard_ms = now;
+  return true;
 }
 
 int64_t Leases::LastHeard(int node) const {

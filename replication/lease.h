@@ -44,8 +44,11 @@ class Leases {
   }
   int64_t lease_ms() const { return vouch_after_ms() * 9 / 10; }
 
-  // A heartbeat of peer `node` arrived; it said whether it serves.
-  void HeardFrom(int node, bool serving);
+  // A heartbeat of peer `node` arrived; it said whether it serves. One
+  // that is older ((incarnation, sequence) below the latest seen) changes
+  // nothing and returns false.
+  bool HeardFrom(int node, bool serving, int64_t incarnation = 0,
+                 uint64_t sequence = 0);
   // Monotonic ms of the peer's latest heartbeat here (0: none yet), and
   // what it said.
   int64_t LastHeard(int node) const;
@@ -78,6 +81,8 @@ class Leases {
     int64_t last_heard_ms = 0;
     bool heard_serving = false;
     int64_t lease_until_ms = 0;
+    int64_t incarnation = 0;
+    uint64_t sequence = 0;
   };
   bool SilentLocked(int node, int64_t now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 

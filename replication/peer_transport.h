@@ -34,8 +34,10 @@ class PeerTransport {
   virtual void Fetch(int node, internal::FetchRequest request,
                      int64_t timeout_ms,
                      Done<internal::FetchResponse> done) = 0;
+  // wait_for_connection: wait (within the timeout) for a connection that is
+  // being re-established instead of failing at once.
   virtual void Heartbeat(int node, internal::HeartbeatRequest request,
-                         int64_t timeout_ms,
+                         int64_t timeout_ms, bool wait_for_connection,
                          Done<internal::HeartbeatResponse> done) = 0;
   virtual void Digests(int node, internal::DigestsRequest request,
                        int64_t timeout_ms,

@@ -116,13 +116,14 @@ absl::Status Replica::Fetch(const internal::FetchRequest& request,
 void Replica::Heartbeat(const internal::HeartbeatRequest& request,
                         internal::HeartbeatResponse* response) {
   cluster_->CheckPeerEpoch(request.from_node(), request.epoch());
+  int64_t owed = cluster_->HintsFor(request.from_node());
   if (request.epoch() == cluster_->epoch()) {
-    cluster_->HeardFrom(request.from_node(), request.serving());
+    owed = cluster_->AnswerHeartbeat(request);
   }
   response->set_node_id(cluster_->self_id());
   response->set_epoch(cluster_->epoch());
   response->set_serving(cluster_->serving());
-  response->set_hints_for_you(cluster_->HintsFor(request.from_node()));
+  response->set_hints_for_you(owed);
 }
 
 absl::Status Replica::Digests(const internal::DigestsRequest& request,

@@ -474,10 +474,12 @@ TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
 // answers alone only under a read lease from its peers, and a peer that
 // holds a write for it (a hint) withholds the lease until it is delivered.
 TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
-  // Hints are replayed at most every 3 s: long enough to read in between.
+  // Hints are replayed at most every 8 s, and anti-entropy is off: long
+  // enough to read in between, even under a sanitizer.
   Nodes nodes = MakeCluster(3, NewTempDir("cutoff"),
                             {"--fault_injection",
-                             "--touch_flush_interval_ms=3000"});
+                             "--touch_flush_interval_ms=8000",
+                             "--anti_entropy_interval_ms=0"});
   ASSERT_TRUE(StartAndWait(nodes).ok());
   NodeProcess& primary = *nodes[2];
   const std::string id = CreateThrough(primary);

@@ -270,5 +270,47 @@ TEST(LogoutTest, Destroy_HintHoldersRestart_PrimaryNeverServesTheSession) {
   }
 }
 
+// The bug: for about a second after a node restarted, the others' view of
+// it flapped, and writes to its partitions failed ("reached 0 (or 1) of 3
+// replicas that can vouch"). Writes through another node must keep working
+// from the moment the restarted node serves.
+TEST(LogoutTest, Update_ThroughRestartOfThePrimary_StaysAvailable) {
+  Nodes nodes = MakeCluster(3, NewTempDir("restart_writes"), {});
+  ASSERT_TRUE(StartAndWait(nodes).ok());
+  NodeProcess& primary = *nodes[0];
+  NodeProcess& other = *nodes[1];
+  const std::string id = CreateThrough(primary);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(PrimaryOf(id), primary.id());
+  auto update = [&](int n) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    v1::UpdateRequest request;
+    request.set_namespace_("shop");
+    request.set_id(id);
+    (*request.mutable_set())["n"] = std::to_string(n);
+    v1::UpdateResponse response;
+    return other.SessionsStub()->Update(&ctx, request, &response);
+  };
+
+  primary.Kill();
+  ASSERT_TRUE(PollUntil(10000, 20, [&] {
+    return SeesAsUp(other, {{primary.id(), false}});
+  }));
+  // Down long enough for the others' connections to it to back off.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(primary.Start().ok());  // returns once it serves
+  int failed = 0;
+  std::string first_error;
+  for (int n = 0; n < 100; ++n) {
+    grpc::Status s = update(n);
+    if (!s.ok()) {
+      if (failed++ == 0) first_error = s.error_message();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(failed, 0) << "first failure: " << first_error;
+}
+
 }  // namespace
 }  // namespace sesh

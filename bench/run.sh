@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sesh against Redis on this machine, side by side (DESIGN §9, issue 5).
+# Sesh against Redis on this machine, side by side (README, "Performance").
 #
 #   KEYS=100000 DURATION=8 CONCURRENCY=64 bash bench/run.sh
 #

@@ -1,6 +1,6 @@
 // sesh-load: drives a Sesh cluster (through sesh::Client) or a Redis server
 // with the same web-session mix, and reports throughput and latency
-// percentiles per operation (DESIGN §9).
+// percentiles per operation.
 //
 //   sesh-load --target=sesh --addr=127.0.0.1:7801,127.0.0.1:7802
 //       --keys=100000 --concurrency=64 --duration_s=10 --json_out=out.json

@@ -7,7 +7,8 @@ namespace sesh {
 grpc::ServerUnaryReactor* PeerService::OnPool(
     grpc::CallbackServerContext* ctx, std::function<absl::Status()> fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (cluster_->isolated()) {  // fault injection: an isolated node answers no peer
+  if (cluster_
+          ->isolated()) {  // fault injection: an isolated node answers no peer
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                  "isolated by fault injection"));
     return reactor;
@@ -69,8 +70,7 @@ grpc::ServerUnaryReactor* PeerService::Repair(
 }
 
 grpc::ServerUnaryReactor* PeerService::Heartbeat(
-    grpc::CallbackServerContext* ctx,
-    const internal::HeartbeatRequest* request,
+    grpc::CallbackServerContext* ctx, const internal::HeartbeatRequest* request,
     internal::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   if (cluster_->isolated()) {

@@ -11,9 +11,9 @@
 namespace sesh {
 
 // The peer protocol on gRPC: a thin adapter over replication/replica.h.
-// Apply, Read and Fetch touch storage and run on `pool`, never on gRPC's
-// threads (a full pool answers RESOURCE_EXHAUSTED); Heartbeat is answered
-// at once, so that storage stalls never look like a dead node.
+// Every call but Heartbeat touches storage and runs on `pool`, never on
+// gRPC's threads (a full pool answers RESOURCE_EXHAUSTED); Heartbeat is
+// answered at once, so that a storage stall never delays it.
 class PeerService final : public internal::Peer::CallbackService {
  public:
   // All arguments outlive the service.

@@ -31,7 +31,7 @@ namespace sesh {
 
 using Record = internal::SessionRecord;
 
-// Limits on what a session may hold (DESIGN §2). Going over one gives an
+// Limits on what a session may hold (docs/architecture.md, "Data model"). Going over one gives an
 // error naming the limit and applies nothing.
 struct Limits {
   int max_attributes = 64;
@@ -94,7 +94,8 @@ struct UpdateArgs {
   bool touch = true;
 };
 
-// True if the record is a session callers may see at now_ms (DESIGN §2).
+// True if the record is a session callers may see at now_ms: not destroyed,
+// before its idle expiry and its absolute deadline.
 bool IsLive(const Record& record, int64_t now_ms);
 // min(last_access + idle_timeout, absolute_deadline).
 int64_t ExpiresAtMs(const Record& record);

@@ -1,5 +1,6 @@
 #include "node/session_store.h"
 
+#include <filesystem>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -24,6 +25,11 @@ constexpr int64_t kTtl = 8 * 3600 * 1000;  // 8 hours
 class SessionStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(StoreOptions()); }
+  // RocksDB preallocates its files: leave nothing behind.
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
 
   void Open(StoreOptions options) {
     store_.reset();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "replication/join.h"
 #include "node/convert.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
@@ -50,31 +51,6 @@ std::map<std::string, std::string> ToMap(
   return std::map<std::string, std::string>(in.begin(), in.end());
 }
 
-// Counts down a fan-out and answers once, with the first error if any.
-class Join {
- public:
-  Join(int count, std::function<void(grpc::Status)> done)
-      : remaining_(count), done_(std::move(done)) {}
-
-  void Arrive(const grpc::Status& status) {
-    std::function<void(grpc::Status)> done;
-    grpc::Status result;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status.ok() && first_error_.ok()) first_error_ = status;
-      if (--remaining_ != 0) return;
-      done = std::move(done_);
-      result = first_error_;
-    }
-    done(result);
-  }
-
- private:
-  absl::Mutex mu_;
-  int remaining_ ABSL_GUARDED_BY(mu_);
-  grpc::Status first_error_ ABSL_GUARDED_BY(mu_);
-  std::function<void(grpc::Status)> done_ ABSL_GUARDED_BY(mu_);
-};
 
 }  // namespace
 
@@ -518,7 +494,7 @@ void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
     for (v1::Session& s : sessions) *response->add_sessions() = std::move(s);
     done(grpc::Status::OK);
   };
-  auto join = std::make_shared<Join>(others, finish);
+  auto join = std::make_shared<Join<grpc::Status>>(others, finish);
   for (int node = 0; node < cluster_->node_count(); ++node) {
     if (node == cluster_->self_index()) continue;
     auto ctx = std::make_shared<grpc::ClientContext>();
@@ -604,7 +580,7 @@ grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
           reactor->Finish(grpc::Status::OK);
           return;
         }
-        auto join = std::make_shared<Join>(
+        auto join = std::make_shared<Join<grpc::Status>>(
             static_cast<int>(destroys.size()),
             FinishWith(reactor));
         for (const auto& d : destroys) {
@@ -774,7 +750,7 @@ void SessionsService::ServeBatchGet(const CallInfo& call,
     done(grpc::Status::OK);
     return;
   }
-  auto join = std::make_shared<Join>(
+  auto join = std::make_shared<Join<grpc::Status>>(
       static_cast<int>(slow.size()),
       [done = std::move(done)](grpc::Status) { done(grpc::Status::OK); });
   for (int i : slow) {

@@ -37,13 +37,6 @@ struct ServiceOptions {
   int max_batch = 1000;
 };
 
-// The public Sessions API of a node: validates each request at the edge,
-// serves it when this node coordinates the session's partition (the first up
-// replica of its preference list), and otherwise forwards it once to the
-// coordinator. Writes are applied locally and then replicated; the answer
-// waits for as many replicas as the durability asks for. A coordinator that
-// is not the partition's primary (failover) first merges the other replicas'
-// copies (read repair), so acknowledged QUORUM writes stay visible.
 // The Sessions service on gRPC's callback API, with StreamGet taking raw
 // bytes: a stream message that does not parse then ends the call with
 // INVALID_ARGUMENT (the typed API reports it like the client's half-close).
@@ -58,6 +51,12 @@ using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
                                 v1::Sessions::WithRawCallbackMethod_StreamGet<
                                     v1::Sessions::Service>>>>>>>>>>;
 
+// The public Sessions API of a node: validates each request at the edge,
+// serves it when this node coordinates the session's partition (the first up
+// replica of its preference list), and otherwise forwards it once to the
+// coordinator. Reads, writes and their replication go through the
+// Coordinator (replication/coordinator.h), which reads the other replicas
+// first (read repair) unless this node is the primary holding its lease.
 class SessionsService final : public SessionsCallbackBase {
  public:
   // channels[i]: the channel to node i, for forwarded calls (this node's

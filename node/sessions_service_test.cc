@@ -1,5 +1,6 @@
 #include "node/sessions_service.h"
 
+#include <filesystem>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -25,6 +26,7 @@ class SessionsServiceTest : public ::testing::Test {
     options.path = absl::StrCat(
         ::testing::TempDir(), "/svc_",
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = options.path;
     options.limits.max_attributes = 4;
     auto store = SessionStore::Open(options, &clock_);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -64,6 +66,12 @@ class SessionsServiceTest : public ::testing::Test {
 
   void TearDown() override {
     if (server_) server_->Shutdown();
+    server_.reset();
+    cluster_service_.reset();
+    sessions_.reset();
+    cluster_.reset();
+    store_.reset();
+    std::filesystem::remove_all(path_);
   }
 
   v1::Session MustCreate(const std::string& user = "alice") {
@@ -89,6 +97,7 @@ class SessionsServiceTest : public ::testing::Test {
   }
 
   FakeClock clock_{kStart};
+  std::string path_;
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<GrpcPeerTransport> transport_;
   std::unique_ptr<Cluster> cluster_;

@@ -36,12 +36,12 @@ class TransportPeers final : public ReplicaPeers {
         self_id_(std::move(self_id)),
         timeout_ms_(timeout_ms) {}
 
-  absl::StatusOr<std::map<uint32_t, uint64_t>> Digests(
-      int node, uint32_t first, uint32_t last) override;
+  absl::StatusOr<std::map<uint32_t, uint64_t>> Digests(int node, uint32_t first,
+                                                       uint32_t last) override;
   absl::StatusOr<std::vector<internal::SessionRecord>> Records(
       int node, const std::vector<uint32_t>& partitions) override;
-  absl::Status Push(int node,
-                    const std::vector<internal::SessionRecord>& records) override;
+  absl::Status Push(
+      int node, const std::vector<internal::SessionRecord>& records) override;
 
  private:
   PeerTransport* const transport_;

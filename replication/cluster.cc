@@ -26,8 +26,8 @@ absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec) {
         absl::StrSplit(entry, absl::MaxSplits('=', 1));
     if (parts.first.empty() || parts.second.empty() ||
         parts.second.find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--peers entry '", entry, "' is not id=host:port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--peers entry '", entry, "' is not id=host:port"));
     }
     if (!seen.insert(parts.first).second) {
       return absl::InvalidArgumentError(
@@ -83,21 +83,21 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
       PlacementMap::Build(ids, options.replication_factor);
   if (!placement.ok()) return placement.status();
   if (options.failure_timeout_ms <= 2 * options.heartbeat_interval_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--failure_timeout_ms (", options.failure_timeout_ms,
-        ") must be more than twice --heartbeat_interval_ms (",
-        options.heartbeat_interval_ms, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--failure_timeout_ms (", options.failure_timeout_ms,
+                     ") must be more than twice --heartbeat_interval_ms (",
+                     options.heartbeat_interval_ms, ")"));
   }
   int self = placement->IndexOf(options.self_id);
   if (self < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--node_id '", options.self_id, "' is not in --peers"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--node_id '", options.self_id, "' is not in --peers"));
   }
   if (hints == nullptr && options.peers.size() > 1) {
     return absl::InvalidArgumentError("a cluster of several nodes needs hints");
   }
-  return std::unique_ptr<Cluster>(new Cluster(
-      options, std::move(*placement), self, transport, hints, steady));
+  return std::unique_ptr<Cluster>(new Cluster(options, std::move(*placement),
+                                              self, transport, hints, steady));
 }
 
 Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
@@ -201,8 +201,7 @@ int64_t Cluster::AnswerHeartbeat(const internal::HeartbeatRequest& request) {
     // An older heartbeat than one already handled changes nothing here,
     // and a lease the sender derives from it ends earlier than the one
     // from the newer: answering it is safe.
-    leases_.HeardFrom(node, serving, request.incarnation(),
-                      request.sequence());
+    leases_.HeardFrom(node, serving, request.incarnation(), request.sequence());
     owed = hints_ == nullptr ? 0 : hints_->Count(request.from_node());
   }
   if (stop_.HasBeenNotified()) return owed;
@@ -308,8 +307,8 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
       absl::MutexLock lock(&tally->mu);
       ++tally->answered;
       if (ok) ++tally->acks;
-      if (!tally->fired && (tally->acks >= tally->wanted ||
-                            tally->answered == tally->total)) {
+      if (!tally->fired &&
+          (tally->acks >= tally->wanted || tally->answered == tally->total)) {
         tally->fired = true;
         fire = tally->done;
         acks = tally->acks;
@@ -368,8 +367,8 @@ void Cluster::Pump(int node, bool lazy) {
     while (!lane.queue.empty() &&
            count < static_cast<size_t>(options_.max_apply_batch)) {
       const PeerState::Pending& next = lane.queue.front();
-      count += next.records.size() + next.hints.size() +
-               next.touches.size() / 16;
+      count +=
+          next.records.size() + next.hints.size() + next.touches.size() / 16;
       if (!lazy) p.queued_records -= static_cast<int64_t>(next.records.size());
       batch->push_back(std::move(lane.queue.front()));
       lane.queue.pop_front();
@@ -416,8 +415,8 @@ void Cluster::Pump(int node, bool lazy) {
       node, std::move(request), options_.replicate_timeout_ms,
       [this, node, lazy, batch, release](
           absl::Status status, const internal::ApplyResponse& response) {
-        const bool unreachable = absl::IsUnavailable(status) ||
-                                 absl::IsDeadlineExceeded(status);
+        const bool unreachable =
+            absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
         // A peer that refused the records themselves (a bad id, a stamp
         // too far ahead) would refuse them again: they are not hints.
         const bool refused =
@@ -495,8 +494,7 @@ void Cluster::ReadFromReplicas(
         node, std::move(request), options_.replicate_timeout_ms / 2,
         [this, node, gather](absl::Status status,
                              const internal::ReadResponse& response) {
-          if (absl::IsUnavailable(status) ||
-              absl::IsDeadlineExceeded(status)) {
+          if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
             MarkSuspect(node, status);
           }
           SessionRecord result;
@@ -581,8 +579,8 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     leases_.Granted(node, sent_ms);
   }
   if (detector_.Answered(node, response.serving())) {
-    fprintf(stderr, "sesh-node %s: peer %s is up\n",
-            options_.self_id.c_str(), placement_.nodes()[node].c_str());
+    fprintf(stderr, "sesh-node %s: peer %s is up\n", options_.self_id.c_str(),
+            placement_.nodes()[node].c_str());
   }
 }
 

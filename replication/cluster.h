@@ -46,7 +46,9 @@ struct ClusterOptions {
   std::vector<PeerSpec> peers;
   int replication_factor = 3;
   int64_t heartbeat_interval_ms = 200;
-  // A peer that has not answered a heartbeat for this long is down.
+  // A peer whose heartbeats have not reached this node for this long is
+  // down for routing; vouching waits failure_timeout_ms -
+  // heartbeat_interval_ms / 2 of such silence (replication/lease.h).
   int64_t failure_timeout_ms = 800;
   // Deadline of one replication call to a peer.
   int64_t replicate_timeout_ms = 1000;
@@ -84,8 +86,8 @@ class Cluster {
   // invalid, or failure_timeout_ms is not more than twice
   // heartbeat_interval_ms.
   static absl::StatusOr<std::unique_ptr<Cluster>> Create(
-      const ClusterOptions& options, PeerTransport* transport,
-      HintStore* hints, Clock* steady);
+      const ClusterOptions& options, PeerTransport* transport, HintStore* hints,
+      Clock* steady);
   ~Cluster();
 
   // Sets the address advertised for this node (a single node listening on
@@ -199,9 +201,8 @@ class Cluster {
  private:
   struct PeerState;
 
-  Cluster(const ClusterOptions& options, PlacementMap placement,
-          int self_index, PeerTransport* transport, HintStore* hints,
-          Clock* steady);
+  Cluster(const ClusterOptions& options, PlacementMap placement, int self_index,
+          PeerTransport* transport, HintStore* hints, Clock* steady);
   // wait_for_connection: the peer reached us, so our connection to it is
   // worth waiting for (it is being re-established).
   void HeartbeatTo(int node, bool wait_for_connection = false);

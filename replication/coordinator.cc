@@ -6,37 +6,12 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "replication/join.h"
 
 namespace sesh {
 namespace {
 
 using internal::SessionRecord;
-
-// Counts down a fan-out and answers once, with the first error if any.
-class Join {
- public:
-  Join(int count, std::function<void(absl::Status)> done)
-      : remaining_(count), done_(std::move(done)) {}
-
-  void Arrive(const absl::Status& status) {
-    std::function<void(absl::Status)> done;
-    absl::Status result;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status.ok() && first_error_.ok()) first_error_ = status;
-      if (--remaining_ != 0) return;
-      done = std::move(done_);
-      result = first_error_;
-    }
-    done(result);
-  }
-
- private:
-  absl::Mutex mu_;
-  int remaining_ ABSL_GUARDED_BY(mu_);
-  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
-  std::function<void(absl::Status)> done_ ABSL_GUARDED_BY(mu_);
-};
 
 }  // namespace
 
@@ -159,8 +134,8 @@ void Coordinator::ReplicateAndAnswer(std::vector<SessionRecord> records,
     done(absl::OkStatus());
     return;
   }
-  auto join = std::make_shared<Join>(static_cast<int>(by_partition.size()),
-                                     std::move(done));
+  auto join = std::make_shared<Join<absl::Status>>(
+      static_cast<int>(by_partition.size()), std::move(done));
   for (auto& [partition, group] : by_partition) {
     // This node's own copy counts unless the partition's primary may be
     // serving reads under its lease without having seen the write.

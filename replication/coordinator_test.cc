@@ -55,8 +55,8 @@ class CoordinatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int i = 0; i < peers_.size(); ++i) {
-      coordinators_.push_back(std::make_unique<Coordinator>(
-          &peers_.cluster(i), &peers_.store(i)));
+      coordinators_.push_back(
+          std::make_unique<Coordinator>(&peers_.cluster(i), &peers_.store(i)));
     }
     // Past every node's start-up wait, with a fresh heartbeat round: all up,
     // every primary holds its leases.
@@ -102,11 +102,10 @@ class CoordinatorTest : public ::testing::Test {
     return *peers_.store(node).ReadRaw(raw);
   }
 
-  FakePeers peers_{3, 3,
-                   ::testing::TempDir() + "/" +
-                       ::testing::UnitTest::GetInstance()
-                           ->current_test_info()
-                           ->name()};
+  FakePeers peers_{
+      3, 3,
+      ::testing::TempDir() + "/" +
+          ::testing::UnitTest::GetInstance()->current_test_info()->name()};
   std::vector<std::unique_ptr<Coordinator>> coordinators_;
 };
 
@@ -148,7 +147,8 @@ TEST_F(CoordinatorTest, Read_NoLeaseAndReplicasSilent_Unavailable) {
 
 TEST_F(CoordinatorTest, Mutate_PrimaryAtQuorum_AcknowledgedAndOnEveryReplica) {
   const std::string raw = peers_.IdWithPrimary(kN1);
-  EXPECT_TRUE(Write(kN1, Live(raw, "1", 10), Coordinator::Needs::kAnyCopy).ok());
+  EXPECT_TRUE(
+      Write(kN1, Live(raw, "1", 10), Coordinator::Needs::kAnyCopy).ok());
   EXPECT_EQ(CopyOn(kN2, raw)->attributes().at("cart").value(), "1");
   EXPECT_EQ(CopyOn(kN3, raw)->attributes().at("cart").value(), "1");
 }
@@ -207,9 +207,9 @@ TEST_F(CoordinatorTest, Lease_ReplicaRestartedHoldingHints_StillWithheld) {
     peers_.clock().AdvanceMs(200);
     peers_.Heartbeats();
   }
-  ASSERT_TRUE(
-      Write(kN2, Destroyed(Live(raw, "1", 10), 11), Coordinator::Needs::kAnyCopy)
-          .ok());
+  ASSERT_TRUE(Write(kN2, Destroyed(Live(raw, "1", 10), 11),
+                    Coordinator::Needs::kAnyCopy)
+                  .ok());
   ASSERT_EQ(peers_.cluster(kN2).HintsFor("n1"), 1);
   peers_.Restart(kN2);
   peers_.Restart(kN3);

@@ -5,7 +5,7 @@ namespace sesh {
 
 // How many replicas must hold a write before it is acknowledged.
 enum class Durability {
-  kOne,     // the coordinator's own write
+  kOne,     // one replica that may vouch for it (docs/architecture.md)
   kQuorum,  // a majority: survives the crash of any single node
   kAll,     // every replica
 };

@@ -1,5 +1,6 @@
 #include "replication/fake_peers.h"
 
+#include <filesystem>
 #include <sys/stat.h>
 
 #include "absl/strings/str_cat.h"
@@ -17,8 +18,7 @@ absl::StatusOr<SessionRecord> MapStore::Merge(const SessionRecord& incoming) {
     return absl::InvalidArgumentError("bad id");
   }
   absl::MutexLock lock(&mu_);
-  SessionRecord& stored =
-      records_[{PartitionOf(incoming.id()), incoming.id()}];
+  SessionRecord& stored = records_[{PartitionOf(incoming.id()), incoming.id()}];
   stored = sesh::Merge(stored, incoming);
   return stored;
 }
@@ -97,9 +97,9 @@ class FakePeers::Transport final : public PeerTransport {
         [](Replica& r, const internal::DigestsRequest& q,
            internal::DigestsResponse* a) { return r.Digests(q, a); });
   }
-  void PartitionRecords(int node, internal::PartitionRecordsRequest request,
-                        int64_t,
-                        Done<internal::PartitionRecordsResponse> done) override {
+  void PartitionRecords(
+      int node, internal::PartitionRecordsRequest request, int64_t,
+      Done<internal::PartitionRecordsResponse> done) override {
     Send<internal::PartitionRecordsRequest, internal::PartitionRecordsResponse>(
         node, "PartitionRecords", std::move(request), std::move(done),
         [](Replica& r, const internal::PartitionRecordsRequest& q,
@@ -128,8 +128,8 @@ class FakePeers::Transport final : public PeerTransport {
     auto req = std::make_shared<Request>(std::move(request));
     peers_->Enqueue(
         {node, std::move(kind),
-         [peers, node, req, done = std::move(done), handler](
-             bool delivered, bool timed_out) {
+         [peers, node, req, done = std::move(done), handler](bool delivered,
+                                                             bool timed_out) {
            Response response;
            if (!delivered) {
              done(timed_out ? absl::DeadlineExceededError("frozen")
@@ -137,8 +137,8 @@ class FakePeers::Transport final : public PeerTransport {
                   response);
              return;
            }
-           absl::Status s = handler(*peers->nodes_[node]->replica, *req,
-                                    &response);
+           absl::Status s =
+               handler(*peers->nodes_[node]->replica, *req, &response);
            done(s, response);
          }});
   }
@@ -148,8 +148,8 @@ class FakePeers::Transport final : public PeerTransport {
 };
 
 FakePeers::FakePeers(int count, int rf, const std::string& dir,
-                     int64_t start_ms)
-    : dir_(dir), clock_(start_ms) {
+                     int64_t start_ms, const ClusterOptions& base)
+    : dir_(dir), options_(base), clock_(start_ms) {
   mkdir(dir.c_str(), 0755);
   options_.replication_factor = rf;
   for (int i = 0; i < count; ++i) {
@@ -184,7 +184,10 @@ void FakePeers::StartCore(int i) {
 
 void FakePeers::Restart(int node) { StartCore(node); }
 
-FakePeers::~FakePeers() = default;
+FakePeers::~FakePeers() {
+  nodes_.clear();
+  std::filesystem::remove_all(dir_);
+}
 
 std::string FakePeers::IdWithPrimary(int node) {
   while (true) {

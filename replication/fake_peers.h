@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "replication/cluster.h"
 #include "replication/clock.h"
+#include "replication/cluster.h"
 #include "replication/hint_store.h"
 #include "replication/peer_transport.h"
 #include "replication/replica.h"
@@ -50,7 +50,8 @@ class FakePeers {
   // Nodes "n1".."n<count>" at replication factor `rf`, each serving, their
   // hints in RocksDB under `dir`.
   FakePeers(int count, int rf, const std::string& dir,
-            int64_t start_ms = 1'000'000);
+            int64_t start_ms = 1'000'000,
+            const ClusterOptions& base = ClusterOptions());
   ~FakePeers();
 
   int size() const { return static_cast<int>(nodes_.size()); }
@@ -76,8 +77,8 @@ class FakePeers {
   void SetDown(int node, bool down);
   // Calls to `node` time out (DEADLINE_EXCEEDED), as to a frozen process.
   void SetFrozen(int node, bool frozen);
-  // Messages of each kind sent to `node` so far ("Apply", "Read",
-  // "Heartbeat", "Fetch").
+  // Messages of each kind sent to `node` so far: the peer call's name
+  // ("Apply", "Read", "Heartbeat", "Fetch", "Digests", ...).
   int Sent(int node, const std::string& kind);
 
  private:

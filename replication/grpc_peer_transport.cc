@@ -7,7 +7,8 @@
 
 namespace sesh {
 
-GrpcPeerTransport::GrpcPeerTransport(const std::vector<std::string>& addresses) {
+GrpcPeerTransport::GrpcPeerTransport(
+    const std::vector<std::string>& addresses) {
   PinCallbackCompletionQueue();
   for (const std::string& address : addresses) {
     grpc::ChannelArguments args;
@@ -42,10 +43,11 @@ void GrpcPeerTransport::Call(int node, AsyncUnary<Request, Response> method,
       &state->ctx, &state->request, &state->response,
       [state](grpc::Status status) {
         absl::Status s =
-            status.ok() ? absl::OkStatus()
-                        : absl::Status(
-                              static_cast<absl::StatusCode>(status.error_code()),
-                              status.error_message());
+            status.ok()
+                ? absl::OkStatus()
+                : absl::Status(
+                      static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
         state->done(s, state->response);
       });
 }
@@ -54,28 +56,27 @@ void GrpcPeerTransport::Apply(int node, internal::ApplyRequest request,
                               int64_t timeout_ms,
                               Done<internal::ApplyResponse> done) {
   Call<internal::ApplyRequest, internal::ApplyResponse>(
-      node, &internal::Peer::Stub::async_interface::Apply, std::move(request), timeout_ms,
-      std::move(done));
+      node, &internal::Peer::Stub::async_interface::Apply, std::move(request),
+      timeout_ms, std::move(done));
 }
 
 void GrpcPeerTransport::Read(int node, internal::ReadRequest request,
                              int64_t timeout_ms,
                              Done<internal::ReadResponse> done) {
   Call<internal::ReadRequest, internal::ReadResponse>(
-      node, &internal::Peer::Stub::async_interface::Read, std::move(request), timeout_ms,
-      std::move(done));
+      node, &internal::Peer::Stub::async_interface::Read, std::move(request),
+      timeout_ms, std::move(done));
 }
 
 void GrpcPeerTransport::Fetch(int node, internal::FetchRequest request,
                               int64_t timeout_ms,
                               Done<internal::FetchResponse> done) {
   Call<internal::FetchRequest, internal::FetchResponse>(
-      node, &internal::Peer::Stub::async_interface::Fetch, std::move(request), timeout_ms,
-      std::move(done));
+      node, &internal::Peer::Stub::async_interface::Fetch, std::move(request),
+      timeout_ms, std::move(done));
 }
 
-void GrpcPeerTransport::Heartbeat(int node,
-                                  internal::HeartbeatRequest request,
+void GrpcPeerTransport::Heartbeat(int node, internal::HeartbeatRequest request,
                                   int64_t timeout_ms, bool wait_for_connection,
                                   Done<internal::HeartbeatResponse> done) {
   Call<internal::HeartbeatRequest, internal::HeartbeatResponse>(
@@ -87,8 +88,8 @@ void GrpcPeerTransport::Digests(int node, internal::DigestsRequest request,
                                 int64_t timeout_ms,
                                 Done<internal::DigestsResponse> done) {
   Call<internal::DigestsRequest, internal::DigestsResponse>(
-      node, &internal::Peer::Stub::async_interface::Digests,
-      std::move(request), timeout_ms, std::move(done));
+      node, &internal::Peer::Stub::async_interface::Digests, std::move(request),
+      timeout_ms, std::move(done));
 }
 
 void GrpcPeerTransport::PartitionRecords(

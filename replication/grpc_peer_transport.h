@@ -20,12 +20,12 @@ class GrpcPeerTransport final : public PeerTransport {
   // addresses[i]: host:port of node i (this node's own entry is unused).
   explicit GrpcPeerTransport(const std::vector<std::string>& addresses);
 
-  void Apply(int node, internal::ApplyRequest request,
-             int64_t timeout_ms, Done<internal::ApplyResponse> done) override;
+  void Apply(int node, internal::ApplyRequest request, int64_t timeout_ms,
+             Done<internal::ApplyResponse> done) override;
   void Read(int node, internal::ReadRequest request, int64_t timeout_ms,
             Done<internal::ReadResponse> done) override;
-  void Fetch(int node, internal::FetchRequest request,
-             int64_t timeout_ms, Done<internal::FetchResponse> done) override;
+  void Fetch(int node, internal::FetchRequest request, int64_t timeout_ms,
+             Done<internal::FetchResponse> done) override;
   void Heartbeat(int node, internal::HeartbeatRequest request,
                  int64_t timeout_ms, bool wait_for_connection,
                  Done<internal::HeartbeatResponse> done) override;

@@ -1,5 +1,6 @@
 #include "replication/hint_store.h"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -56,6 +57,12 @@ class HintStoreTest : public ::testing::Test {
         ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
         counter++);
     Reopen();
+  }
+
+  // RocksDB preallocates its files: leave nothing behind.
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(options_.path);
   }
 
   void Reopen() {

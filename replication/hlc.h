@@ -43,7 +43,9 @@ class HybridClock {
     return static_cast<int64_t>(stamp >> 16);
   }
   // The smallest stamp of physical time ms (ms >= 0).
-  static uint64_t StampOf(int64_t ms) { return static_cast<uint64_t>(ms) << 16; }
+  static uint64_t StampOf(int64_t ms) {
+    return static_cast<uint64_t>(ms) << 16;
+  }
 
  private:
   Clock* const clock_;

@@ -84,7 +84,8 @@ class Leases {
     int64_t incarnation = 0;
     uint64_t sequence = 0;
   };
-  bool SilentLocked(int node, int64_t now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool SilentLocked(int node, int64_t now) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const PlacementMap* const placement_;

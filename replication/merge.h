@@ -6,7 +6,8 @@
 namespace sesh {
 
 // Merges two replicas' states of the same session into the state that holds
-// every mutation either has seen. The rules (DESIGN §5):
+// every mutation either has seen. The rules (docs/architecture.md, "Data
+// model and merge"):
 // - each attribute is a last-writer-wins register ordered by (hlc, writer);
 //   a removal is a register value too, so it wins over older sets;
 // - last_access_ms and version merge by max, so a late touch never shortens

@@ -29,8 +29,8 @@ class PeerTransport {
   virtual void Apply(int node, internal::ApplyRequest request,
                      int64_t timeout_ms,
                      Done<internal::ApplyResponse> done) = 0;
-  virtual void Read(int node, internal::ReadRequest request,
-                    int64_t timeout_ms, Done<internal::ReadResponse> done) = 0;
+  virtual void Read(int node, internal::ReadRequest request, int64_t timeout_ms,
+                    Done<internal::ReadResponse> done) = 0;
   virtual void Fetch(int node, internal::FetchRequest request,
                      int64_t timeout_ms,
                      Done<internal::FetchResponse> done) = 0;

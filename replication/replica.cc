@@ -152,11 +152,11 @@ absl::Status Replica::PartitionRecords(
         "PartitionRecords of more than ", kMaxFetchPage, " partitions"));
   }
   absl::StatusOr<std::vector<internal::SessionRecord>> records =
-      sesh::PartitionRecords(
-          &local_, cluster_->placement(), cluster_->self_index(), *from,
-          std::vector<uint32_t>(request.partitions().begin(),
-                                request.partitions().end()),
-          wall_->NowMs());
+      sesh::PartitionRecords(&local_, cluster_->placement(),
+                             cluster_->self_index(), *from,
+                             std::vector<uint32_t>(request.partitions().begin(),
+                                                   request.partitions().end()),
+                             wall_->NowMs());
   if (!records.ok()) return records.status();
   for (internal::SessionRecord& r : *records) {
     *response->add_records() = std::move(r);

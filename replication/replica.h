@@ -51,8 +51,9 @@ class Replica {
   // merge of the sender's records.
   absl::Status Digests(const internal::DigestsRequest& request,
                        internal::DigestsResponse* response);
-  absl::Status PartitionRecords(const internal::PartitionRecordsRequest& request,
-                                internal::PartitionRecordsResponse* response);
+  absl::Status PartitionRecords(
+      const internal::PartitionRecordsRequest& request,
+      internal::PartitionRecordsResponse* response);
   absl::Status Repair(const internal::RepairRequest& request);
 
  private:

@@ -36,9 +36,9 @@ int64_t WallMs() {
 
 TEST(AntiEntropyTest, DivergentReplicas_ConvergeWithoutRestart) {
   // A full pass every 8 steps of 50 ms.
-  Nodes nodes = MakeCluster(3, NewTempDir("anti_entropy"),
-                            {"--anti_entropy_interval_ms=50",
-                             "--anti_entropy_partitions=65536"});
+  Nodes nodes = MakeCluster(
+      3, NewTempDir("anti_entropy"),
+      {"--anti_entropy_interval_ms=50", "--anti_entropy_partitions=65536"});
   ASSERT_TRUE(StartAndWait(nodes).ok());
 
   // A session only n3 holds.

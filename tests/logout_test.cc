@@ -53,7 +53,8 @@ std::string PrimaryOf(const std::string& id) {
 }
 
 // True once every listed node's own copy of `id` is a tombstone.
-bool DestroyedOn(const std::vector<NodeProcess*>& nodes, const std::string& id) {
+bool DestroyedOn(const std::vector<NodeProcess*>& nodes,
+                 const std::string& id) {
   return PollUntil(3000, 20, [&] {
     for (NodeProcess* node : nodes) {
       auto copy = ReadReplica(*node, id);
@@ -129,8 +130,8 @@ TEST(LogoutTest, Destroy_CoordinatorHoldsNoCopy_ReachesEveryReplica) {
 // run again by the forwarding node, so one request could be applied twice
 // (by the coordinator once it resumed, and here).
 TEST(LogoutTest, Update_ForwardedToFrozenCoordinator_IsNotRunAgainHere) {
-  Nodes nodes = MakeCluster(3, NewTempDir("forward_once"),
-                            {"--forward_timeout_ms=300"});
+  Nodes nodes =
+      MakeCluster(3, NewTempDir("forward_once"), {"--forward_timeout_ms=300"});
   ASSERT_TRUE(StartAndWait(nodes).ok());
   NodeProcess& coordinator = *nodes[0];
   NodeProcess& other = *nodes[1];

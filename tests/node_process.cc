@@ -1,5 +1,6 @@
 #include "tests/node_process.h"
 
+#include <filesystem>
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -73,6 +74,8 @@ NodeProcess::NodeProcess(std::string node_id, int port, std::string data_dir,
 
 NodeProcess::~NodeProcess() {
   if (pid_ > 0) Kill();
+  // RocksDB preallocates tens of MB per node; the log stays for debugging.
+  std::filesystem::remove_all(data_dir_);
 }
 
 std::string NodeProcess::address() const {

@@ -54,6 +54,8 @@ ROUNDS=${ROUNDS:-3}
 OPEN_THREADS=${OPEN_THREADS:-1}
 PERF=${PERF:-0}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
+# Extra sesh-node flags for A/B runs, e.g. SESH_NODE_FLAGS=--anti_entropy_interval_ms=0
+SESH_NODE_FLAGS=${SESH_NODE_FLAGS:-}
 # Of the target's closed-loop (a) peak. Low ones too: without the deep
 # batching of a saturated closed loop, Sesh's open-loop capacity is well
 # below its closed-loop peak.
@@ -125,7 +127,7 @@ start_sesh() {
     port_var=p$i
     "$tmp/bin/sesh-node" --node_id="n$i" --listen="127.0.0.1:${!port_var}" \
       --data_dir="$tmp/n$i" --peers="$peers" --port_file="$tmp/n$i.port" \
-      >"$tmp/n$i.log" 2>&1 &
+      ${SESH_NODE_FLAGS:-} >"$tmp/n$i.log" 2>&1 &
     node_pids+=($!)
   done
   for i in 1 2 3; do

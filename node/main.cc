@@ -82,12 +82,13 @@ ABSL_FLAG(int64_t, max_hint_bytes_per_peer, int64_t{256} << 20,
           "Bytes of writes kept (persisted) for one peer that missed them; "
           "past this they are left to catch-up, read repair and "
           "anti-entropy. Default 256 MiB.");
-ABSL_FLAG(int64_t, anti_entropy_interval_ms, 1000,
+ABSL_FLAG(int64_t, anti_entropy_interval_ms, 250,
           "Interval between anti-entropy steps, which compare "
           "--anti_entropy_partitions partitions with the other replicas; 0 "
-          "turns it off. Default 1000 (a full pass in about 2 minutes).");
-ABSL_FLAG(int64_t, anti_entropy_partitions, 4096,
-          "Partitions one anti-entropy step compares. Default 4096.");
+          "turns it off. Default 250 (a full pass in about 2 minutes).");
+ABSL_FLAG(int64_t, anti_entropy_partitions, 1024,
+          "Partitions one anti-entropy step compares: small steps keep its "
+          "storage scans short. Default 1024.");
 ABSL_FLAG(int64_t, anti_entropy_records, 1000,
           "Records one anti-entropy step may exchange (the repair rate "
           "bound). Default 1000.");

@@ -228,6 +228,9 @@ class Cluster {
   PeerTransport* const transport_;
   HintStore* const hints_;
   Clock* const steady_;
+  // Orders this node's heartbeats (HeartbeatRequest.incarnation, and
+  // heartbeat_sequence_): the wall-clock ms of its construction.
+  const int64_t incarnation_;
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<PeerState>> peers_;
 
@@ -239,8 +242,6 @@ class Cluster {
   std::string membership_error_ ABSL_GUARDED_BY(membership_mu_);
   // Serializes a vouch (the check and its hint) with a heartbeat's answer.
   absl::Mutex vouch_mu_;
-  // Orders this node's heartbeats (HeartbeatRequest.incarnation, sequence).
-  const int64_t incarnation_;
   std::atomic<uint64_t> heartbeat_sequence_{0};
   absl::Mutex calls_mu_;
   int calls_in_flight_ ABSL_GUARDED_BY(calls_mu_) = 0;

@@ -4,21 +4,24 @@
 # with "N passed, M failed" (N and M count test cases over both runs, from
 # each test target's XML report; a target that failed without a report
 # counts as one failure). Extra arguments go to both bazel test runs;
-# SESH_TEST_CONFIGS="default" skips the sanitizer run.
+# SESH_TEST_CONFIGS="default" skips the sanitizer run, SESH_TEST_TARGETS
+# narrows the targets (tools/tsan.sh uses both).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 configs=${SESH_TEST_CONFIGS:-"default asan"}
+targets=${SESH_TEST_TARGETS:-//...}
 total_passed=0
 total_failed=0
 overall_rc=0
 for config in $configs; do
   flags=()
   [ "$config" = default ] || flags=(--config="$config")
-  echo "== bazel test //... ${flags[*]:-}" >&2
+  echo "== bazel test $targets ${flags[*]:-}" >&2
   log=$(mktemp)
-  bazel test //... --test_output=errors "${flags[@]}" "$@" 2>&1 | tee "$log"
+  # shellcheck disable=SC2086  # targets is a list
+  bazel test $targets --test_output=errors "${flags[@]}" "$@" 2>&1 | tee "$log"
   bazel_rc=${PIPESTATUS[0]}
   counts=$(python3 - "$log" "$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)" "$bazel_rc" <<'PY'
 import os, re, sys, xml.etree.ElementTree as ET

@@ -22,22 +22,13 @@
 #include "replication/failure_detector.h"
 #include "replication/hint_store.h"
 #include "replication/lease.h"
+#include "replication/membership.h"
 #include "replication/peer_transport.h"
 #include "replication/placement.h"
 #include "sesh/internal/peer.pb.h"
 #include "sesh/internal/record.pb.h"
 
 namespace sesh {
-
-struct PeerSpec {
-  std::string id;
-  // host:port of the node's gRPC endpoint (public and peer services).
-  std::string address;
-};
-
-// Parses --peers: "id=host:port,id=host:port,...". Ids must be distinct and
-// non-empty. INVALID_ARGUMENT naming the bad entry otherwise.
-absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec);
 
 struct ClusterOptions {
   std::string self_id;

@@ -1,0 +1,28 @@
+#include "replication/membership.h"
+
+#include "gtest/gtest.h"
+
+namespace sesh {
+namespace {
+
+TEST(MembershipTest, ParsePeers_ValidList_KeepsOrderAndAddresses) {
+  absl::StatusOr<std::vector<PeerSpec>> peers =
+      ParsePeers("n1=127.0.0.1:7701, n2=host:7702,n3=[::1]:7703");
+  ASSERT_TRUE(peers.ok()) << peers.status();
+  ASSERT_EQ(peers->size(), 3u);
+  EXPECT_EQ((*peers)[0].id, "n1");
+  EXPECT_EQ((*peers)[0].address, "127.0.0.1:7701");
+  EXPECT_EQ((*peers)[1].address, "host:7702");
+  EXPECT_EQ((*peers)[2].address, "[::1]:7703");
+}
+
+TEST(MembershipTest, ParsePeers_BadEntries_InvalidArgument) {
+  for (const char* bad : {"", "n1", "n1=", "=h:1", "n1=host", "n1=h:1,n1=h:2"}) {
+    EXPECT_EQ(ParsePeers(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sesh

@@ -7,13 +7,13 @@ namespace {
 
 TEST(MembershipTest, ParsePeers_ValidList_KeepsOrderAndAddresses) {
   absl::StatusOr<std::vector<PeerSpec>> peers =
-      ParsePeers("n1=127.0.0.1:7701, n2=host:7702,n3=[::1]:7703");
+      ParsePeers("n1=127.0.0.1:1, n2=host:2,n3=[::1]:3");
   ASSERT_TRUE(peers.ok()) << peers.status();
   ASSERT_EQ(peers->size(), 3u);
   EXPECT_EQ((*peers)[0].id, "n1");
-  EXPECT_EQ((*peers)[0].address, "127.0.0.1:7701");
-  EXPECT_EQ((*peers)[1].address, "host:7702");
-  EXPECT_EQ((*peers)[2].address, "[::1]:7703");
+  EXPECT_EQ((*peers)[0].address, "127.0.0.1:1");
+  EXPECT_EQ((*peers)[1].address, "host:2");
+  EXPECT_EQ((*peers)[2].address, "[::1]:3");
 }
 
 TEST(MembershipTest, ParsePeers_BadEntries_InvalidArgument) {

@@ -310,7 +310,12 @@ TEST(LogoutTest, Update_ThroughRestartOfThePrimary_StaysAvailable) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(failed, 0) << "first failure: " << first_error;
+  // What remains is one round trip: from the restarted node's first
+  // "serving" heartbeat reaching a peer until its answer to the peer's
+  // immediate heartbeat (the peer neither routes to it nor vouches for it
+  // meanwhile). At one update per 20 ms that refuses at most one; 09e0431
+  // refused 11.
+  EXPECT_LE(failed, 1) << "first failure: " << first_error;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "auth/session_handle.h"
 #include "replication/session_id.h"
 
 namespace sesh {
@@ -31,6 +32,7 @@ void ToPublicSession(const Record& record, v1::Session* out) {
   out->set_absolute_deadline_ms(record.absolute_deadline_ms());
   out->set_version(record.version());
   out->set_expires_at_ms(ExpiresAtMs(record));
+  out->set_handle(SessionHandle(record.id()));
 }
 
 }  // namespace sesh

@@ -14,7 +14,8 @@ namespace sesh {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// The public view of a stored session: text id, live attributes only.
+// The public view of a stored session: text id, handle, live attributes
+// only.
 void ToPublicSession(const Record& record, v1::Session* out);
 
 }  // namespace sesh

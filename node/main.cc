@@ -1,7 +1,12 @@
 // sesh-node: one node of a Sesh cluster.
 //
-//   sesh-node --node_id=n1 --listen=127.0.0.1:7701 --data_dir=/var/lib/sesh \
-//     --peers=n1=127.0.0.1:7701,n2=127.0.0.1:7702,n3=127.0.0.1:7703
+//   sesh-node --node_id=n1 --listen=127.0.0.1:7701 \
+//     --peer_listen=127.0.0.1:7801 --data_dir=/var/lib/sesh \
+//     --tls_cert=n1.pem --tls_key=n1.key --cluster_ca=ca.pem \
+//     --token_file=tokens \
+//     --peers=n1=127.0.0.1:7701/127.0.0.1:7801,n2=...,n3=...
+//
+// See docs/security.md for the two ports, certificates and tokens.
 
 #include <grpcpp/ext/health_check_service_server_builder_option.h>
 #include <grpcpp/grpcpp.h>
@@ -27,6 +32,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "replication/clock.h"
+#include "auth/token_store.h"
+#include "node/call_auth.h"
+#include "node/credentials.h"
 #include "node/peer_service.h"
 #include "node/session_store.h"
 #include "node/sessions_service.h"
@@ -43,16 +51,49 @@
 ABSL_FLAG(std::string, node_id, "n1",
           "This node's id; must appear in --peers when --peers is set.");
 ABSL_FLAG(std::string, listen, "127.0.0.1:7700",
-          "host:port to serve on (public, cluster and peer services). Port 0 "
-          "picks a free port; see --port_file.");
+          "host:port of the client port (Sessions and Cluster services, TLS). "
+          "Port 0 picks a free port; see --port_file.");
+ABSL_FLAG(std::string, peer_listen, "",
+          "host:port of the peer port (the Peer service and calls forwarded "
+          "by other nodes, mutual TLS). Required with more than one node; "
+          "must match this node's entry in --peers.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate of this node, for both ports. Its subject "
+          "alternative names must include the node id (DNS:<node_id>) and "
+          "the names clients use. Required unless --insecure.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, cluster_ca, "",
+          "PEM CA that signs every node certificate: the peer port admits "
+          "only nodes it signed. Required unless --insecure.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "If set, the client port requires a client certificate signed by "
+          "this PEM CA.");
+ABSL_FLAG(bool, insecure, false,
+          "Plaintext on both ports, peers not authenticated: only for a "
+          "trusted network (a warning is logged). Tokens still apply when "
+          "--token_file is set.");
+ABSL_FLAG(std::string, token_file, "",
+          "Namespace tokens: lines '<namespace> <sha256 hex of token> "
+          "[admin]', reloaded when the file changes. Required unless "
+          "--insecure.");
+ABSL_FLAG(int64_t, max_message_bytes, 1 << 20,
+          "Largest message on the client port, in bytes. Default 1 MiB.");
+ABSL_FLAG(int, max_concurrent_streams, 100,
+          "Concurrent calls per client connection. Default 100.");
+ABSL_FLAG(int64_t, stream_idle_timeout_ms, 300000,
+          "A StreamGet without a request for this long is ended. Default "
+          "300000 (5 minutes).");
+ABSL_FLAG(int, max_destroy_per_call, 256,
+          "Sessions one DestroyByUser call destroys at most; the answer says "
+          "when more remain. Default 256.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written to this file once serving "
           "(for tests and scripts that listen on port 0).");
 ABSL_FLAG(std::string, data_dir, "", "RocksDB directory (required).");
 ABSL_FLAG(std::string, peers, "",
-          "Every node of the cluster as id=host:port,... (this one "
-          "included), identical on every node. Empty: a single-node "
-          "cluster at --listen.");
+          "Every node of the cluster as id=client_host:port/peer_host:port,"
+          "... (this one included), identical on every node. Empty: a "
+          "single-node cluster at --listen.");
 ABSL_FLAG(int, replication_factor, 3,
           "Copies of each session (capped at the node count). Default 3.");
 ABSL_FLAG(std::string, default_durability, "QUORUM",
@@ -181,6 +222,44 @@ int Run() {
       ParseDurability(absl::GetFlag(FLAGS_default_durability));
   if (!durability.ok()) return Fail(durability.status());
 
+  // Closed by default: TLS on both ports and tokens, unless --insecure.
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  TlsMaterial tls;
+  if (insecure) {
+    fprintf(stderr,
+            "sesh-node %s: WARNING: --insecure: plaintext on both ports, "
+            "peers not authenticated; use only on a trusted network\n",
+            node_id.c_str());
+  } else {
+    if (absl::GetFlag(FLAGS_tls_cert).empty() ||
+        absl::GetFlag(FLAGS_tls_key).empty() ||
+        absl::GetFlag(FLAGS_cluster_ca).empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--tls_cert, --tls_key and --cluster_ca are required (or "
+          "--insecure for plaintext on a trusted network)"));
+    }
+    absl::StatusOr<TlsMaterial> loaded = LoadTlsMaterial(
+        absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+        absl::GetFlag(FLAGS_cluster_ca), absl::GetFlag(FLAGS_tls_client_ca));
+    if (!loaded.ok()) return Fail(loaded.status());
+    tls = std::move(*loaded);
+  }
+  std::unique_ptr<TokenStore> tokens;
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    absl::StatusOr<std::unique_ptr<TokenStore>> opened =
+        TokenStore::Open(absl::GetFlag(FLAGS_token_file));
+    if (!opened.ok()) return Fail(opened.status());
+    tokens = std::move(*opened);
+  } else if (!insecure) {
+    return Fail(absl::InvalidArgumentError(
+        "--token_file is required (or --insecure)"));
+  } else {
+    fprintf(stderr,
+            "sesh-node %s: WARNING: no --token_file: every caller may use "
+            "every namespace\n",
+            node_id.c_str());
+  }
+
   // Block the shutdown signals in every thread; main waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -218,7 +297,9 @@ int Run() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           grpc::InsecureServerCredentials(), &port);
+                           insecure ? grpc::InsecureServerCredentials()
+                                    : ClientPortCredentials(tls),
+                           &port);
 
   ClusterOptions cluster_options;
   cluster_options.self_id = node_id;
@@ -247,10 +328,27 @@ int Run() {
   }
 
   // A single node serves alone at --listen.
+  const std::string peer_listen = absl::GetFlag(FLAGS_peer_listen);
   if (cluster_options.peers.empty()) {
-    cluster_options.peers.push_back({node_id, absl::GetFlag(FLAGS_listen)});
+    cluster_options.peers.push_back(
+        {node_id, absl::GetFlag(FLAGS_listen), peer_listen});
+  }
+  const bool alone = cluster_options.peers.size() == 1;
+  if (!alone && peer_listen.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "--peer_listen is required with more than one node"));
+  }
+  std::vector<std::string> members;
+  for (const PeerSpec& p : cluster_options.peers) {
+    if (!alone && p.peer_address.empty()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--peers names no peer port for ", p.id,
+          " (id=host:port/host:port)")));
+    }
+    members.push_back(p.id);
   }
   std::vector<std::string> addresses(cluster_options.peers.size());
+  std::vector<std::string> names(cluster_options.peers.size());
   {
     // In placement order (the node indexes the transport uses).
     std::vector<std::string> ids;
@@ -259,10 +357,12 @@ int Run() {
         ids, cluster_options.replication_factor);
     if (!placement.ok()) return Fail(placement.status());
     for (const PeerSpec& p : cluster_options.peers) {
-      addresses[placement->IndexOf(p.id)] = p.address;
+      addresses[placement->IndexOf(p.id)] = p.peer_address;
+      names[placement->IndexOf(p.id)] = p.id;
     }
   }
-  GrpcPeerTransport transport(addresses);
+  GrpcPeerTransport transport(
+      addresses, insecure ? nullptr : PeerChannelCredentials(tls), names);
   // Writes peers missed, persisted beside the sessions.
   HintStoreOptions hint_options;
   hint_options.path = absl::StrCat(store_options.path, "/hints");
@@ -280,7 +380,14 @@ int Run() {
     channels.push_back(transport.channel(static_cast<int>(i)));
   }
 
+  const CallAuth client_auth = CallAuth::ClientPort(tokens.get());
+  const CallAuth peer_auth = CallAuth::PeerPort(members, !insecure);
   ServiceOptions service_options;
+  service_options.auth = &client_auth;
+  service_options.max_destroy_per_call =
+      std::max(1, absl::GetFlag(FLAGS_max_destroy_per_call));
+  service_options.stream_idle_timeout_ms =
+      absl::GetFlag(FLAGS_stream_idle_timeout_ms);
   service_options.default_durability = *durability;
   service_options.forward_timeout_ms = absl::GetFlag(FLAGS_forward_timeout_ms);
   service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
@@ -288,6 +395,11 @@ int Run() {
   auto client_pool = std::make_unique<WorkerPool>(2, 4096);
   SessionsService sessions(store->get(), cluster->get(), channels,
                            service_options, client_pool.get());
+  // Calls other nodes forward, served on the peer port.
+  ServiceOptions forwarded_options = service_options;
+  forwarded_options.auth = &peer_auth;
+  SessionsService forwarded(store->get(), cluster->get(), channels,
+                            forwarded_options, client_pool.get());
   // Anti-entropy: replicas compare partitions in the background and repair
   // what differs at a bounded rate.
   StoreReplica local_replica(store->get());
@@ -302,22 +414,45 @@ int Run() {
   AntiEntropy anti_entropy(anti_entropy_options, &(*cluster)->placement(),
                            &local_replica, &replica_peers, SystemClock());
   ClusterService cluster_service(store->get(), cluster->get(), &sessions,
-                                 &anti_entropy);
+                                 &anti_entropy, &client_auth, &forwarded);
   Replica replica(cluster->get(), store->get(), SystemClock());
   // Peer work that touches storage (Apply, Read, Fetch).
   auto peer_pool = std::make_unique<WorkerPool>(
       std::max(1, absl::GetFlag(FLAGS_peer_threads)),
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_peer_queue))));
-  PeerService peer(&replica, cluster->get(), peer_pool.get());
+  PeerService peer(&replica, cluster->get(), peer_pool.get(), &peer_auth);
   builder.RegisterService(&sessions);
   builder.RegisterService(&cluster_service);
-  builder.RegisterService(&peer);
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  const int max_message = static_cast<int>(std::clamp<int64_t>(
+      absl::GetFlag(FLAGS_max_message_bytes), 4096, int64_t{64} << 20));
+  builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             std::max(1, absl::GetFlag(FLAGS_max_concurrent_streams)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::UnavailableError(absl::StrCat(
         "cannot listen on ", absl::GetFlag(FLAGS_listen))));
+  }
+  // The peer port: nodes only (mutual TLS), larger messages (catch-up
+  // pages, batches of replicated writes).
+  std::unique_ptr<grpc::Server> peer_server;
+  if (!peer_listen.empty()) {
+    grpc::ServerBuilder peer_builder;
+    int bound = 0;
+    peer_builder.AddListeningPort(peer_listen,
+                                  insecure ? grpc::InsecureServerCredentials()
+                                           : PeerPortCredentials(tls),
+                                  &bound);
+    peer_builder.RegisterService(&peer);
+    peer_builder.RegisterService(&forwarded);
+    peer_builder.SetMaxReceiveMessageSize(64 << 20);
+    peer_builder.SetMaxSendMessageSize(64 << 20);
+    peer_server = peer_builder.BuildAndStart();
+    if (peer_server == nullptr || bound == 0) {
+      return Fail(absl::UnavailableError(
+          absl::StrCat("cannot listen on ", peer_listen)));
+    }
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus(false);
@@ -409,6 +544,24 @@ int Run() {
     }
   });
 
+  // Tokens reload when their file changes; idle StreamGets end.
+  std::thread housekeeper([&] {
+    while (!stop_background.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      sessions.EndIdleStreams();
+      if (tokens == nullptr) continue;
+      absl::StatusOr<bool> reloaded = tokens->ReloadIfChanged();
+      if (!reloaded.ok()) {
+        fprintf(stderr,
+                "sesh-node %s: token file not reloaded, keeping the old "
+                "tokens: %s\n",
+                node_id.c_str(), reloaded.status().ToString().c_str());
+      } else if (*reloaded) {
+        fprintf(stderr, "sesh-node %s: token file reloaded\n",
+                node_id.c_str());
+      }
+    }
+  });
+
   int signal_number = 0;
   while (true) {
     sigwait(&signals, &signal_number);
@@ -424,13 +577,18 @@ int Run() {
   health->SetServingStatus(false);
   (*cluster)->SetServing(false);
   // Finish calls in flight (up to 5 s), then stop.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  const auto drain_deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(5);
+  server->Shutdown(drain_deadline);
+  if (peer_server != nullptr) peer_server->Shutdown(drain_deadline);
   (*cluster)->Stop();
   stop_background.Notify();
   sweeper.join();
   anti_entropy_thread.join();
   touch_persister.join();
+  housekeeper.join();
   server->Wait();
+  if (peer_server != nullptr) peer_server->Wait();
   peer_pool.reset();  // every call is over: nothing touches the store
   client_pool.reset();
   store->reset();     // flush and close RocksDB

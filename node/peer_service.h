@@ -3,6 +3,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "node/call_auth.h"
 #include "node/worker_pool.h"
 #include "replication/cluster.h"
 #include "replication/replica.h"
@@ -13,12 +14,16 @@ namespace sesh {
 // The peer protocol on gRPC: a thin adapter over replication/replica.h.
 // Every call but Heartbeat touches storage and runs on `pool`, never on
 // gRPC's threads (a full pool answers RESOURCE_EXHAUSTED); Heartbeat is
-// answered at once, so that a storage stall never delays it.
+// answered at once, so that a storage stall never delays it. Served on the
+// peer port only: every call must come from a member's certificate, and a
+// message's sender (from_node, for_node) must be the node that certificate
+// names (`auth`).
 class PeerService final : public internal::Peer::CallbackService {
  public:
   // All arguments outlive the service.
-  PeerService(Replica* replica, Cluster* cluster, WorkerPool* pool)
-      : replica_(replica), cluster_(cluster), pool_(pool) {}
+  PeerService(Replica* replica, Cluster* cluster, WorkerPool* pool,
+              const CallAuth* auth)
+      : replica_(replica), cluster_(cluster), pool_(pool), auth_(auth) {}
 
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* ctx,
                                   const internal::ApplyRequest* request,
@@ -45,13 +50,20 @@ class PeerService final : public internal::Peer::CallbackService {
                                    internal::RepairResponse* response) override;
 
  private:
-  // Finishes the call with fn()'s status, run on the pool.
+  // Finishes the call with fn()'s status, run on the pool, if the caller
+  // is the node `sender` (empty: any member).
   grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* ctx,
+                                   const std::string& sender,
                                    std::function<absl::Status()> fn);
+  // OK if the call may go on: a member's certificate naming `sender`, and
+  // this node not isolated by fault injection.
+  grpc::Status Admit(grpc::CallbackServerContext* ctx,
+                     const std::string& sender) const;
 
   Replica* const replica_;
   Cluster* const cluster_;
   WorkerPool* const pool_;
+  const CallAuth* const auth_;
 };
 
 }  // namespace sesh

@@ -74,16 +74,41 @@ SessionsService::SessionsService(
       epoch_text_(absl::StrCat(cluster->epoch())),
       pool_(pool),
       coordinator_(cluster, store,
-                   [this](std::function<void()> fn) { Offload(std::move(fn)); }) {
+                   [this](std::function<void()> fn) { Offload(std::move(fn)); }),
+      users_(store, cluster, &stubs_,
+             UserSessions::Options{options.forward_timeout_ms,
+                                   options.max_destroy_per_call},
+             [this](const v1::DestroyRequest& request, Done done) {
+               // DoDestroy needs the request until it answers.
+               auto kept = std::make_shared<v1::DestroyRequest>(request);
+               auto out = std::make_shared<v1::DestroyResponse>();
+               CallInfo call;
+               call.deadline = std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(
+                                   options_.forward_timeout_ms);
+               DoDestroy(*kept, out.get(), call,
+                         [kept, out, done](grpc::Status s) { done(s); });
+             }) {
   for (const auto& channel : channels) {
     stubs_.push_back(v1::Sessions::NewStub(channel));
   }
 }
 
+bool SessionsService::Admit(grpc::CallbackServerContext* ctx,
+                            grpc::ServerUnaryReactor* reactor,
+                            absl::string_view ns) const {
+  grpc::Status admitted = options_.auth->ForNamespace(*ctx, ns);
+  if (admitted.ok()) return true;
+  reactor->Finish(admitted);
+  return false;
+}
+
 SessionsService::CallInfo SessionsService::InfoOf(
     grpc::CallbackServerContext* ctx) const {
   CallInfo info;
-  info.forwarded = ctx->client_metadata().count(kForwardedHeader) > 0;
+  // Only the peer port carries forwarded calls; a client's metadata never
+  // makes a call count as forwarded.
+  info.forwarded = options_.auth->peer_port();
   info.deadline = ctx->deadline();
   return info;
 }
@@ -125,7 +150,6 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
   }
   forwarded_.fetch_add(1, std::memory_order_relaxed);
   auto ctx = std::make_shared<grpc::ClientContext>();
-  ctx->AddMetadata(kForwardedHeader, "1");
   const auto cap = std::chrono::system_clock::now() +
                    std::chrono::milliseconds(options_.forward_timeout_ms);
   // The caller's own deadline comes first: its expiry is the caller's
@@ -208,6 +232,7 @@ grpc::ServerUnaryReactor* SessionsService::Create(
     grpc::CallbackServerContext* ctx, const v1::CreateRequest* request,
     v1::CreateResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   CreateArgs args;
   args.ns = request->namespace_();
   args.user_id = request->user_id();
@@ -310,6 +335,7 @@ grpc::ServerUnaryReactor* SessionsService::Get(
     grpc::CallbackServerContext* ctx, const v1::GetRequest* request,
     v1::GetResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   DoGet(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
@@ -318,6 +344,7 @@ grpc::ServerUnaryReactor* SessionsService::Update(
     grpc::CallbackServerContext* ctx, const v1::UpdateRequest* request,
     v1::UpdateResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   Done done = FinishWith(reactor);
   Dispatch(
       static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
@@ -352,6 +379,7 @@ grpc::ServerUnaryReactor* SessionsService::Touch(
     grpc::CallbackServerContext* ctx, const v1::TouchRequest* request,
     v1::TouchResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   Done done = FinishWith(reactor);
   Dispatch(
       static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
@@ -402,6 +430,14 @@ grpc::ServerUnaryReactor* SessionsService::Destroy(
     grpc::CallbackServerContext* ctx, const v1::DestroyRequest* request,
     v1::DestroyResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  if (request->id().empty() && !request->handle().empty()) {
+    // The user's sessions are gathered first: a scan of the user index.
+    Offload([this, request, reactor, call = InfoOf(ctx)] {
+      users_.DestroyByHandle(*request, call.deadline, FinishWith(reactor));
+    });
+    return reactor;
+  }
   DoDestroy(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
@@ -410,6 +446,7 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
     grpc::CallbackServerContext* ctx, const v1::RotateRequest* request,
     v1::RotateResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   Done done = FinishWith(reactor);
   Dispatch(
       static_cast<AsyncMethod<v1::RotateRequest, v1::RotateResponse>>(
@@ -438,101 +475,16 @@ grpc::ServerUnaryReactor* SessionsService::Rotate(
   return reactor;
 }
 
-void SessionsService::DoListByUser(const v1::ListByUserRequest& request,
-                                   v1::ListByUserResponse* response,
-                                   const CallInfo& call, Done done) {
-  if (request.namespace_().empty() || request.user_id().empty()) {
-    done(Invalid("namespace and user_id are required"));
-    return;
-  }
-  coordinator_.CountServed(1);
-  absl::StatusOr<std::vector<Record>> mine =
-      store_->ListByUser(request.namespace_(), request.user_id());
-  if (!mine.ok()) {
-    done(ToGrpcStatus(mine.status()));
-    return;
-  }
-  if (call.forwarded || cluster_->node_count() == 1) {
-    for (const Record& r : *mine) ToPublicSession(r, response->add_sessions());
-    done(grpc::Status::OK);
-    return;
-  }
-  // Ask every other node for its part; replicas answer with copies of the
-  // same sessions, merged here by id (latest last_access wins).
-  struct Gather {
-    absl::Mutex mu;
-    std::map<std::string, v1::Session> by_id ABSL_GUARDED_BY(mu);
-    int failures ABSL_GUARDED_BY(mu) = 0;
-  };
-  auto gather = std::make_shared<Gather>();
-  {
-    absl::MutexLock lock(&gather->mu);
-    for (const Record& r : *mine) {
-      ToPublicSession(r, &gather->by_id[EncodeId(r.id())]);
-    }
-  }
-  const int others = cluster_->node_count() - 1;
-  // A session acknowledged at QUORUM is on a majority of its replicas, so
-  // while at most replication_factor / 2 nodes fail to answer, one that has
-  // it answers. More failures: the list could miss sessions (this node's
-  // own copy may lag), and the caller gets UNAVAILABLE instead.
-  const int tolerable = cluster_->placement().replication_factor() / 2;
-  auto finish = [gather, response, done, tolerable](grpc::Status) {
-    absl::MutexLock lock(&gather->mu);
-    if (gather->failures > tolerable) {
-      done(Unavailable(absl::StrFormat(
-          "%d nodes did not answer; the list could be incomplete",
-          gather->failures)));
-      return;
-    }
-    std::vector<v1::Session> sessions;
-    for (auto& [id, s] : gather->by_id) sessions.push_back(std::move(s));
-    std::sort(sessions.begin(), sessions.end(),
-              [](const v1::Session& a, const v1::Session& b) {
-                return a.created_at_ms() < b.created_at_ms();
-              });
-    for (v1::Session& s : sessions) *response->add_sessions() = std::move(s);
-    done(grpc::Status::OK);
-  };
-  auto join = std::make_shared<Join<grpc::Status>>(others, finish);
-  for (int node = 0; node < cluster_->node_count(); ++node) {
-    if (node == cluster_->self_index()) continue;
-    auto ctx = std::make_shared<grpc::ClientContext>();
-    auto part = std::make_shared<v1::ListByUserResponse>();
-    ctx->AddMetadata(kForwardedHeader, "1");
-    ctx->set_deadline(std::min(
-        call.deadline,
-        std::chrono::system_clock::now() +
-            std::chrono::milliseconds(options_.forward_timeout_ms)));
-    stubs_[node]->async()->ListByUser(
-        ctx.get(), &request, part.get(),
-        [gather, join, ctx, part](grpc::Status status) {
-          {
-            absl::MutexLock lock(&gather->mu);
-            if (!status.ok()) {
-              ++gather->failures;
-            } else {
-              for (const v1::Session& s : part->sessions()) {
-                auto it = gather->by_id.find(s.id());
-                if (it == gather->by_id.end() ||
-                    it->second.last_access_ms() < s.last_access_ms()) {
-                  gather->by_id[s.id()] = s;
-                }
-              }
-            }
-          }
-          join->Arrive(grpc::Status::OK);
-        });
-  }
-}
-
 grpc::ServerUnaryReactor* SessionsService::ListByUser(
     grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* request,
     v1::ListByUserResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  coordinator_.CountServed(1);
   // The local part is a scan of the user index.
   Offload([this, request, response, reactor, call = InfoOf(ctx)] {
-    DoListByUser(*request, response, call, FinishWith(reactor));
+    users_.List(*request, response, call.forwarded, call.deadline,
+                FinishWith(reactor));
   });
   return reactor;
 }
@@ -541,54 +493,9 @@ grpc::ServerUnaryReactor* SessionsService::DestroyByUser(
     grpc::CallbackServerContext* ctx, const v1::DestroyByUserRequest* request,
     v1::DestroyByUserResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
-  CallInfo call = InfoOf(ctx);
-  if (!request->except_id().empty()) {
-    absl::StatusOr<std::string> except = DecodeId(request->except_id());
-    if (!except.ok()) {
-      reactor->Finish(ToGrpcStatus(except.status()));
-      return reactor;
-    }
-  }
-  // List the user's sessions cluster-wide, then destroy each through its
-  // coordinator, so every destroy has the requested durability.
-  auto list_request = std::make_shared<v1::ListByUserRequest>();
-  list_request->set_namespace_(request->namespace_());
-  list_request->set_user_id(request->user_id());
-  auto listed = std::make_shared<v1::ListByUserResponse>();
-  Offload([=] {
-  DoListByUser(
-      *list_request, listed.get(), call,
-      [this, request, response, reactor, call, list_request,
-       listed](grpc::Status status) {
-        if (!status.ok()) {
-          reactor->Finish(status);
-          return;
-        }
-        CallInfo destroy_call = call;
-        destroy_call.forwarded = false;
-        std::vector<std::shared_ptr<v1::DestroyRequest>> destroys;
-        for (const v1::Session& s : listed->sessions()) {
-          if (s.id() == request->except_id()) continue;
-          auto d = std::make_shared<v1::DestroyRequest>();
-          d->set_namespace_(request->namespace_());
-          d->set_id(s.id());
-          d->set_durability(request->durability());
-          destroys.push_back(d);
-        }
-        response->set_destroyed_count(static_cast<int>(destroys.size()));
-        if (destroys.empty()) {
-          reactor->Finish(grpc::Status::OK);
-          return;
-        }
-        auto join = std::make_shared<Join<grpc::Status>>(
-            static_cast<int>(destroys.size()),
-            FinishWith(reactor));
-        for (const auto& d : destroys) {
-          auto out = std::make_shared<v1::DestroyResponse>();
-          DoDestroy(*d, out.get(), destroy_call,
-                    [join, d, out](grpc::Status s) { join->Arrive(s); });
-        }
-      });
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  Offload([this, request, response, reactor, call = InfoOf(ctx)] {
+    users_.DestroyAll(*request, response, call.deadline, FinishWith(reactor));
   });
   return reactor;
 }
@@ -597,6 +504,7 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
     grpc::CallbackServerContext* ctx, const v1::BatchGetRequest* request,
     v1::BatchGetResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
   ServeBatchGet(InfoOf(ctx), *request, response,
                 [reactor](grpc::Status s) { reactor->Finish(s); });
   return reactor;
@@ -605,77 +513,149 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
 // One StreamGet call: reads a request, serves it, writes its response, then
 // reads the next; so responses leave in request order. Messages arrive as
 // bytes so that one that does not parse ends the call with
-// INVALID_ARGUMENT, not with OK and its ids unanswered. Deletes itself when
-// the call is over.
+// INVALID_ARGUMENT, not with OK and its ids unanswered. Each message's
+// namespace is authorized like a unary call's. Owned by the service's
+// stream table until OnDone.
 class SessionsService::GetStream final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   GetStream(SessionsService* service, grpc::CallbackServerContext* ctx)
-      : service_(service) {
-    call_.forwarded = ctx->client_metadata().count(kForwardedHeader) > 0;
+      : service_(service), ctx_(ctx), last_active_(absl::Now()) {
+    call_.forwarded = service->options_.auth->peer_port();
     // A stream has no deadline per message: forwarded Gets take the
     // forward timeout alone.
     call_.deadline = std::chrono::system_clock::time_point::max();
-    StartRead(&in_);
   }
+
+  void Begin() { StartRead(&in_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client is done, or the call was cancelled
-      Finish(grpc::Status::OK);
+      End(grpc::Status::OK);
       return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      busy_ = true;
     }
     request_.Clear();
     grpc::Status parsed =
         grpc::SerializationTraits<v1::BatchGetRequest>::Deserialize(&in_,
                                                                     &request_);
     if (!parsed.ok()) {
-      Finish(Invalid("a StreamGet message is not a BatchGetRequest"));
+      End(Invalid("a StreamGet message is not a BatchGetRequest"));
       return;
     }
+    if (request_.namespace_() != authorized_ns_) {
+      grpc::Status admitted =
+          service_->options_.auth->ForNamespace(*ctx_, request_.namespace_());
+      if (!admitted.ok()) {
+        End(admitted);
+        return;
+      }
+      authorized_ns_ = request_.namespace_();
+    }
     response_.Clear();
-    service_->ServeBatchGet(call_, request_, &response_,
-                            [this](grpc::Status s) {
-                              if (!s.ok()) {
-                                Finish(s);
-                                return;
-                              }
-                              response_.set_epoch(service_->cluster_->epoch());
-                              bool own = false;
-                              out_.Clear();
-                              grpc::Status serialized = grpc::SerializationTraits<
-                                  v1::BatchGetResponse>::Serialize(response_,
-                                                                   &out_, &own);
-                              if (!serialized.ok()) {
-                                Finish(serialized);
-                                return;
-                              }
-                              StartWrite(&out_);
-                            });
+    service_->ServeBatchGet(call_, request_, &response_, [this](grpc::Status s) {
+      if (!s.ok()) {
+        End(s);
+        return;
+      }
+      response_.set_epoch(service_->cluster_->epoch());
+      bool own = false;
+      out_.Clear();
+      grpc::Status serialized =
+          grpc::SerializationTraits<v1::BatchGetResponse>::Serialize(
+              response_, &out_, &own);
+      if (!serialized.ok()) {
+        End(serialized);
+        return;
+      }
+      StartWrite(&out_);
+    });
   }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+      last_active_ = absl::Now();
     }
     StartRead(&in_);
   }
 
-  void OnDone() override { delete this; }
+  // Ends the call if it has waited for a request longer than `timeout`.
+  void EndIfIdle(absl::Duration timeout) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || busy_ || absl::Now() - last_active_ < timeout) return;
+    }
+    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     "StreamGet idle too long; open a new stream"));
+  }
+
+  void OnDone() override { service_->ForgetStream(this); }
 
  private:
+  // Finishes the call once, whoever asks first.
+  void End(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(status);
+  }
+
   SessionsService* const service_;
+  grpc::CallbackServerContext* const ctx_;
   CallInfo call_;
+  std::string authorized_ns_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
   v1::BatchGetRequest request_;
   v1::BatchGetResponse response_;
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_active_ ABSL_GUARDED_BY(mu_);
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SessionsService::StreamGet(grpc::CallbackServerContext* ctx) {
   ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
-  return new GetStream(this, ctx);
+  auto stream = std::make_shared<GetStream>(this, ctx);
+  {
+    absl::MutexLock lock(&streams_mu_);
+    streams_[stream.get()] = stream;
+  }
+  stream->Begin();
+  return stream.get();
+}
+
+void SessionsService::ForgetStream(GetStream* stream) {
+  std::shared_ptr<GetStream> last;  // may be the last owner: freed unlocked
+  absl::MutexLock lock(&streams_mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  last = std::move(it->second);
+  streams_.erase(it);
+}
+
+void SessionsService::EndIdleStreams() {
+  std::vector<std::shared_ptr<GetStream>> open;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (const auto& [raw, stream] : streams_) open.push_back(stream);
+  }
+  const absl::Duration timeout =
+      absl::Milliseconds(options_.stream_idle_timeout_ms);
+  for (const auto& stream : open) stream->EndIfIdle(timeout);
 }
 
 void SessionsService::ServeBatchGet(const CallInfo& call,
@@ -774,6 +754,12 @@ grpc::ServerUnaryReactor* ClusterService::Topology(
     grpc::CallbackServerContext* ctx, const v1::TopologyRequest* request,
     v1::TopologyResponse* response) {
   ctx->AddTrailingMetadata(kEpochHeader, absl::StrCat(cluster_->epoch()));
+  grpc::Status admitted = auth_->ForAny(*ctx);
+  if (!admitted.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(admitted);
+    return reactor;
+  }
   const PlacementMap& placement = cluster_->placement();
   response->set_epoch(placement.epoch());
   for (int i = 0; i < cluster_->node_count(); ++i) {
@@ -797,14 +783,26 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
     grpc::CallbackServerContext* ctx, const v1::NodeStatsRequest* request,
     v1::NodeStatsResponse* response) {
   ctx->AddTrailingMetadata(kEpochHeader, absl::StrCat(cluster_->epoch()));
+  grpc::Status admitted = auth_->ForAdmin(*ctx);
+  if (!admitted.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(admitted);
+    return reactor;
+  }
   response->set_node_id(cluster_->self_id());
-  response->set_requests_served(sessions_->requests_served());
-  response->set_requests_forwarded(sessions_->requests_forwarded());
+  for (const SessionsService* s : {sessions_, forwarded_}) {
+    if (s == nullptr) continue;
+    response->set_requests_served(response->requests_served() +
+                                  s->requests_served());
+    response->set_requests_forwarded(response->requests_forwarded() +
+                                     s->requests_forwarded());
+    response->set_batch_get_calls(response->batch_get_calls() +
+                                  s->batch_get_calls());
+    response->set_repair_reads(response->repair_reads() + s->repair_reads());
+  }
   response->set_stored_sessions(store_->EstimateStored());
   response->set_serving(cluster_->serving());
   response->set_membership_error(cluster_->membership_error());
-  response->set_batch_get_calls(sessions_->batch_get_calls());
-  response->set_repair_reads(sessions_->repair_reads());
   response->set_pending_touches(
       static_cast<uint64_t>(store_->PendingTouches()));
   response->set_storage_busy(store_->StorageBusy());

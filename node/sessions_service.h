@@ -9,6 +9,13 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
+#include <memory>
+
+#include "absl/synchronization/mutex.h"
+#include "node/call_auth.h"
+#include "node/user_sessions.h"
+
 #include "node/session_store.h"
 #include "node/worker_pool.h"
 #include "replication/anti_entropy.h"
@@ -19,15 +26,15 @@
 
 namespace sesh {
 
-// Metadata a node adds to a call it forwards, so that the receiver serves it
-// itself (one hop at most, no loops) and, for ListByUser / DestroyByUser,
-// answers from its own data only.
-inline constexpr char kForwardedHeader[] = "x-sesh-forwarded";
 // Trailing metadata on every answer: the node's membership epoch, so smart
 // clients notice a topology change.
 inline constexpr char kEpochHeader[] = "x-sesh-epoch";
 
 struct ServiceOptions {
+  // Who may call (required): the client port's tokens, or the peer port's
+  // member certificates. Calls on the peer port are ones another node
+  // forwarded: served here, never forwarded again.
+  const CallAuth* auth = nullptr;
   // Cap on the deadline of a forwarded call (the caller's deadline also
   // applies).
   int64_t forward_timeout_ms = 2000;
@@ -35,6 +42,11 @@ struct ServiceOptions {
   v1::Durability default_durability = v1::QUORUM;
   // Most ids in one BatchGet.
   int max_batch = 1000;
+  // Sessions one DestroyByUser call destroys at most.
+  int max_destroy_per_call = 256;
+  // A StreamGet with no request for this long is ended (UNAVAILABLE); see
+  // EndIdleStreams.
+  int64_t stream_idle_timeout_ms = 300000;
 };
 
 // The Sessions service on gRPC's callback API, with StreamGet taking raw
@@ -54,13 +66,14 @@ using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
 // The public Sessions API of a node: validates each request at the edge,
 // serves it when this node coordinates the session's partition (the first up
 // replica of its preference list), and otherwise forwards it once to the
-// coordinator. Reads, writes and their replication go through the
+// coordinator over the peer port. Every call is authorized first
+// (ServiceOptions::auth). Reads, writes and their replication go through the
 // Coordinator (replication/coordinator.h), which reads the other replicas
 // first (read repair) unless this node is the primary holding its lease.
 class SessionsService final : public SessionsCallbackBase {
  public:
-  // channels[i]: the channel to node i, for forwarded calls (this node's
-  // own entry is unused).
+  // channels[i]: the channel to node i's peer port, for forwarded calls
+  // (this node's own entry is unused).
   // `pool` (may be null: work runs in place) runs storage work that must
   // not block gRPC's threads: creates that count a user's sessions, user
   // listings, read repair's writes.
@@ -105,6 +118,10 @@ class SessionsService final : public SessionsCallbackBase {
   uint64_t repair_reads() const { return coordinator_.repair_reads(); }
   uint64_t requests_forwarded() const { return forwarded_.load(); }
 
+  // Ends the StreamGet calls idle past options.stream_idle_timeout_ms; the
+  // node calls it every second.
+  void EndIdleStreams();
+
  private:
   using Done = std::function<void(grpc::Status)>;
   struct CallInfo {
@@ -117,6 +134,7 @@ class SessionsService final : public SessionsCallbackBase {
       std::function<void(grpc::Status)>);
 
   class GetStream;
+  void ForgetStream(GetStream* stream);
 
   CallInfo InfoOf(grpc::CallbackServerContext* ctx) const;
   // BatchGet's work, for the unary call and for each StreamGet message;
@@ -162,9 +180,13 @@ class SessionsService final : public SessionsCallbackBase {
   void DoDestroy(const v1::DestroyRequest& request,
                  v1::DestroyResponse* response, const CallInfo& call,
                  Done done);
-  void DoListByUser(const v1::ListByUserRequest& request,
-                    v1::ListByUserResponse* response, const CallInfo& call,
-                    Done done);
+  // The id-less DestroyRequest names its session by handle.
+  void DoDestroyByHandle(const v1::DestroyRequest& request,
+                         const CallInfo& call, Done done);
+  // Authorizes a call on namespace `ns`; false (and the reactor finished
+  // with the refusal) if it may not go on.
+  bool Admit(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+             absl::string_view ns) const;
   // A fresh raw id in a partition this node is the primary of, so that
   // Create never needs a hop.
   std::string MintLocalId() const;
@@ -180,21 +202,32 @@ class SessionsService final : public SessionsCallbackBase {
   WorkerPool* const pool_;
   std::vector<std::unique_ptr<v1::Sessions::Stub>> stubs_;
   Coordinator coordinator_;
+  UserSessions users_;
   std::atomic<uint64_t> batch_get_calls_{0};
   std::atomic<uint64_t> forwarded_{0};
+
+  // Open StreamGet calls, for EndIdleStreams; a stream leaves in OnDone.
+  absl::Mutex streams_mu_;
+  std::map<GetStream*, std::shared_ptr<GetStream>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
 };
 
 // Cluster.Topology and Cluster.NodeStats.
 class ClusterService final : public v1::Cluster::CallbackService {
  public:
-  // `anti_entropy` may be null (a single node).
+  // `anti_entropy` may be null (a single node). Topology needs any valid
+  // token, NodeStats the admin scope (`auth`). NodeStats counts the calls
+  // of `sessions` and of `forwarded` (the peer port's; may be null).
   ClusterService(SessionStore* store, Cluster* cluster,
                  const SessionsService* sessions,
-                 const AntiEntropy* anti_entropy)
+                 const AntiEntropy* anti_entropy, const CallAuth* auth,
+                 const SessionsService* forwarded = nullptr)
       : store_(store),
         cluster_(cluster),
         sessions_(sessions),
-        anti_entropy_(anti_entropy) {}
+        forwarded_(forwarded),
+        anti_entropy_(anti_entropy),
+        auth_(auth) {}
 
   grpc::ServerUnaryReactor* Topology(grpc::CallbackServerContext* ctx,
                                      const v1::TopologyRequest* request,
@@ -207,7 +240,9 @@ class ClusterService final : public v1::Cluster::CallbackService {
   SessionStore* const store_;
   Cluster* const cluster_;
   const SessionsService* const sessions_;
+  const SessionsService* const forwarded_;
   const AntiEntropy* const anti_entropy_;
+  const CallAuth* const auth_;
 };
 
 }  // namespace sesh

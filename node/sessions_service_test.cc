@@ -3,12 +3,23 @@
 #include <filesystem>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "auth/session_handle.h"
+#include "auth/token_store.h"
+#include "auth/token_table.h"
 #include "gtest/gtest.h"
+#include "node/call_auth.h"
 #include "node/peer_service.h"
+#include "tests/test_credentials.h"
 #include "replication/grpc_peer_transport.h"
 #include "replication/session_id.h"
 
@@ -17,6 +28,9 @@ namespace {
 
 constexpr int64_t kStart = 1'700'000'000'000;
 constexpr int64_t kIdle = 60'000;
+constexpr char kShopToken[] = "shop-token";
+constexpr char kOtherToken[] = "other-token";
+constexpr char kAdminToken[] = "admin-token";
 
 // One node, in process, on localhost:0, with a fake clock.
 class SessionsServiceTest : public ::testing::Test {
@@ -42,14 +56,25 @@ class SessionsServiceTest : public ::testing::Test {
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
     cluster_->SetServing(true);
+    const std::string token_file = path_ + ".tokens";
+    std::ofstream(token_file) << "shop " << Sha256Hex(kShopToken) << "\n"
+                              << "other " << Sha256Hex(kOtherToken) << "\n"
+                              << "* " << Sha256Hex(kAdminToken) << " admin\n";
+    auto tokens = TokenStore::Open(token_file);
+    ASSERT_TRUE(tokens.ok()) << tokens.status();
+    tokens_ = std::move(*tokens);
+    auth_ = std::make_unique<CallAuth>(CallAuth::ClientPort(tokens_.get()));
     ServiceOptions service_options;
+    service_options.auth = auth_.get();
     service_options.max_batch = 10;
+    service_options.max_destroy_per_call = 2;
+    service_options.stream_idle_timeout_ms = 0;  // see EndIdleStreams below
     sessions_ = std::make_unique<SessionsService>(
         store_.get(), cluster_.get(),
         std::vector<std::shared_ptr<grpc::Channel>>{transport_->channel(0)},
         service_options);
     cluster_service_ = std::make_unique<ClusterService>(
-        store_.get(), cluster_.get(), sessions_.get(), nullptr);
+        store_.get(), cluster_.get(), sessions_.get(), nullptr, auth_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),
@@ -58,10 +83,16 @@ class SessionsServiceTest : public ::testing::Test {
     builder.RegisterService(cluster_service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    auto channel = grpc::CreateChannel(absl::StrCat("localhost:", port),
-                                       grpc::InsecureChannelCredentials());
-    stub_ = v1::Sessions::NewStub(channel);
-    cluster_stub_ = v1::Cluster::NewStub(channel);
+    address_ = absl::StrCat("localhost:", port);
+    stub_ = StubWith(kShopToken);
+    cluster_stub_ = v1::Cluster::NewStub(
+        testing::ClientChannel(address_, kAdminToken, /*tls=*/false));
+  }
+
+  // A Sessions stub whose calls carry `token` (none if empty).
+  std::unique_ptr<v1::Sessions::Stub> StubWith(const std::string& token) {
+    return v1::Sessions::NewStub(
+        testing::ClientChannel(address_, token, /*tls=*/false));
   }
 
   void TearDown() override {
@@ -72,6 +103,7 @@ class SessionsServiceTest : public ::testing::Test {
     cluster_.reset();
     store_.reset();
     std::filesystem::remove_all(path_);
+    std::filesystem::remove(path_ + ".tokens");
   }
 
   v1::Session MustCreate(const std::string& user = "alice") {
@@ -98,6 +130,9 @@ class SessionsServiceTest : public ::testing::Test {
 
   FakeClock clock_{kStart};
   std::string path_;
+  std::string address_;
+  std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<CallAuth> auth_;
   std::unique_ptr<SessionStore> store_;
   std::unique_ptr<GrpcPeerTransport> transport_;
   std::unique_ptr<Cluster> cluster_;
@@ -148,7 +183,8 @@ TEST_F(SessionsServiceTest, Get_MalformedId_GivesInvalidArgument) {
 TEST_F(SessionsServiceTest, Get_UnknownOtherNamespaceOrExpired_GivesNotFound) {
   v1::Session s = MustCreate();
   EXPECT_EQ(GetCode(EncodeId(NewRawId())), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(GetCode(s.id(), "blog"), grpc::StatusCode::NOT_FOUND);
+  // The token is for "shop" only.
+  EXPECT_EQ(GetCode(s.id(), "blog"), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::OK);
   clock_.AdvanceMs(kIdle);
   EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::NOT_FOUND);
@@ -294,7 +330,7 @@ TEST_F(SessionsServiceTest, ListAndDestroyByUser_CoverTheUsersSessions) {
   v1::ListByUserResponse response;
   ASSERT_TRUE(stub_->ListByUser(&ctx, request, &response).ok());
   ASSERT_EQ(response.sessions_size(), 1);
-  EXPECT_EQ(response.sessions(0).id(), keep.id());
+  EXPECT_EQ(response.sessions(0).handle(), keep.handle());
   EXPECT_EQ(GetCode(bob.id()), grpc::StatusCode::OK);
   grpc::ClientContext bad_ctx;
   request.set_user_id("");
@@ -398,6 +434,237 @@ TEST_F(SessionsServiceTest, Topology_DescribesTheSingleNode) {
   EXPECT_EQ(response.replication_factor(), 1u);
   EXPECT_EQ(response.epoch(), cluster_->epoch());
   EXPECT_EQ(ctx.GetServerTrailingMetadata().count(kEpochHeader), 1u);
+}
+
+TEST_F(SessionsServiceTest, NoOrUnknownToken_Unauthenticated_NothingChanges) {
+  v1::Session s = MustCreate();
+  for (const std::string& token : {std::string(), std::string("wrong")}) {
+    auto stub = StubWith(token);
+    grpc::ClientContext get_ctx;
+    v1::GetRequest get;
+    get.set_namespace_("shop");
+    get.set_id(s.id());
+    v1::GetResponse got;
+    EXPECT_EQ(stub->Get(&get_ctx, get, &got).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_FALSE(got.has_session());
+    grpc::ClientContext destroy_ctx;
+    v1::DestroyRequest destroy;
+    destroy.set_namespace_("shop");
+    destroy.set_id(s.id());
+    v1::DestroyResponse destroyed;
+    EXPECT_EQ(stub->Destroy(&destroy_ctx, destroy, &destroyed).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+    grpc::ClientContext create_ctx;
+    v1::CreateRequest create;
+    create.set_namespace_("shop");
+    create.set_idle_timeout_ms(kIdle);
+    v1::CreateResponse created;
+    EXPECT_EQ(stub->Create(&create_ctx, create, &created).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::OK);  // not destroyed
+}
+
+TEST_F(SessionsServiceTest, OtherNamespacesToken_PermissionDenied) {
+  v1::Session s = MustCreate();
+  auto other = StubWith(kOtherToken);
+  grpc::ClientContext ctx;
+  v1::DestroyRequest destroy;
+  destroy.set_namespace_("shop");
+  destroy.set_id(s.id());
+  v1::DestroyResponse destroyed;
+  EXPECT_EQ(other->Destroy(&ctx, destroy, &destroyed).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GetCode(s.id()), grpc::StatusCode::OK);
+  // Its own namespace works (and holds no session of "shop").
+  grpc::ClientContext get_ctx;
+  v1::GetRequest get;
+  get.set_namespace_("other");
+  get.set_id(s.id());
+  v1::GetResponse got;
+  EXPECT_EQ(other->Get(&get_ctx, get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SessionsServiceTest, Topology_AnyToken_NodeStats_AdminOnly) {
+  auto shop = v1::Cluster::NewStub(
+      testing::ClientChannel(address_, kShopToken, /*tls=*/false));
+  auto none = v1::Cluster::NewStub(
+      testing::ClientChannel(address_, "", /*tls=*/false));
+  v1::TopologyResponse topology;
+  v1::NodeStatsResponse stats;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(shop->Topology(&ctx, {}, &topology).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(none->Topology(&ctx, {}, &topology).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(shop->NodeStats(&ctx, {}, &stats).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(cluster_stub_->NodeStats(&ctx, {}, &stats).ok());
+    EXPECT_EQ(stats.node_id(), "n1");
+  }
+}
+
+TEST_F(SessionsServiceTest, ListByUser_GivesHandlesNoIds_OnlyChosenAttributes) {
+  v1::Session s = MustCreate("alice");
+  EXPECT_EQ(s.handle(), SessionHandle(*DecodeId(s.id())));
+  grpc::ClientContext ctx;
+  v1::ListByUserRequest request;
+  request.set_namespace_("shop");
+  request.set_user_id("alice");
+  request.add_attributes("user_agent");  // absent: listed without it
+  v1::ListByUserResponse response;
+  ASSERT_TRUE(stub_->ListByUser(&ctx, request, &response).ok());
+  ASSERT_EQ(response.sessions_size(), 1);
+  const v1::Session& listed = response.sessions(0);
+  EXPECT_EQ(listed.id(), "");
+  EXPECT_EQ(listed.handle(), s.handle());
+  EXPECT_EQ(listed.handle().size(), 22u);
+  EXPECT_TRUE(listed.attributes().empty());  // "role" was not asked for
+  EXPECT_EQ(listed.created_at_ms(), kStart);
+  // A handle is no cookie.
+  EXPECT_EQ(GetCode(listed.handle()), grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext with_role_ctx;
+  request.clear_attributes();
+  request.add_attributes("role");
+  v1::ListByUserResponse with_role;
+  ASSERT_TRUE(stub_->ListByUser(&with_role_ctx, request, &with_role).ok());
+  ASSERT_EQ(with_role.sessions_size(), 1);
+  EXPECT_EQ(with_role.sessions(0).attributes().at("role"), "admin");
+}
+
+TEST_F(SessionsServiceTest, ListByUser_Pages_EachSessionOnce) {
+  std::set<std::string> created;
+  for (int i = 0; i < 5; ++i) {
+    created.insert(MustCreate("alice").handle());
+    clock_.AdvanceMs(1);
+  }
+  std::set<std::string> listed;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListByUserRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id("alice");
+    request.set_page_size(2);
+    request.set_page_token(token);
+    v1::ListByUserResponse response;
+    ASSERT_TRUE(stub_->ListByUser(&ctx, request, &response).ok());
+    EXPECT_LE(response.sessions_size(), 2);
+    for (const v1::Session& s : response.sessions()) {
+      EXPECT_TRUE(listed.insert(s.handle()).second);
+    }
+    token = response.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(listed, created);
+
+  grpc::ClientContext bad_ctx;
+  v1::ListByUserRequest bad;
+  bad.set_namespace_("shop");
+  bad.set_user_id("alice");
+  bad.set_page_size(1001);
+  v1::ListByUserResponse response;
+  EXPECT_EQ(stub_->ListByUser(&bad_ctx, bad, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SessionsServiceTest, DestroyByHandle_LogsOutThatDeviceOnly) {
+  v1::Session phone = MustCreate("alice");
+  v1::Session laptop = MustCreate("alice");
+  v1::Session bobs = MustCreate("bob");
+  auto destroy = [&](const std::string& user, const std::string& handle) {
+    grpc::ClientContext ctx;
+    v1::DestroyRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id(user);
+    request.set_handle(handle);
+    v1::DestroyResponse response;
+    return stub_->Destroy(&ctx, request, &response).error_code();
+  };
+  // Another user's handle names none of alice's sessions: nothing happens.
+  EXPECT_EQ(destroy("alice", bobs.handle()), grpc::StatusCode::OK);
+  EXPECT_EQ(GetCode(bobs.id()), grpc::StatusCode::OK);
+  EXPECT_EQ(destroy("alice", phone.handle()), grpc::StatusCode::OK);
+  EXPECT_EQ(GetCode(phone.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetCode(laptop.id()), grpc::StatusCode::OK);
+  EXPECT_EQ(destroy("", laptop.handle()), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetCode(laptop.id()), grpc::StatusCode::OK);
+}
+
+TEST_F(SessionsServiceTest, DestroyByUser_BoundedPerCall_SaysMore) {
+  v1::Session keep = MustCreate("alice");
+  for (int i = 0; i < 4; ++i) MustCreate("alice");
+  std::vector<int> counts;
+  bool more = true;
+  while (more && counts.size() < 10) {
+    grpc::ClientContext ctx;
+    v1::DestroyByUserRequest request;
+    request.set_namespace_("shop");
+    request.set_user_id("alice");
+    request.set_except_handle(keep.handle());
+    v1::DestroyByUserResponse response;
+    ASSERT_TRUE(stub_->DestroyByUser(&ctx, request, &response).ok());
+    counts.push_back(response.destroyed_count());
+    more = response.more();
+  }
+  EXPECT_EQ(counts, (std::vector<int>{2, 2}));
+  EXPECT_EQ(GetCode(keep.id()), grpc::StatusCode::OK);
+}
+
+TEST_F(SessionsServiceTest, StreamGet_OtherNamespace_PermissionDenied) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamGet(&ctx);
+  v1::BatchGetRequest good;
+  good.set_namespace_("shop");
+  good.add_ids(a.id());
+  ASSERT_TRUE(stream->Write(good));
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  v1::BatchGetRequest other = good;
+  other.set_namespace_("other");
+  stream->Write(other);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(SessionsServiceTest, StreamGet_IdlePastTheLimit_Ended) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamGet(&ctx);
+  v1::BatchGetRequest good;
+  good.set_namespace_("shop");
+  good.add_ids(a.id());
+  ASSERT_TRUE(stream->Write(good));
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  // The limit is 0 here: once the answer is written, the stream is idle.
+  std::atomic<bool> ended{false};
+  std::thread ender([this, &ended] {
+    for (int i = 0; i < 500 && !ended.load(); ++i) {
+      sessions_->EndIdleStreams();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  EXPECT_FALSE(stream->Read(&response));
+  ended.store(true);
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  ender.join();
 }
 
 }  // namespace

@@ -542,6 +542,16 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     // there now (it may have restarted), so it must answer again before it
     // is up; hearing from it retries the connection at once.
     if (absl::IsUnavailable(status)) MarkSuspect(node, status);
+    // The peer refuses this node: not in its membership, or a certificate
+    // it does not accept.
+    if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ||
+        absl::IsInvalidArgument(status)) {
+      ReportMembershipError(absl::StrCat(
+          "MEMBERSHIP MISMATCH: peer ", placement_.nodes()[node],
+          " refuses this node's heartbeats (", status.message(),
+          "); --peers, --replication_factor and the node certificates must "
+          "agree on every node"));
+    }
     return;
   }
   if (response.epoch() != epoch()) {
@@ -611,10 +621,13 @@ void Cluster::FlushLazy() {
 
 void Cluster::CheckPeerEpoch(const std::string& peer_id, uint64_t epoch) {
   if (epoch == placement_.epoch()) return;
-  std::string error = absl::StrCat(
+  ReportMembershipError(absl::StrCat(
       "MEMBERSHIP MISMATCH: peer ", peer_id, " runs membership epoch ", epoch,
       ", this node ", placement_.epoch(),
-      "; --peers and --replication_factor must be identical on every node");
+      "; --peers and --replication_factor must be identical on every node"));
+}
+
+void Cluster::ReportMembershipError(const std::string& error) {
   {
     absl::MutexLock lock(&membership_mu_);
     if (membership_error_ == error) return;

@@ -183,7 +183,8 @@ class Cluster {
 
   // Hints held for all peers.
   int64_t HintsQueued() const;
-  // Empty unless a peer runs another membership (--peers differs).
+  // Empty unless a peer runs another membership (--peers differs) or
+  // refuses this node.
   std::string membership_error() const;
   // A peer (heartbeat sender or receiver) runs membership `epoch`: if it is
   // not ours, logs MEMBERSHIP MISMATCH and records it.
@@ -191,6 +192,9 @@ class Cluster {
 
  private:
   struct PeerState;
+
+  // Logs and records a membership error (once per distinct message).
+  void ReportMembershipError(const std::string& error);
 
   Cluster(const ClusterOptions& options, PlacementMap placement, int self_index,
           PeerTransport* transport, HintStore* hints, Clock* steady);

@@ -86,8 +86,7 @@ class FakePeers::Transport final : public PeerTransport {
         node, "Heartbeat", std::move(request), std::move(done),
         [](Replica& r, const internal::HeartbeatRequest& q,
            internal::HeartbeatResponse* a) {
-          r.Heartbeat(q, a);
-          return absl::OkStatus();
+          return r.Heartbeat(q, a);
         });
   }
   void Digests(int node, internal::DigestsRequest request, int64_t,

@@ -8,17 +8,27 @@
 namespace sesh {
 
 GrpcPeerTransport::GrpcPeerTransport(
-    const std::vector<std::string>& addresses) {
+    const std::vector<std::string>& addresses,
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    const std::vector<std::string>& names) {
   PinCallbackCompletionQueue();
-  for (const std::string& address : addresses) {
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    const std::string& address = addresses[i];
     grpc::ChannelArguments args;
+    // The peer's certificate must name the node, whatever its address.
+    if (credentials != nullptr && i < names.size()) {
+      args.SetSslTargetNameOverride(names[i]);
+    }
     // Reconnect quickly after a peer restarts.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetMaxReceiveMessageSize(64 << 20);
     channels_.push_back(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args));
+        address,
+        credentials != nullptr ? credentials
+                               : grpc::InsecureChannelCredentials(),
+        args));
     stubs_.push_back(internal::Peer::NewStub(channels_.back()));
   }
 }

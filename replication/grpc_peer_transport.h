@@ -17,8 +17,13 @@ namespace sesh {
 // speaks the peer protocol over gRPC.
 class GrpcPeerTransport final : public PeerTransport {
  public:
-  // addresses[i]: host:port of node i (this node's own entry is unused).
-  explicit GrpcPeerTransport(const std::vector<std::string>& addresses);
+  // addresses[i]: host:port of node i's peer port (this node's own entry is
+  // unused). With `credentials` (mutual TLS, node/credentials.h), the
+  // certificate of node i must name names[i]; null: plaintext.
+  GrpcPeerTransport(const std::vector<std::string>& addresses,
+                    std::shared_ptr<grpc::ChannelCredentials> credentials =
+                        nullptr,
+                    const std::vector<std::string>& names = {});
 
   void Apply(int node, internal::ApplyRequest request, int64_t timeout_ms,
              Done<internal::ApplyResponse> done) override;

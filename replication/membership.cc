@@ -15,16 +15,19 @@ absl::StatusOr<std::vector<PeerSpec>> ParsePeers(absl::string_view spec) {
        absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> parts =
         absl::StrSplit(entry, absl::MaxSplits('=', 1));
-    if (parts.first.empty() || parts.second.empty() ||
-        parts.second.find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--peers entry '", entry, "' is not id=host:port"));
+    std::pair<std::string, std::string> ports =
+        absl::StrSplit(parts.second, absl::MaxSplits('/', 1));
+    const bool has_peer_port = parts.second.find('/') != std::string::npos;
+    if (parts.first.empty() || ports.first.find(':') == std::string::npos ||
+        (has_peer_port && ports.second.find(':') == std::string::npos)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--peers entry '", entry, "' is not id=host:port/host:port"));
     }
     if (!seen.insert(parts.first).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("--peers names node '", parts.first, "' twice"));
     }
-    peers.push_back({parts.first, parts.second});
+    peers.push_back({parts.first, ports.first, ports.second});
   }
   if (peers.empty()) return absl::InvalidArgumentError("--peers is empty");
   return peers;

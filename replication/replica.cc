@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "replication/placement.h"
@@ -16,7 +17,8 @@ absl::StatusOr<int> Replica::Sender(const std::string& from_node) const {
   const int from = cluster_->placement().IndexOf(from_node);
   if (from < 0 || from == cluster_->self_index()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("a call from '", from_node, "', not a peer of this node"));
+        absl::StrCat("a call from '", absl::CHexEscape(from_node.substr(0, 64)),
+                     "', not a peer of this node"));
   }
   return from;
 }
@@ -27,6 +29,9 @@ absl::Status Replica::Apply(const internal::ApplyRequest& request,
   absl::StatusOr<int> sender = Sender(request.from_node());
   if (!sender.ok()) return sender.status();
   const int from = *sender;
+  absl::Status checked = CheckApply(request, placement, cluster_->self_index(),
+                                    wall_->NowMs(), limits_);
+  if (!checked.ok()) return checked;
   absl::Status status = absl::OkStatus();
   for (const internal::SessionRecord& record : request.records()) {
     absl::StatusOr<internal::SessionRecord> merged = store_->Merge(record);
@@ -113,8 +118,10 @@ absl::Status Replica::Fetch(const internal::FetchRequest& request,
   return status;
 }
 
-void Replica::Heartbeat(const internal::HeartbeatRequest& request,
-                        internal::HeartbeatResponse* response) {
+absl::Status Replica::Heartbeat(const internal::HeartbeatRequest& request,
+                                internal::HeartbeatResponse* response) {
+  absl::StatusOr<int> sender = Sender(request.from_node());
+  if (!sender.ok()) return sender.status();
   cluster_->CheckPeerEpoch(request.from_node(), request.epoch());
   int64_t owed = cluster_->HintsFor(request.from_node());
   if (request.epoch() == cluster_->epoch()) {
@@ -124,6 +131,7 @@ void Replica::Heartbeat(const internal::HeartbeatRequest& request,
   response->set_epoch(cluster_->epoch());
   response->set_serving(cluster_->serving());
   response->set_hints_for_you(owed);
+  return absl::OkStatus();
 }
 
 absl::Status Replica::Digests(const internal::DigestsRequest& request,

@@ -5,6 +5,7 @@
 #include "replication/anti_entropy_link.h"
 #include "replication/clock.h"
 #include "replication/cluster.h"
+#include "replication/peer_checks.h"
 #include "replication/replica_store.h"
 #include "sesh/internal/peer.pb.h"
 
@@ -23,10 +24,17 @@ class Replica {
 
   // `cluster`, `store` and `wall` (expiry of digested records) outlive the
   // replica.
-  Replica(Cluster* cluster, ReplicaStore* store, Clock* wall)
-      : cluster_(cluster), store_(store), wall_(wall), local_(store) {}
+  Replica(Cluster* cluster, ReplicaStore* store, Clock* wall,
+          PeerLimits limits = PeerLimits())
+      : cluster_(cluster),
+        store_(store),
+        wall_(wall),
+        limits_(limits),
+        local_(store) {}
 
-  // Merges each record and touch. A record of a partition whose primary is
+  // Refuses the whole message if it breaks `limits` or names a partition
+  // this node does not replicate (replication/peer_checks.h); otherwise
+  // merges each record and touch. A record of a partition whose primary is
   // not the sender counts towards the write's durability only if this node
   // may vouch for it (Cluster::VouchFor); the others are listed in
   // response->unvouched_partitions. Errors: the first record's error
@@ -43,7 +51,9 @@ class Replica {
                      internal::FetchResponse* response);
   // Notes the sender's heartbeat (same membership only) and answers with
   // this node's state and the hints it holds for the sender.
-  void Heartbeat(const internal::HeartbeatRequest& request,
+  // INVALID_ARGUMENT, with nothing noted, from a sender outside the
+  // membership.
+  absl::Status Heartbeat(const internal::HeartbeatRequest& request,
                  internal::HeartbeatResponse* response);
 
   // Anti-entropy (replication/anti_entropy.h), for a sender that shares the
@@ -63,6 +73,7 @@ class Replica {
   Cluster* const cluster_;
   ReplicaStore* const store_;
   Clock* const wall_;
+  const PeerLimits limits_;
   StoreReplica local_;
 };
 

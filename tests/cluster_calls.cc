@@ -21,7 +21,7 @@ int64_t NowMs() {
 
 absl::StatusOr<std::optional<internal::SessionRecord>> ReadReplica(
     NodeProcess& node, const std::string& id) {
-  auto stub = internal::Peer::NewStub(node.channel());
+  auto stub = internal::Peer::NewStub(node.peer_channel());
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
   internal::ReadRequest request;
@@ -39,7 +39,7 @@ absl::StatusOr<std::optional<internal::SessionRecord>> ReadReplica(
 
 grpc::Status ApplyTo(NodeProcess& node, const std::string& from_node,
                      const internal::SessionRecord& record) {
-  auto stub = internal::Peer::NewStub(node.channel());
+  auto stub = internal::Peer::NewStub(node.peer_channel(from_node));
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
   internal::ApplyRequest request;

@@ -12,12 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "tests/test_credentials.h"
 
 namespace sesh {
 namespace testing {
@@ -65,10 +67,12 @@ std::string NewTempDir(const std::string& name) {
   return dir;
 }
 
-NodeProcess::NodeProcess(std::string node_id, int port, std::string data_dir,
+NodeProcess::NodeProcess(std::string node_id, int port, int peer_port,
+                         std::string data_dir,
                          std::vector<std::string> extra_flags)
     : node_id_(std::move(node_id)),
       port_(port),
+      peer_port_(peer_port),
       data_dir_(std::move(data_dir)),
       extra_flags_(std::move(extra_flags)) {}
 
@@ -82,17 +86,33 @@ std::string NodeProcess::address() const {
   return absl::StrCat("127.0.0.1:", port_);
 }
 
+std::string NodeProcess::peer_address() const {
+  return absl::StrCat("127.0.0.1:", peer_port_);
+}
+
+bool NodeProcess::insecure() const {
+  return std::find(extra_flags_.begin(), extra_flags_.end(), "--insecure") !=
+         extra_flags_.end();
+}
+
 absl::Status NodeProcess::Start(int timeout_ms) {
   const std::string port_file = data_dir_ + ".port";
   unlink(port_file.c_str());
-  channel_.reset();  // a channel to the previous process may hold a dead socket
+  // A channel to the previous process may hold a dead socket.
+  channel_.reset();
+  peer_channels_.clear();
   std::vector<std::string> args = {
       RunfilePath("node/sesh-node"),
       absl::StrCat("--node_id=", node_id_),
       absl::StrCat("--listen=", address()),
       absl::StrCat("--data_dir=", data_dir_),
       absl::StrCat("--port_file=", port_file),
+      absl::StrCat("--peer_listen=", peer_address()),
   };
+  if (!insecure()) {
+    std::vector<std::string> secure = SecureNodeFlags(node_id_);
+    args.insert(args.end(), secure.begin(), secure.end());
+  }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   const std::string log = data_dir_ + ".log";
   pid_t pid = fork();
@@ -185,14 +205,23 @@ int NodeProcess::Terminate() {
 
 std::shared_ptr<grpc::Channel> NodeProcess::channel() {
   if (channel_ == nullptr) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    channel_ = grpc::CreateCustomChannel(
-        address(), grpc::InsecureChannelCredentials(), args);
+    channel_ = insecure() ? ClientChannel(address(), "", /*tls=*/false)
+                          : ClientChannel(address(), Credentials().admin_token);
   }
   return channel_;
+}
+
+std::shared_ptr<grpc::Channel> NodeProcess::peer_channel(
+    const std::string& as_node) {
+  const std::string as = as_node.empty() ? node_id_ : as_node;
+  std::shared_ptr<grpc::Channel>& channel = peer_channels_[as];
+  if (channel == nullptr) {
+    channel = insecure()
+                  ? grpc::CreateChannel(peer_address(),
+                                        grpc::InsecureChannelCredentials())
+                  : PeerChannel(peer_address(), node_id_, as);
+  }
+  return channel;
 }
 
 std::unique_ptr<v1::Sessions::Stub> NodeProcess::SessionsStub() {
@@ -206,17 +235,20 @@ std::unique_ptr<v1::Cluster::Stub> NodeProcess::ClusterStub() {
 std::vector<std::unique_ptr<NodeProcess>> MakeCluster(
     int n, const std::string& dir, std::vector<std::string> extra_flags) {
   std::vector<int> ports;
+  std::vector<int> peer_ports;
   std::string peers;
   for (int i = 1; i <= n; ++i) {
     ports.push_back(PickFreePort());
+    peer_ports.push_back(PickFreePort());
     absl::StrAppend(&peers, i > 1 ? "," : "", "n", i, "=127.0.0.1:",
-                    ports.back());
+                    ports.back(), "/127.0.0.1:", peer_ports.back());
   }
   extra_flags.push_back(absl::StrCat("--peers=", peers));
   std::vector<std::unique_ptr<NodeProcess>> nodes;
   for (int i = 1; i <= n; ++i) {
     nodes.push_back(std::make_unique<NodeProcess>(
-        absl::StrCat("n", i), ports[i - 1], absl::StrCat(dir, "/n", i),
+        absl::StrCat("n", i), ports[i - 1], peer_ports[i - 1],
+        absl::StrCat(dir, "/n", i),
         extra_flags));
   }
   return nodes;

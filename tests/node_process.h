@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,12 +20,14 @@ namespace testing {
 int PickFreePort();
 
 // A real sesh-node child process for multi-process tests. The binary comes
-// from the test's runfiles (data dependency //node:sesh-node). Stops the
-// process (SIGKILL) on destruction if still running.
+// from the test's runfiles (data dependency //node:sesh-node). It serves
+// with the test credentials (tests/test_credentials.h) unless extra_flags
+// hold --insecure. Stops the process (SIGKILL) on destruction if still
+// running.
 class NodeProcess {
  public:
-  NodeProcess(std::string node_id, int port, std::string data_dir,
-              std::vector<std::string> extra_flags);
+  NodeProcess(std::string node_id, int port, int peer_port,
+              std::string data_dir, std::vector<std::string> extra_flags);
   ~NodeProcess();
 
   // Starts the process and waits until it serves (its port file appears),
@@ -41,24 +44,35 @@ class NodeProcess {
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
+  int peer_port() const { return peer_port_; }
   const std::string& id() const { return node_id_; }
   // The node's stderr.
   std::string log_path() const { return data_dir_ + ".log"; }
   std::string address() const;
+  std::string peer_address() const;
+  // The client port, with the admin token (every namespace).
   std::shared_ptr<grpc::Channel> channel();
+  // The peer port, as node `as_node` (its certificate); empty: this node's
+  // own id.
+  std::shared_ptr<grpc::Channel> peer_channel(const std::string& as_node = "");
   std::unique_ptr<v1::Sessions::Stub> SessionsStub();
   std::unique_ptr<v1::Cluster::Stub> ClusterStub();
 
  private:
+  bool insecure() const;
+
   const std::string node_id_;
   const int port_;
+  const int peer_port_;
   const std::string data_dir_;
   const std::vector<std::string> extra_flags_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> peer_channels_;
 };
 
-// N nodes "n1".."nN" on free loopback ports, with --peers naming them all,
+// N nodes "n1".."nN" (N <= 6) on free loopback ports (a client port and a
+// peer port each), with --peers naming them all,
 // each in its own data dir under `dir`. Not started.
 std::vector<std::unique_ptr<NodeProcess>> MakeCluster(
     int n, const std::string& dir, std::vector<std::string> extra_flags);

@@ -25,7 +25,7 @@ std::chrono::system_clock::time_point Deadline() {
 
 TEST(RestartTest, KillNine_ThenRestart_KeepsEveryAcknowledgedWrite) {
   const std::string dir = NewTempDir("restart");
-  NodeProcess node("n1", PickFreePort(), dir + "/data", {});
+  NodeProcess node("n1", PickFreePort(), PickFreePort(), dir + "/data", {});
   ASSERT_TRUE(node.Start().ok());
   auto stub = node.SessionsStub();
 
@@ -94,7 +94,7 @@ TEST(RestartTest, KillNine_ThenRestart_KeepsEveryAcknowledgedWrite) {
 
 TEST(RestartTest, SigTerm_DrainsAndExitsCleanly_DataKept) {
   const std::string dir = NewTempDir("sigterm");
-  NodeProcess node("n1", PickFreePort(), dir + "/data", {});
+  NodeProcess node("n1", PickFreePort(), PickFreePort(), dir + "/data", {});
   ASSERT_TRUE(node.Start().ok());
   auto stub = node.SessionsStub();
   grpc::ClientContext ctx;

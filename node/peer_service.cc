@@ -5,9 +5,9 @@
 namespace sesh {
 
 grpc::Status PeerService::Admit(grpc::CallbackServerContext* ctx,
-                                const std::string& sender) const {
-  grpc::Status admitted =
-      sender.empty() ? auth_->ForAny(*ctx) : auth_->ForSender(*ctx, sender);
+                                const std::string* sender) const {
+  grpc::Status admitted = sender == nullptr ? auth_->ForAny(*ctx)
+                                            : auth_->ForSender(*ctx, *sender);
   if (!admitted.ok()) return admitted;
   if (cluster_->isolated()) {  // fault injection: an isolated node answers no peer
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -17,7 +17,7 @@ grpc::Status PeerService::Admit(grpc::CallbackServerContext* ctx,
 }
 
 grpc::ServerUnaryReactor* PeerService::OnPool(
-    grpc::CallbackServerContext* ctx, const std::string& sender,
+    grpc::CallbackServerContext* ctx, const std::string* sender,
     std::function<absl::Status()> fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   grpc::Status admitted = Admit(ctx, sender);
@@ -37,7 +37,7 @@ grpc::ServerUnaryReactor* PeerService::OnPool(
 grpc::ServerUnaryReactor* PeerService::Apply(
     grpc::CallbackServerContext* ctx, const internal::ApplyRequest* request,
     internal::ApplyResponse* response) {
-  return OnPool(ctx, request->from_node(), [this, request, response] {
+  return OnPool(ctx, &request->from_node(), [this, request, response] {
     return replica_->Apply(*request, response);
   });
 }
@@ -45,7 +45,7 @@ grpc::ServerUnaryReactor* PeerService::Apply(
 grpc::ServerUnaryReactor* PeerService::Read(
     grpc::CallbackServerContext* ctx, const internal::ReadRequest* request,
     internal::ReadResponse* response) {
-  return OnPool(ctx, "", [this, request, response] {
+  return OnPool(ctx, nullptr, [this, request, response] {
     return replica_->Read(*request, response);
   });
 }
@@ -53,7 +53,7 @@ grpc::ServerUnaryReactor* PeerService::Read(
 grpc::ServerUnaryReactor* PeerService::Fetch(
     grpc::CallbackServerContext* ctx, const internal::FetchRequest* request,
     internal::FetchResponse* response) {
-  return OnPool(ctx, request->for_node(), [this, request, response] {
+  return OnPool(ctx, &request->for_node(), [this, request, response] {
     return replica_->Fetch(*request, response);
   });
 }
@@ -61,7 +61,7 @@ grpc::ServerUnaryReactor* PeerService::Fetch(
 grpc::ServerUnaryReactor* PeerService::Digests(
     grpc::CallbackServerContext* ctx, const internal::DigestsRequest* request,
     internal::DigestsResponse* response) {
-  return OnPool(ctx, request->from_node(), [this, request, response] {
+  return OnPool(ctx, &request->from_node(), [this, request, response] {
     return replica_->Digests(*request, response);
   });
 }
@@ -70,7 +70,7 @@ grpc::ServerUnaryReactor* PeerService::PartitionRecords(
     grpc::CallbackServerContext* ctx,
     const internal::PartitionRecordsRequest* request,
     internal::PartitionRecordsResponse* response) {
-  return OnPool(ctx, request->from_node(), [this, request, response] {
+  return OnPool(ctx, &request->from_node(), [this, request, response] {
     return replica_->PartitionRecords(*request, response);
   });
 }
@@ -78,14 +78,14 @@ grpc::ServerUnaryReactor* PeerService::PartitionRecords(
 grpc::ServerUnaryReactor* PeerService::Repair(
     grpc::CallbackServerContext* ctx, const internal::RepairRequest* request,
     internal::RepairResponse* /*response*/) {
-  return OnPool(ctx, request->from_node(), [this, request] { return replica_->Repair(*request); });
+  return OnPool(ctx, &request->from_node(), [this, request] { return replica_->Repair(*request); });
 }
 
 grpc::ServerUnaryReactor* PeerService::Heartbeat(
     grpc::CallbackServerContext* ctx, const internal::HeartbeatRequest* request,
     internal::HeartbeatResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  grpc::Status admitted = Admit(ctx, request->from_node());
+  grpc::Status admitted = Admit(ctx, &request->from_node());
   if (!admitted.ok()) {
     reactor->Finish(admitted);
     return reactor;

@@ -51,14 +51,14 @@ class PeerService final : public internal::Peer::CallbackService {
 
  private:
   // Finishes the call with fn()'s status, run on the pool, if the caller
-  // is the node `sender` (empty: any member).
+  // is the node `sender` (null: any member).
   grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* ctx,
-                                   const std::string& sender,
+                                   const std::string* sender,
                                    std::function<absl::Status()> fn);
-  // OK if the call may go on: a member's certificate naming `sender`, and
-  // this node not isolated by fault injection.
+  // OK if the call may go on: a member's certificate naming `sender` (null:
+  // any member), and this node not isolated by fault injection.
   grpc::Status Admit(grpc::CallbackServerContext* ctx,
-                     const std::string& sender) const;
+                     const std::string* sender) const;
 
   Replica* const replica_;
   Cluster* const cluster_;

@@ -105,12 +105,19 @@ std::vector<std::string> SecureNodeFlags(const std::string& node_id) {
 
 std::shared_ptr<grpc::Channel> ClientChannel(const std::string& address,
                                              const std::string& token,
-                                             bool tls) {
+                                             bool tls,
+                                             const std::string& client_cert) {
   std::shared_ptr<grpc::ChannelCredentials> credentials =
       grpc::InsecureChannelCredentials();
   if (tls) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = Credentials().ca_pem;
+    if (!client_cert.empty()) {
+      options.pem_cert_chain =
+          ReadFileOrEmpty(Credentials().CertFile(client_cert));
+      options.pem_private_key =
+          ReadFileOrEmpty(Credentials().KeyFile(client_cert));
+    }
     credentials = grpc::SslCredentials(options);
   }
   std::vector<std::unique_ptr<

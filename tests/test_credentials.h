@@ -33,10 +33,11 @@ std::vector<std::string> SecureNodeFlags(const std::string& node_id);
 
 // A channel to a node's client port: TLS checked against the test CA,
 // `token` (if not empty) sent as `authorization: Bearer` on every call.
-// tls false: plaintext.
-std::shared_ptr<grpc::Channel> ClientChannel(const std::string& address,
-                                             const std::string& token,
-                                             bool tls = true);
+// tls false: plaintext. client_cert: the name of a certificate of the test
+// CA to present (e.g. "client"), none if empty.
+std::shared_ptr<grpc::Channel> ClientChannel(
+    const std::string& address, const std::string& token, bool tls = true,
+    const std::string& client_cert = "");
 
 // A channel to node `target`'s peer port, presenting the certificate of
 // node `as_node` (any member, or "client" for a non-node certificate).

@@ -3,6 +3,7 @@
 // percentiles per operation.
 //
 //   sesh-load --target=sesh --addr=127.0.0.1:7801,127.0.0.1:7802
+//       --tls_ca=certs/ca.pem --token_file=certs/token.bench
 //       --keys=100000 --concurrency=64 --duration_s=10 --json_out=out.json
 //   sesh-load --target=redis --addr=127.0.0.1:6390 --mix=get_touch:100
 //       --rates=10000,20000,30000 --json_out=sweep.json
@@ -164,6 +165,23 @@ ABSL_FLAG(int64_t, sesh_max_batch_wait_us, 1000,
 ABSL_FLAG(int, sesh_batches_in_flight, 1,
           "sesh::ClientOptions::max_batches_in_flight_per_node. Default 1 "
           "(the client's default).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "Sesh: PEM file of the CA that signed the nodes' certificates; "
+          "required unless --insecure. Default none.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Sesh: PEM file of a client certificate, for nodes run with "
+          "--tls_client_ca; with --tls_key. Default none.");
+ABSL_FLAG(std::string, tls_key, "",
+          "Sesh: PEM file of the private key of --tls_cert. Default none.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Sesh: name to check in every node's certificate instead of the "
+          "host of its address. Default none (the host).");
+ABSL_FLAG(std::string, token_file, "",
+          "Sesh: file whose first line is the token of "
+          "--session_namespace, sent with every call. Default none.");
+ABSL_FLAG(bool, insecure, false,
+          "Sesh: plaintext, for nodes run with --insecure; excludes --tls_*. "
+          "Default false.");
 ABSL_FLAG(std::string, server_pids, "",
           "Comma-separated PIDs of local server processes (sesh-node, "
           "redis-server) whose CPU time is sampled over each measured window "
@@ -838,7 +856,19 @@ class SeshTarget : public Target {
     options.stream_gets = absl::GetFlag(FLAGS_sesh_stream_gets);
     options.max_batches_in_flight_per_node =
         absl::GetFlag(FLAGS_sesh_batches_in_flight);
-    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+    options.insecure = absl::GetFlag(FLAGS_insecure);
+    options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+    if (!options.insecure && absl::GetFlag(FLAGS_tls_ca).empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_ca=FILE is required (or --insecure, for nodes run with "
+          "--insecure)");
+    }
+    absl::StatusOr<ClientOptions> loaded = LoadTlsFiles(
+        std::move(options), absl::GetFlag(FLAGS_tls_ca),
+        absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+        absl::GetFlag(FLAGS_token_file));
+    if (!loaded.ok()) return loaded.status();
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*loaded);
     if (!client.ok()) return client.status();
     return std::unique_ptr<SeshTarget>(
         new SeshTarget(*std::move(client), value_bytes, concurrency));

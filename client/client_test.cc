@@ -5,9 +5,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,7 +22,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -69,17 +77,24 @@ class FakeCluster {
 };
 
 // One fake node: counts calls, can fail, park (never answer until released)
-// or report ids as missing. Sessions it returns carry the requested id.
+// or report ids as missing. Sessions it returns carry the requested id. It
+// records the `authorization` metadata of every call, and serves ListByUser
+// and DestroyByUser from counters (see the knobs).
 class FakeNode {
  public:
-  FakeNode(std::string id, FakeCluster* cluster)
+  // `credentials` null: plaintext.
+  FakeNode(std::string id, FakeCluster* cluster,
+           std::shared_ptr<grpc::ServerCredentials> credentials = nullptr)
       : id_(std::move(id)),
         cluster_(cluster),
         sessions_(this),
         cluster_service_(this) {
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("localhost:0", grpc::InsecureServerCredentials(),
+    builder.AddListeningPort("localhost:0",
+                             credentials != nullptr
+                                 ? credentials
+                                 : grpc::InsecureServerCredentials(),
                              &port);
     builder.RegisterService(&sessions_);
     builder.RegisterService(&cluster_service_);
@@ -124,12 +139,49 @@ class FakeNode {
     absl::MutexLock lock(&mu_);
     return batch_sizes_;
   }
+  // The `authorization` metadata ("" when absent) of every unary call
+  // (Topology and NodeStats included) and of every StreamGet call.
+  std::vector<std::string> unary_authorizations() {
+    absl::MutexLock lock(&mu_);
+    return unary_authorizations_;
+  }
+  std::vector<std::string> stream_authorizations() {
+    absl::MutexLock lock(&mu_);
+    return stream_authorizations_;
+  }
+  std::vector<v1::ListByUserRequest> list_requests() {
+    absl::MutexLock lock(&mu_);
+    return list_requests_;
+  }
+  std::vector<v1::DestroyRequest> destroy_requests() {
+    absl::MutexLock lock(&mu_);
+    return destroy_requests_;
+  }
+  std::vector<v1::DestroyByUserRequest> destroy_by_user_requests() {
+    absl::MutexLock lock(&mu_);
+    return destroy_by_user_requests_;
+  }
 
   // Knobs.
   std::atomic<int> fail_next_unavailable{0};  // next N Sessions calls
   std::atomic<bool> park{false};              // Get, BatchGet, StreamGet
   // StreamGet answers UNIMPLEMENTED, as a node older than it does.
   std::atomic<bool> no_streams{false};
+  // Topology answers UNAUTHENTICATED, as a node that does not know the token.
+  std::atomic<bool> refuse_token{false};
+  // ListByUser lists list_total sessions (handles "h0", "h1", ...),
+  // list_page_size a page; with list_endless every page says more follow.
+  std::atomic<int> list_total{0};
+  std::atomic<int> list_page_size{2};
+  std::atomic<bool> list_endless{false};
+  // DestroyByUser destroys up to destroy_per_call of destroy_remaining
+  // sessions per call; with destroy_endless it always reports more.
+  std::atomic<int> destroy_remaining{0};
+  std::atomic<int> destroy_per_call{3};
+  std::atomic<bool> destroy_endless{false};
+  // Non-zero: the DestroyByUser call of this number (from 1) fails with
+  // UNAVAILABLE.
+  std::atomic<int> destroy_fail_call{0};
 
   // Counters.
   std::atomic<int> gets{0};
@@ -217,6 +269,10 @@ class FakeNode {
         return v1::Sessions::CallbackService::StreamGet(ctx);
       }
       node_->streams++;
+      {
+        absl::MutexLock lock(&node_->mu_);
+        node_->stream_authorizations_.push_back(AuthorizationOf(ctx));
+      }
       ctx->AddTrailingMetadata("x-sesh-epoch",
                                absl::StrCat(node_->cluster_->epoch()));
       return new GetStream(node_);
@@ -283,6 +339,79 @@ class FakeNode {
       return reactor;
     }
 
+    grpc::ServerUnaryReactor* Destroy(grpc::CallbackServerContext* ctx,
+                                      const v1::DestroyRequest* req,
+                                      v1::DestroyResponse* resp) override {
+      {
+        absl::MutexLock lock(&node_->mu_);
+        node_->destroy_requests_.push_back(*req);
+      }
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+    // Pages of list_total sessions; the page token is the index of the
+    // page's first session.
+    grpc::ServerUnaryReactor* ListByUser(
+        grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* req,
+        v1::ListByUserResponse* resp) override {
+      {
+        absl::MutexLock lock(&node_->mu_);
+        node_->list_requests_.push_back(*req);
+      }
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure()) return Fail(reactor);
+      int first = 0;
+      if (!req->page_token().empty() &&
+          !absl::SimpleAtoi(req->page_token(), &first)) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token"));
+        return reactor;
+      }
+      const int total = node_->list_total.load();
+      const int end = std::min(total, first + node_->list_page_size.load());
+      for (int i = first; i < end; ++i) {
+        v1::Session* s = resp->add_sessions();
+        s->set_handle(absl::StrCat("h", i));
+        s->set_namespace_(req->namespace_());
+        s->set_user_id(req->user_id());
+        s->set_created_at_ms(i);
+        for (const std::string& name : req->attributes()) {
+          (*s->mutable_attributes())[name] = absl::StrCat(name, "-", i);
+        }
+      }
+      if (end < total || node_->list_endless.load()) {
+        resp->set_next_page_token(absl::StrCat(end));
+      }
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+    grpc::ServerUnaryReactor* DestroyByUser(
+        grpc::CallbackServerContext* ctx, const v1::DestroyByUserRequest* req,
+        v1::DestroyByUserResponse* resp) override {
+      int call;
+      {
+        absl::MutexLock lock(&node_->mu_);
+        node_->destroy_by_user_requests_.push_back(*req);
+        call = static_cast<int>(node_->destroy_by_user_requests_.size());
+      }
+      grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->TakeFailure() || call == node_->destroy_fail_call.load()) {
+        return Fail(reactor);
+      }
+      const int n = std::min(node_->destroy_remaining.load(),
+                             node_->destroy_per_call.load());
+      node_->destroy_remaining -= n;
+      resp->set_destroyed_count(n);
+      resp->set_more(node_->destroy_remaining.load() > 0 ||
+                     node_->destroy_endless.load());
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
    private:
     static grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "injected"));
@@ -301,6 +430,11 @@ class FakeNode {
                                        v1::TopologyResponse* resp) override {
       node_->topologies++;
       grpc::ServerUnaryReactor* reactor = node_->Begin(ctx);
+      if (node_->refuse_token.load()) {
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown token"));
+        return reactor;
+      }
       *resp = node_->cluster_->Topology(node_->id_);
       reactor->Finish(grpc::Status::OK);
       return reactor;
@@ -321,8 +455,18 @@ class FakeNode {
     FakeNode* const node_;
   };
 
+  static std::string AuthorizationOf(const grpc::CallbackServerContext* ctx) {
+    auto it = ctx->client_metadata().find("authorization");
+    if (it == ctx->client_metadata().end()) return "";
+    return std::string(it->second.data(), it->second.size());
+  }
+
   // Every answer carries the epoch, as real nodes' do.
   grpc::ServerUnaryReactor* Begin(grpc::CallbackServerContext* ctx) {
+    {
+      absl::MutexLock lock(&mu_);
+      unary_authorizations_.push_back(AuthorizationOf(ctx));
+    }
     ctx->AddTrailingMetadata("x-sesh-epoch", absl::StrCat(cluster_->epoch()));
     return ctx->DefaultReactor();
   }
@@ -382,6 +526,12 @@ class FakeNode {
   std::vector<grpc::ServerUnaryReactor*> parked_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> unary_authorizations_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> stream_authorizations_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::ListByUserRequest> list_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::DestroyRequest> destroy_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::DestroyByUserRequest> destroy_by_user_requests_
+      ABSL_GUARDED_BY(mu_);
 };
 
 void FakeCluster::SetMembers(const std::vector<FakeNode*>& members) {
@@ -403,14 +553,17 @@ void FakeCluster::SetMembers(const std::vector<FakeNode*>& members) {
       MembershipEpoch(ids, std::min(rf_, static_cast<int>(members.size())));
 }
 
-// `n` fake nodes "n1".."n<n>", all members.
+// `n` fake nodes "n1".."n<n>", all members, serving with `credentials`
+// (null: plaintext).
 class TestCluster {
  public:
-  TestCluster(int n, int replication_factor) : cluster_(replication_factor) {
+  TestCluster(int n, int replication_factor,
+              std::shared_ptr<grpc::ServerCredentials> credentials = nullptr)
+      : cluster_(replication_factor) {
     std::vector<FakeNode*> members;
     for (int i = 1; i <= n; ++i) {
-      nodes_.push_back(
-          std::make_unique<FakeNode>(absl::StrCat("n", i), &cluster_));
+      nodes_.push_back(std::make_unique<FakeNode>(absl::StrCat("n", i),
+                                                  &cluster_, credentials));
       members.push_back(nodes_.back().get());
     }
     cluster_.SetMembers(members);
@@ -423,6 +576,7 @@ class TestCluster {
   // Tests of the unary calls; the StreamGet tests turn stream_gets on.
   ClientOptions Options() {
     ClientOptions options;
+    options.insecure = true;
     for (const auto& n : nodes_) options.seeds.push_back(n->address());
     options.stream_gets = false;
     return options;
@@ -485,6 +639,7 @@ TEST(ClientTest, Connect_NoSeedAnswers_Unavailable) {
     address = gone.address();
   }
   ClientOptions options;
+  options.insecure = true;
   options.seeds = {address};
   options.deadline = absl::Milliseconds(500);
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
@@ -604,6 +759,7 @@ TEST(ClientTest, Update_UnavailableOnce_NotRetried) {
 TEST(ClientTest, Update_PrimaryUnreachable_SentOnceToNextReplica) {
   TestCluster tc(2, 2);
   ClientOptions options;
+  options.insecure = true;
   options.seeds = {tc.node(1).address()};
   std::unique_ptr<Client> client = tc.Connect(options);
   ASSERT_NE(client, nullptr);
@@ -622,6 +778,7 @@ TEST(ClientTest, Update_PrimaryUnreachable_SentOnceToNextReplica) {
 TEST(ClientTest, Get_PrimaryUnreachable_ServedByNextReplica) {
   TestCluster tc(2, 2);
   ClientOptions options;
+  options.insecure = true;
   options.seeds = {tc.node(1).address()};
   std::unique_ptr<Client> client = tc.Connect(options);
   ASSERT_NE(client, nullptr);
@@ -638,6 +795,7 @@ TEST(ClientTest, Get_EpochChanged_RefetchesTopologyAndRoutesByNewMap) {
   TestCluster tc(3, 1);
   tc.cluster().SetMembers({&tc.node(0), &tc.node(1)});
   ClientOptions options;
+  options.insecure = true;
   options.seeds = {tc.node(0).address()};
   std::unique_ptr<Client> client = tc.Connect(options);
   ASSERT_NE(client, nullptr);
@@ -1027,6 +1185,547 @@ TEST(ClientTest, Touch_Owner_ReturnsExpiresAt) {
   absl::StatusOr<int64_t> expires = client->Touch(kNs, TestId(3));
   ASSERT_TRUE(expires.ok()) << expires.status();
   EXPECT_EQ(*expires, 1234);
+}
+
+// --- Token -----------------------------------------------------------------
+
+constexpr char kToken[] = "tok-3k9_Zq";
+constexpr char kBearer[] = "Bearer tok-3k9_Zq";
+
+TEST(ClientTest, Token_Set_EveryUnaryCallCarriesBearer) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.token = kToken;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_TRUE(client->Create(kNs, CreateOptions{"u", {}, 1000}).ok());
+  ASSERT_TRUE(client->Get(kNs, TestId(1)).ok());
+  ASSERT_TRUE(client->Touch(kNs, TestId(1)).ok());
+  ASSERT_TRUE(client->Destroy(kNs, TestId(1)).ok());
+  ASSERT_TRUE(client->ListByUser(kNs, "u").ok());
+  ASSERT_TRUE(client->DestroyByUser(kNs, "u").ok());
+  ASSERT_TRUE(client->DestroyByHandle(kNs, "u", "h0").ok());
+  ASSERT_TRUE(client->Topology().ok());
+  ASSERT_TRUE(client->NodeStats("n1").ok());
+
+  // The bootstrap Topology, then the nine calls above.
+  EXPECT_EQ(tc.node(0).unary_authorizations(),
+            std::vector<std::string>(10, kBearer));
+  EXPECT_EQ(tc.node(0).gets.load(), 1);
+}
+
+TEST(ClientTest, Token_Set_StreamGetCarriesBearer) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.stream_gets = true;
+  options.token = kToken;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_TRUE(client->Get(kNs, TestId(1)).ok());
+  ASSERT_TRUE(client->Get(kNs, TestId(2)).ok());
+
+  EXPECT_EQ(tc.node(0).streams.load(), 1);
+  EXPECT_EQ(tc.node(0).stream_messages.load(), 2);
+  EXPECT_EQ(tc.node(0).stream_authorizations(),
+            std::vector<std::string>{kBearer});
+  EXPECT_EQ(tc.node(0).gets.load(), 0);
+}
+
+TEST(ClientTest, Token_Empty_NoAuthorizationMetadata) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.stream_gets = true;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+
+  ASSERT_TRUE(client->Get(kNs, TestId(1)).ok());
+
+  EXPECT_EQ(tc.node(0).unary_authorizations(), std::vector<std::string>{""});
+  EXPECT_EQ(tc.node(0).stream_authorizations(), std::vector<std::string>{""});
+}
+
+TEST(ClientTest, Connect_TokenNotVisibleAscii_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  for (const char* token : {"tok en", "token\n", "tok\x7f", "t\xc3\xa9"}) {
+    ClientOptions options = tc.Options();
+    options.token = token;
+    EXPECT_EQ(Client::Connect(options).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << absl::CHexEscape(token);
+  }
+  EXPECT_EQ(tc.node(0).topologies.load(), 0);
+}
+
+TEST(ClientTest, Connect_SeedRefusesToken_Unauthenticated) {
+  TestCluster tc(2, 1);
+  tc.node(0).refuse_token = true;
+  tc.node(1).refuse_token = true;
+  ClientOptions options = tc.Options();
+  options.token = kToken;
+
+  EXPECT_EQ(Client::Connect(options).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(tc.node(0).topologies.load(), 1);
+  EXPECT_EQ(tc.node(1).topologies.load(), 1);
+}
+
+// --- TLS options
+// --------------------------------------------------------------
+
+TEST(ClientTest, Connect_NeitherTlsCaNorInsecure_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.insecure = false;
+
+  EXPECT_EQ(Client::Connect(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(tc.node(0).topologies.load(), 0);
+}
+
+TEST(ClientTest, Connect_InconsistentTlsOptions_InvalidArgument) {
+  constexpr char kPem[] = "-----BEGIN CERTIFICATE-----\nAA==\n";
+  ClientOptions base;
+  base.seeds = {"localhost:1"};
+  base.tls_ca_pem = kPem;
+
+  ClientOptions insecure_with_ca = base;
+  insecure_with_ca.insecure = true;
+  ClientOptions insecure_with_name;
+  insecure_with_name.seeds = base.seeds;
+  insecure_with_name.insecure = true;
+  insecure_with_name.tls_server_name = "n1";
+  ClientOptions cert_without_key = base;
+  cert_without_key.tls_cert_pem = kPem;
+  ClientOptions key_without_cert = base;
+  key_without_cert.tls_key_pem = kPem;
+  ClientOptions ca_file_name = base;
+  ca_file_name.tls_ca_pem = "/etc/sesh/ca.pem";
+
+  for (const ClientOptions* options :
+       {&insecure_with_ca, &insecure_with_name, &cert_without_key,
+        &key_without_cert, &ca_file_name}) {
+    EXPECT_EQ(Client::Connect(*options).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+// --- LoadTlsFiles
+// ---------------------------------------------------------------
+
+std::string WriteTestFile(const std::string& name, const std::string& text) {
+  const std::string path = testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  return path;
+}
+
+std::string ReadTestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(LoadTlsFilesTest, AllFiles_ReadIntoOptionsTokenFirstLineTrimmed) {
+  const std::string ca = WriteTestFile("l1-ca.pem", "-----BEGIN CA-----\n");
+  const std::string cert =
+      WriteTestFile("l1-cert.pem", "-----BEGIN CERT-----\n");
+  const std::string key = WriteTestFile("l1-key.pem", "-----BEGIN KEY-----\n");
+  const std::string token =
+      WriteTestFile("l1-token", " \tabc-DEF_123 \r\nsecond line\n");
+  ClientOptions base;
+  base.seeds = {"localhost:1"};
+
+  absl::StatusOr<ClientOptions> options =
+      LoadTlsFiles(base, ca, cert, key, token);
+
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->seeds, base.seeds);
+  EXPECT_EQ(options->tls_ca_pem, "-----BEGIN CA-----\n");
+  EXPECT_EQ(options->tls_cert_pem, "-----BEGIN CERT-----\n");
+  EXPECT_EQ(options->tls_key_pem, "-----BEGIN KEY-----\n");
+  EXPECT_EQ(options->token, "abc-DEF_123");
+}
+
+TEST(LoadTlsFilesTest, EmptyNames_FieldsKept) {
+  ClientOptions base;
+  base.tls_ca_pem = "ca";
+  base.token = "t";
+
+  absl::StatusOr<ClientOptions> options = LoadTlsFiles(base, "", "", "", "");
+
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->tls_ca_pem, "ca");
+  EXPECT_EQ(options->token, "t");
+}
+
+TEST(LoadTlsFilesTest, BadFiles_InvalidArgument) {
+  const std::string missing = testing::TempDir() + "l2-missing";
+  const std::string not_pem = WriteTestFile("l2-notpem", "just text\n");
+  const std::string empty_token = WriteTestFile("l2-token", "  \nsecond\n");
+  const std::string pem = WriteTestFile("l2-ca.pem", "-----BEGIN CA-----\n");
+  for (const auto& files :
+       std::vector<std::vector<std::string>>{{missing, "", "", ""},
+                                             {not_pem, "", "", ""},
+                                             {pem, not_pem, pem, ""},
+                                             {pem, pem, not_pem, ""},
+                                             {pem, "", "", missing},
+                                             {pem, "", "", empty_token}}) {
+    absl::StatusOr<ClientOptions> options =
+        LoadTlsFiles(ClientOptions(), files[0], files[1], files[2], files[3]);
+    EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument)
+        << absl::StrJoin(files, " ");
+  }
+}
+
+// --- TLS
+// ----------------------------------------------------------------------
+
+// Throw-away credentials from tools/gen_certs.sh (nodes n1 and n2), made once
+// per directory name under the test's temporary directory.
+std::string CertsDir(const std::string& name) {
+  static absl::Mutex mu;
+  static std::set<std::string>* made = new std::set<std::string>();
+  const std::string dir = testing::TempDir() + name;
+  absl::MutexLock lock(&mu);
+  if (made->insert(name).second) {
+    const char* srcdir = std::getenv("TEST_SRCDIR");
+    const char* workspace = std::getenv("TEST_WORKSPACE");
+    EXPECT_TRUE(srcdir != nullptr && workspace != nullptr);
+    const std::string command =
+        absl::StrCat("bash '", srcdir, "/", workspace, "/tools/gen_certs.sh' '",
+                     dir, "' n1 n2");
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  return dir;
+}
+
+// A node's port: TLS with n1's certificate; with `client_ca`, it requires a
+// client certificate signed by it.
+std::shared_ptr<grpc::ServerCredentials> NodeTls(const std::string& dir,
+                                                 bool require_client_cert) {
+  grpc::SslServerCredentialsOptions options(
+      require_client_cert
+          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (require_client_cert)
+    options.pem_root_certs = ReadTestFile(dir + "/ca.pem");
+  options.pem_key_cert_pairs.push_back(
+      {ReadTestFile(dir + "/n1.key"), ReadTestFile(dir + "/n1.pem")});
+  return grpc::SslServerCredentials(options);
+}
+
+// tc's options for TLS, trusting the CA of `dir`, with its test token.
+ClientOptions TlsOptions(TestCluster& tc, const std::string& dir) {
+  ClientOptions options = tc.Options();
+  options.insecure = false;
+  options.deadline = absl::Seconds(1);
+  absl::StatusOr<ClientOptions> loaded =
+      LoadTlsFiles(options, dir + "/ca.pem", "", "", dir + "/token.test");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? *std::move(loaded) : options;
+}
+
+TEST(ClientTlsTest, ClientTrustsNodeCa_UnaryAndStreamCallsSucceed) {
+  const std::string dir = CertsDir("tls");
+  TestCluster tc(1, 1, NodeTls(dir, /*require_client_cert=*/false));
+  ClientOptions options = TlsOptions(tc, dir);
+  const std::string bearer = "Bearer " + ReadTestFile(dir + "/token.test");
+
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<SessionData> unary = client->Get(kNs, TestId(1));
+  options.stream_gets = true;
+  std::unique_ptr<Client> streaming = tc.Connect(options);
+  ASSERT_NE(streaming, nullptr);
+  absl::StatusOr<SessionData> streamed = streaming->Get(kNs, TestId(2));
+
+  ASSERT_TRUE(unary.ok()) << unary.status();
+  EXPECT_EQ(unary->id, TestId(1));
+  ASSERT_TRUE(streamed.ok()) << streamed.status();
+  EXPECT_EQ(streamed->id, TestId(2));
+  EXPECT_EQ(tc.node(0).gets.load(), 1);
+  EXPECT_EQ(tc.node(0).stream_messages.load(), 1);
+  EXPECT_EQ(tc.node(0).unary_authorizations(),
+            std::vector<std::string>(3, bearer));
+  EXPECT_EQ(tc.node(0).stream_authorizations(),
+            std::vector<std::string>{bearer});
+}
+
+TEST(ClientTlsTest, InsecureClient_Unavailable) {
+  const std::string dir = CertsDir("tls");
+  TestCluster tc(1, 1, NodeTls(dir, /*require_client_cert=*/false));
+  ClientOptions options = tc.Options();
+  options.deadline = absl::Seconds(1);
+
+  EXPECT_EQ(Client::Connect(options).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).topologies.load(), 0);
+}
+
+TEST(ClientTlsTest, NodeOfAnotherCa_Unavailable) {
+  const std::string dir = CertsDir("tls");
+  TestCluster tc(1, 1, NodeTls(dir, /*require_client_cert=*/false));
+  ClientOptions options = TlsOptions(tc, CertsDir("tls-other"));
+
+  EXPECT_EQ(Client::Connect(options).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).topologies.load(), 0);
+}
+
+TEST(ClientTlsTest, ServerName_CheckedInsteadOfHost) {
+  const std::string dir = CertsDir("tls");
+  TestCluster tc(1, 1, NodeTls(dir, /*require_client_cert=*/false));
+  ClientOptions named_n1 = TlsOptions(tc, dir);
+  named_n1.tls_server_name = "n1";  // a name in n1's certificate
+  ClientOptions named_n2 = TlsOptions(tc, dir);
+  named_n2.tls_server_name = "n2";  // not in it
+
+  std::unique_ptr<Client> client = tc.Connect(named_n1);
+  ASSERT_NE(client, nullptr);
+  EXPECT_TRUE(client->Get(kNs, TestId(1)).ok());
+  EXPECT_EQ(Client::Connect(named_n2).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).topologies.load(), 1);
+}
+
+TEST(ClientTlsTest, NodeRequiresClientCert_OnlyClientWithCertConnects) {
+  const std::string dir = CertsDir("tls");
+  TestCluster tc(1, 1, NodeTls(dir, /*require_client_cert=*/true));
+  ClientOptions without = TlsOptions(tc, dir);
+  absl::StatusOr<ClientOptions> with =
+      LoadTlsFiles(without, "", dir + "/client.pem", dir + "/client.key", "");
+  ASSERT_TRUE(with.ok()) << with.status();
+
+  EXPECT_EQ(Client::Connect(without).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).topologies.load(), 0);
+  std::unique_ptr<Client> client = tc.Connect(*with);
+  ASSERT_NE(client, nullptr);
+  EXPECT_TRUE(client->Get(kNs, TestId(1)).ok());
+  EXPECT_EQ(tc.node(0).topologies.load(), 1);
+}
+
+// --- Pages and rounds
+// ---------------------------------------------------------
+
+TEST(ClientTest, ListByUser_FiveSessionsInPagesOfTwo_FollowsEveryPage) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).list_total = 5;
+  tc.node(0).list_page_size = 2;
+
+  absl::StatusOr<std::vector<SessionData>> sessions =
+      client->ListByUser(kNs, "alice");
+
+  ASSERT_TRUE(sessions.ok()) << sessions.status();
+  ASSERT_EQ(sessions->size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    const SessionData& s = (*sessions)[i];
+    EXPECT_EQ(s.handle, absl::StrCat("h", i));
+    EXPECT_EQ(s.id, "");
+    EXPECT_EQ(s.user_id, "alice");
+    EXPECT_EQ(s.created_at_ms, i);
+    EXPECT_TRUE(s.attributes.empty());
+  }
+  std::vector<v1::ListByUserRequest> requests = tc.node(0).list_requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const std::vector<std::string> tokens = {"", "2", "4"};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(requests[i].namespace_(), kNs);
+    EXPECT_EQ(requests[i].user_id(), "alice");
+    EXPECT_EQ(requests[i].page_token(), tokens[i]);
+    EXPECT_EQ(requests[i].page_size(), 1000);
+    EXPECT_EQ(requests[i].attributes_size(), 0);
+  }
+}
+
+TEST(ClientTest, ListByUser_PagesWithoutEnd_ResourceExhaustedAfterMaxPages) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).list_total = 1;
+  tc.node(0).list_endless = true;
+
+  EXPECT_EQ(client->ListByUser(kNs, "alice").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(tc.node(0).list_requests().size(),
+            static_cast<size_t>(Client::kMaxListPages));
+}
+
+TEST(ClientTest, ListByUserPage_Options_SentAndNextPageTokenReturned) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).list_total = 5;
+  tc.node(0).list_page_size = 2;
+  ListOptions options;
+  options.attributes = {"user_agent", "ip"};
+  options.page_size = 2;
+  options.page_token = "2";
+
+  absl::StatusOr<SessionPage> page =
+      client->ListByUserPage(kNs, "alice", options);
+
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sessions.size(), 2u);
+  EXPECT_EQ(page->sessions[0].handle, "h2");
+  EXPECT_EQ(page->sessions[1].handle, "h3");
+  EXPECT_EQ(page->sessions[1].attributes,
+            (std::map<std::string, std::string>{
+                {"ip", "ip-3"}, {"user_agent", "user_agent-3"}}));
+  EXPECT_EQ(page->next_page_token, "4");
+  std::vector<v1::ListByUserRequest> requests = tc.node(0).list_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].page_size(), 2);
+  EXPECT_EQ(requests[0].page_token(), "2");
+  EXPECT_EQ(std::vector<std::string>(requests[0].attributes().begin(),
+                                     requests[0].attributes().end()),
+            (std::vector<std::string>{"user_agent", "ip"}));
+
+  options.page_token = "4";
+  page = client->ListByUserPage(kNs, "alice", options);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->sessions.size(), 1u);
+  EXPECT_EQ(page->next_page_token, "");
+}
+
+TEST(ClientTest, ListByUserPage_PageSizeOutOfRange_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  for (int page_size : {-1, 1001}) {
+    ListOptions options;
+    options.page_size = page_size;
+    EXPECT_EQ(client->ListByUserPage(kNs, "alice", options).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(tc.node(0).list_requests().empty());
+}
+
+TEST(ClientTest, DestroyByUser_MoreReported_CallsAgainAndSums) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).destroy_remaining = 7;
+  tc.node(0).destroy_per_call = 3;
+  const std::string keep = TestId(9);
+
+  absl::StatusOr<int> destroyed =
+      client->DestroyByUser(kNs, "alice", keep, Durability::kAll);
+
+  ASSERT_TRUE(destroyed.ok()) << destroyed.status();
+  EXPECT_EQ(*destroyed, 7);
+  std::vector<v1::DestroyByUserRequest> requests =
+      tc.node(0).destroy_by_user_requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const v1::DestroyByUserRequest& r : requests) {
+    EXPECT_EQ(r.namespace_(), kNs);
+    EXPECT_EQ(r.user_id(), "alice");
+    EXPECT_EQ(r.except_id(), keep);
+    EXPECT_EQ(r.except_handle(), "");
+    EXPECT_EQ(r.durability(), v1::ALL);
+  }
+}
+
+TEST(ClientTest, DestroyByUser_AlwaysMore_ResourceExhaustedAfterMaxRounds) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).destroy_remaining = 1000;
+  tc.node(0).destroy_per_call = 1;
+  tc.node(0).destroy_endless = true;
+
+  EXPECT_EQ(client->DestroyByUser(kNs, "alice").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(tc.node(0).destroy_by_user_requests().size(),
+            static_cast<size_t>(Client::kMaxDestroyRounds));
+  EXPECT_EQ(tc.node(0).destroy_remaining.load(),
+            1000 - Client::kMaxDestroyRounds);
+}
+
+TEST(ClientTest, DestroyByUser_SecondCallFails_ErrorAndNoThirdCall) {
+  TestCluster tc(1, 1);
+  ClientOptions options = tc.Options();
+  options.max_attempts = 1;
+  std::unique_ptr<Client> client = tc.Connect(options);
+  ASSERT_NE(client, nullptr);
+  tc.node(0).destroy_remaining = 7;
+  tc.node(0).destroy_per_call = 3;
+  tc.node(0).destroy_fail_call = 2;
+
+  EXPECT_EQ(client->DestroyByUser(kNs, "alice").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(tc.node(0).destroy_by_user_requests().size(), 2u);
+  EXPECT_EQ(tc.node(0).destroy_remaining.load(), 4);
+}
+
+TEST(ClientTest, DestroyOtherDevices_KeepHandle_SentAsExceptHandle) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).destroy_remaining = 4;
+  tc.node(0).destroy_per_call = 3;
+
+  absl::StatusOr<int> destroyed =
+      client->DestroyOtherDevices(kNs, "alice", "h1");
+
+  ASSERT_TRUE(destroyed.ok()) << destroyed.status();
+  EXPECT_EQ(*destroyed, 4);
+  std::vector<v1::DestroyByUserRequest> requests =
+      tc.node(0).destroy_by_user_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const v1::DestroyByUserRequest& r : requests) {
+    EXPECT_EQ(r.except_handle(), "h1");
+    EXPECT_EQ(r.except_id(), "");
+  }
+}
+
+TEST(ClientTest,
+     DestroyOtherDevices_EmptyKeepHandle_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+
+  EXPECT_EQ(client->DestroyOtherDevices(kNs, "alice", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(tc.node(0).destroy_by_user_requests().empty());
+}
+
+TEST(ClientTest, DestroyByHandle_UnavailableOnce_RetriedWithHandleAndUser) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+  tc.node(0).fail_next_unavailable = 1;
+
+  absl::Status status =
+      client->DestroyByHandle(kNs, "alice", "h3", Durability::kOne);
+
+  EXPECT_TRUE(status.ok()) << status;
+  std::vector<v1::DestroyRequest> requests = tc.node(0).destroy_requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const v1::DestroyRequest& r : requests) {
+    EXPECT_EQ(r.namespace_(), kNs);
+    EXPECT_EQ(r.id(), "");
+    EXPECT_EQ(r.user_id(), "alice");
+    EXPECT_EQ(r.handle(), "h3");
+    EXPECT_EQ(r.durability(), v1::ONE);
+  }
+}
+
+TEST(ClientTest, DestroyByHandle_EmptyArgument_InvalidArgumentWithoutRpc) {
+  TestCluster tc(1, 1);
+  std::unique_ptr<Client> client = tc.Connect();
+  ASSERT_NE(client, nullptr);
+
+  EXPECT_EQ(client->DestroyByHandle(kNs, "alice", "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->DestroyByHandle(kNs, "", "h1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->DestroyByHandle("", "alice", "h1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(tc.node(0).destroy_requests().empty());
 }
 
 }  // namespace

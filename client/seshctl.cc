@@ -1,8 +1,14 @@
 // seshctl: operate a Sesh cluster from the shell, through the C++ client.
 //
-//   seshctl --addr=h1:7700,h2:7700 create --user=alice role=admin
+//   seshctl --addr=h1:7700,h2:7700 --tls_ca=ca.pem --token_file=token
+//       create --user=alice role=admin
 //   seshctl get ID [--no_touch]            seshctl ring [ID]
 //   seshctl --json list-by-user alice      seshctl status
+//
+// Every call goes over TLS (--tls_ca, and --tls_cert/--tls_key for nodes
+// that require a client certificate) with the namespace token of
+// --token_file; --insecure talks plaintext to nodes run with --insecure.
+// `status` asks every node for its counters: that takes an admin token.
 //
 // Output is human-readable, or one JSON object with --json (uint64 values
 // that may exceed 2^53, version and epoch, are JSON strings so that no
@@ -65,6 +71,35 @@ ABSL_FLAG(uint64_t, expected_version, 0,
           "unconditional).");
 ABSL_FLAG(std::string, except, "",
           "destroy-by-user: session id to keep (default none).");
+ABSL_FLAG(std::string, except_handle, "",
+          "destroy-by-user: handle of the session to keep, from list-by-user "
+          "(default none).");
+ABSL_FLAG(std::vector<std::string>, attributes, {},
+          "list-by-user: comma-separated attribute names to show (default "
+          "none).");
+ABSL_FLAG(int, page_size, 0,
+          "list-by-user: show one page of this many sessions, 1 to 1000, and "
+          "its next_page_token (default 0: every page).");
+ABSL_FLAG(std::string, page_token, "",
+          "list-by-user: show the page that starts at this next_page_token "
+          "(default none: the first page).");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM file of the CA that signed the nodes' certificates; required "
+          "unless --insecure (default none).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM file of a client certificate, for nodes run with "
+          "--tls_client_ca; with --tls_key (default none).");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM file of the private key of --tls_cert (default none).");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to check in every node's certificate instead of the host of "
+          "its address (default none: the host).");
+ABSL_FLAG(std::string, token_file, "",
+          "File whose first line is the namespace token sent with every call "
+          "(default none: no token).");
+ABSL_FLAG(bool, insecure, false,
+          "Plaintext, for nodes run with --insecure; excludes --tls_* "
+          "(default false).");
 
 namespace sesh {
 namespace {
@@ -79,11 +114,17 @@ constexpr char kUsage[] =
     "  touch ID\n"
     "  rotate ID\n"
     "  destroy ID\n"
-    "  list-by-user USER\n"
-    "  destroy-by-user USER [--except=ID]\n"
+    "  list-by-user USER [--attributes=a,b] [--page_size=N] "
+    "[--page_token=T]\n"
+    "                by handle (ids are never listed)\n"
+    "  destroy-handle USER HANDLE   log out one device of USER\n"
+    "  destroy-by-user USER [--except=ID | --except_handle=HANDLE]\n"
     "  ring [ID]     nodes, partitions, placement (and ID's preference list)\n"
-    "  status        each node's liveness and counters\n"
-    "Global flags: --addr, --namespace, --json, --deadline_ms.";
+    "  status        each node's liveness and counters (admin token)\n"
+    "Global flags: --addr, --namespace, --json, --deadline_ms; security:\n"
+    "  --tls_ca=FILE (required unless --insecure), --tls_cert=FILE "
+    "--tls_key=FILE,\n"
+    "  --tls_server_name=NAME, --token_file=FILE, --insecure.";
 
 int Fail(const absl::Status& status) {
   std::cerr << "seshctl: " << absl::StatusCodeToString(status.code()) << ": "
@@ -166,15 +207,16 @@ std::string Json(const SessionData& s) {
   for (const auto& [k, v] : s.attributes) {
     attrs.push_back(absl::StrCat(Json(k), ":", Json(v)));
   }
-  return absl::StrCat(
-      "{\"id\":", Json(s.id), ",\"namespace\":", Json(s.namespace_),
-      ",\"user_id\":", Json(s.user_id), ",\"attributes\":{",
-      absl::StrJoin(attrs, ","), "},\"created_at_ms\":", s.created_at_ms,
-      ",\"last_access_ms\":", s.last_access_ms,
-      ",\"idle_timeout_ms\":", s.idle_timeout_ms,
-      ",\"absolute_deadline_ms\":", s.absolute_deadline_ms,
-      ",\"expires_at_ms\":", s.expires_at_ms, ",\"version\":\"", s.version,
-      "\"}");
+  return absl::StrCat("{\"id\":", Json(s.id), ",\"handle\":", Json(s.handle),
+                      ",\"namespace\":", Json(s.namespace_),
+                      ",\"user_id\":", Json(s.user_id), ",\"attributes\":{",
+                      absl::StrJoin(attrs, ","),
+                      "},\"created_at_ms\":", s.created_at_ms,
+                      ",\"last_access_ms\":", s.last_access_ms,
+                      ",\"idle_timeout_ms\":", s.idle_timeout_ms,
+                      ",\"absolute_deadline_ms\":", s.absolute_deadline_ms,
+                      ",\"expires_at_ms\":", s.expires_at_ms, ",\"version\":\"",
+                      s.version, "\"}");
 }
 
 // --- Text ------------------------------------------------------------------
@@ -189,15 +231,21 @@ std::string ExpiresText(int64_t expires_at_ms) {
   return absl::StrFormat("%d (in %.1f s)", expires_at_ms, in_s);
 }
 
+// Listed sessions have a handle and no id; others an id (and a handle if the
+// node reports it).
 std::string Text(const SessionData& s) {
-  std::string out = absl::StrCat(
-      "id: ", s.id, "\nnamespace: ", Text(s.namespace_),
-      "\nuser: ", s.user_id.empty() ? "(none)" : Text(s.user_id),
-      "\nversion: ", s.version, "\ncreated_at: ", s.created_at_ms,
-      "\nlast_access: ", s.last_access_ms,
-      "\nidle_timeout_ms: ", s.idle_timeout_ms,
-      "\nabsolute_deadline: ", s.absolute_deadline_ms,
-      "\nexpires_at: ", ExpiresText(s.expires_at_ms), "\nattributes:");
+  std::string out;
+  if (!s.id.empty()) absl::StrAppend(&out, "id: ", s.id, "\n");
+  if (!s.handle.empty())
+    absl::StrAppend(&out, "handle: ", Text(s.handle), "\n");
+  absl::StrAppend(&out, "namespace: ", Text(s.namespace_),
+                  "\nuser: ", s.user_id.empty() ? "(none)" : Text(s.user_id),
+                  "\nversion: ", s.version, "\ncreated_at: ", s.created_at_ms,
+                  "\nlast_access: ", s.last_access_ms,
+                  "\nidle_timeout_ms: ", s.idle_timeout_ms,
+                  "\nabsolute_deadline: ", s.absolute_deadline_ms,
+                  "\nexpires_at: ", ExpiresText(s.expires_at_ms),
+                  "\nattributes:");
   if (s.attributes.empty()) out += " (none)";
   for (const auto& [k, v] : s.attributes) {
     absl::StrAppend(&out, "\n  ", Text(k), ": ", Text(v));
@@ -275,24 +323,70 @@ int Destroy(const Context& ctx, const std::string& id) {
   return 0;
 }
 
+// Every page (1000 sessions each, as ListByUser), or with --page_size or
+// --page_token the one page and its next_page_token.
 int ListByUser(const Context& ctx, const std::string& user) {
-  absl::StatusOr<std::vector<SessionData>> sessions =
-      ctx.client->ListByUser(ctx.ns, user);
-  if (!sessions.ok()) return Fail(sessions.status());
+  ListOptions options;
+  options.attributes = absl::GetFlag(FLAGS_attributes);
+  options.page_size = absl::GetFlag(FLAGS_page_size);
+  options.page_token = absl::GetFlag(FLAGS_page_token);
+  const bool one_page = options.page_size != 0 || !options.page_token.empty();
+  if (!one_page) options.page_size = 1000;
+  std::vector<SessionData> sessions;
+  std::string next_page_token;
+  for (int page = 0; page < Client::kMaxListPages; ++page) {
+    absl::StatusOr<SessionPage> got =
+        ctx.client->ListByUserPage(ctx.ns, user, options);
+    if (!got.ok()) return Fail(got.status());
+    for (SessionData& s : got->sessions) sessions.push_back(std::move(s));
+    next_page_token = std::move(got->next_page_token);
+    if (one_page || next_page_token.empty()) break;
+    options.page_token = next_page_token;
+  }
+  if (!one_page && !next_page_token.empty()) {
+    return Fail(absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", Client::kMaxListPages,
+        " pages of sessions; list them with --page_size and --page_token")));
+  }
   if (ctx.json) {
     std::vector<std::string> items;
-    for (const SessionData& s : *sessions) items.push_back(Json(s));
-    Print(absl::StrCat("{\"sessions\":[", absl::StrJoin(items, ","), "]}"));
+    for (const SessionData& s : sessions) items.push_back(Json(s));
+    std::string out =
+        absl::StrCat("{\"sessions\":[", absl::StrJoin(items, ","), "]");
+    if (one_page) {
+      absl::StrAppend(&out, ",\"next_page_token\":", Json(next_page_token));
+    }
+    Print(out + "}");
     return 0;
   }
-  Print(absl::StrCat("sessions: ", sessions->size()));
-  for (const SessionData& s : *sessions) Print("\n" + Text(s));
+  Print(absl::StrCat("sessions: ", sessions.size()));
+  for (const SessionData& s : sessions) Print("\n" + Text(s));
+  if (one_page) {
+    Print(absl::StrCat("\nnext_page_token: ", next_page_token.empty()
+                                                  ? "(none: last page)"
+                                                  : Text(next_page_token)));
+  }
+  return 0;
+}
+
+int DestroyHandle(const Context& ctx, const std::string& user,
+                  const std::string& handle) {
+  absl::Status status = ctx.client->DestroyByHandle(ctx.ns, user, handle);
+  if (!status.ok()) return Fail(status);
+  Print(ctx.json ? "{\"destroyed\":true}" : "destroyed");
   return 0;
 }
 
 int DestroyByUser(const Context& ctx, const std::string& user) {
+  const std::string except_id = absl::GetFlag(FLAGS_except);
+  const std::string except_handle = absl::GetFlag(FLAGS_except_handle);
+  if (!except_id.empty() && !except_handle.empty()) {
+    return Usage("destroy-by-user takes --except or --except_handle, not both");
+  }
   absl::StatusOr<int> count =
-      ctx.client->DestroyByUser(ctx.ns, user, absl::GetFlag(FLAGS_except));
+      except_handle.empty()
+          ? ctx.client->DestroyByUser(ctx.ns, user, except_id)
+          : ctx.client->DestroyOtherDevices(ctx.ns, user, except_handle);
   if (!count.ok()) return Fail(count.status());
   Print(ctx.json ? absl::StrCat("{\"destroyed_count\":", *count, "}")
                  : absl::StrCat("destroyed: ", *count));
@@ -452,8 +546,9 @@ int Run(const std::vector<std::string>& argv) {
   const std::string& command = argv[0];
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
   static const std::set<std::string> kCommands = {
-      "create",  "get",          "update",          "touch", "rotate",
-      "destroy", "list-by-user", "destroy-by-user", "ring",  "status"};
+      "create",          "get",     "update",       "touch",
+      "rotate",          "destroy", "list-by-user", "destroy-handle",
+      "destroy-by-user", "ring",    "status"};
   if (kCommands.count(command) == 0) {
     return Usage(absl::StrCat("unknown command \"", Text(command), "\""));
   }
@@ -462,7 +557,19 @@ int Run(const std::vector<std::string>& argv) {
   options.seeds =
       absl::StrSplit(absl::GetFlag(FLAGS_addr), ',', absl::SkipWhitespace());
   options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_deadline_ms));
-  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  const std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  if (!options.insecure && tls_ca.empty()) {
+    return Usage(
+        "--tls_ca=FILE is required (or --insecure, for nodes run with "
+        "--insecure)");
+  }
+  absl::StatusOr<ClientOptions> loaded = LoadTlsFiles(
+      std::move(options), tls_ca, absl::GetFlag(FLAGS_tls_cert),
+      absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_token_file));
+  if (!loaded.ok()) return Fail(loaded.status());
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*loaded);
   if (!client.ok()) return Fail(client.status());
   const Context ctx{client->get(), absl::GetFlag(FLAGS_namespace),
                     absl::GetFlag(FLAGS_json)};
@@ -496,6 +603,10 @@ int Run(const std::vector<std::string>& argv) {
   if (command == "list-by-user") {
     if (!need_id(1)) return Usage("list-by-user takes one USER");
     return ListByUser(ctx, args[0]);
+  }
+  if (command == "destroy-handle") {
+    if (args.size() != 2) return Usage("destroy-handle takes USER HANDLE");
+    return DestroyHandle(ctx, args[0], args[1]);
   }
   if (command == "destroy-by-user") {
     if (!need_id(1)) return Usage("destroy-by-user takes one USER");

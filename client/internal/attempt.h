@@ -101,6 +101,7 @@ void AttemptRunner::SendUnary(NodeConn* node, absl::Time deadline,
   // Owned by the completion callback, which its QueuedCall keeps until it
   // has run.
   auto ctx = std::make_shared<grpc::ClientContext>();
+  node->PrepareContext(ctx.get());
   ctx->set_deadline(absl::ToChronoTime(deadline));
   ctx->set_wait_for_ready(false);
   resp->Clear();

@@ -26,6 +26,7 @@ std::shared_ptr<GetStream> GetStream::OpenFor(NodeConn* node,
 
 void GetStream::Begin() {
   self_ = shared_from_this();
+  node_->PrepareContext(&ctx_);
   rw_ = node_->sessions->PrepareAsyncStreamGet(&ctx_, runner_->queue());
   rw_->StartCall(AsTag(&started_tag_));
 }

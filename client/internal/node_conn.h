@@ -6,6 +6,8 @@
 #define SESH_CLIENT_INTERNAL_NODE_CONN_H_
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
 #include <atomic>
@@ -25,14 +27,32 @@ namespace client_internal {
 
 class GetStream;  // get_stream.h
 
-// Thread-safe as annotated; the address, channel and stubs are constant.
+// How a client's channels are made and its calls authorized: the same for
+// every node. Immutable once shared.
+struct ChannelConfig {
+  // TLS credentials (plaintext only for nodes run with --insecure).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Non-empty: the name checked in each node's certificate instead of the
+  // host of its address.
+  std::string server_name;
+  // Value of the `authorization` metadata of every call ("Bearer <token>");
+  // empty: none. A credential: never logged.
+  std::string authorization;
+};
+
+// Thread-safe as annotated; the address, config, channel and stubs are
+// constant.
 struct NodeConn {
   // How long a node that failed in transport is tried last.
   static constexpr absl::Duration kSuspectFor = absl::Seconds(1);
 
-  explicit NodeConn(std::string addr);
+  NodeConn(std::string addr, std::shared_ptr<const ChannelConfig> config);
 
-  static grpc::ChannelArguments ChannelArgs();
+  static grpc::ChannelArguments ChannelArgs(const ChannelConfig& config);
+
+  // Readies the context of a call to this node before the call starts: every
+  // call's context goes through here (it carries the token).
+  void PrepareContext(grpc::ClientContext* ctx) const;
 
   bool Suspect(absl::Time now) const {
     return absl::ToUnixNanos(now) <
@@ -44,6 +64,7 @@ struct NodeConn {
   }
 
   const std::string address;
+  const std::shared_ptr<const ChannelConfig> config;
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<v1::Sessions::Stub> sessions;
   const std::unique_ptr<v1::Cluster::Stub> cluster;

@@ -20,6 +20,7 @@ v1::Durability ToProto(Durability d) {
 SessionData FromProto(const v1::Session& s) {
   SessionData d;
   d.id = s.id();
+  d.handle = s.handle();
   d.namespace_ = s.namespace_();
   d.user_id = s.user_id();
   for (const auto& [key, value] : s.attributes()) d.attributes[key] = value;

@@ -22,9 +22,11 @@ constexpr absl::Duration kDownNodeRecheck = absl::Seconds(5);
 
 }  // namespace
 
-Router::Router(std::vector<std::string> seeds, Scheduler* scheduler,
-               NewConnFn new_conn, FetchFn fetch)
+Router::Router(std::vector<std::string> seeds,
+               std::shared_ptr<const ChannelConfig> channel_config,
+               Scheduler* scheduler, NewConnFn new_conn, FetchFn fetch)
     : seeds_(std::move(seeds)),
+      channel_config_(std::move(channel_config)),
       scheduler_(scheduler),
       new_conn_(std::move(new_conn)),
       fetch_(std::move(fetch)) {}
@@ -47,7 +49,7 @@ void Router::ForEachConn(const std::function<void(NodeConn*)>& fn) {
 NodeConn* Router::ConnFor(const std::string& address) {
   std::unique_ptr<NodeConn>& conn = conns_[address];
   if (conn == nullptr) {
-    conn = std::make_unique<NodeConn>(address);
+    conn = std::make_unique<NodeConn>(address, channel_config_);
     if (new_conn_) new_conn_(conn.get());
   }
   return conn.get();

@@ -81,9 +81,11 @@ class Router {
   using NewConnFn = std::function<void(NodeConn* conn)>;
 
   // `scheduler` runs the delayed refreshes; it must outlive the Router, and
-  // the Router its pending timers (stop the scheduler first).
-  Router(std::vector<std::string> seeds, Scheduler* scheduler,
-         NewConnFn new_conn, FetchFn fetch);
+  // the Router its pending timers (stop the scheduler first). Every
+  // connection is made with `channel_config`.
+  Router(std::vector<std::string> seeds,
+         std::shared_ptr<const ChannelConfig> channel_config,
+         Scheduler* scheduler, NewConnFn new_conn, FetchFn fetch);
 
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
@@ -128,6 +130,7 @@ class Router {
 
   // Constant after construction.
   const std::vector<std::string> seeds_;
+  const std::shared_ptr<const ChannelConfig> channel_config_;
   Scheduler* const scheduler_;
   const NewConnFn new_conn_;
   const FetchFn fetch_;

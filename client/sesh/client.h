@@ -3,10 +3,18 @@
 //
 //   sesh::ClientOptions options;
 //   options.seeds = {"sesh-0.sesh:7700", "sesh-1.sesh:7700"};
+//   options.tls_ca_pem = ...;  // or LoadTlsFiles, below
+//   options.token = ...;       // the namespace token
 //   absl::StatusOr<std::unique_ptr<sesh::Client>> client =
 //       sesh::Client::Connect(options);
 //   if (!client.ok()) return client.status();
 //   absl::StatusOr<sesh::SessionData> s = (*client)->Get("shop", cookie_id);
+//
+// Security. Every channel is TLS (ClientOptions::tls_*), and every call,
+// StreamGet, Topology and NodeStats included, carries the namespace token as
+// `authorization: Bearer <token>` metadata (docs/security.md). A node refuses
+// a call without a known token (UNAUTHENTICATED) or with one that does not
+// grant the call's namespace (PERMISSION_DENIED); these are not retried.
 //
 // Routing. The client caches the cluster topology (node ids, addresses,
 // liveness, replication factor) and computes placement itself
@@ -38,8 +46,9 @@
 //     the whole call), with exponential backoff (initial_backoff doubling up
 //     to max_backoff, with jitter, never past the deadline), because they are
 //     idempotent or harmless to repeat:
-//       Get, GetAsync, Touch, TouchAsync, BatchGet, ListByUser, Destroy,
-//       DestroyAsync, DestroyByUser, Topology, NodeStats.
+//       Get, GetAsync, Touch, TouchAsync, BatchGet, ListByUser,
+//       ListByUserPage, Destroy, DestroyAsync, DestroyByHandle,
+//       DestroyByUser, DestroyOtherDevices, Topology, NodeStats.
 //     To leave room for a failover, an attempt of these calls that is not
 //     the last one gets at most deadline / max_attempts.
 //   - Never re-sent once the request may have reached a server, because
@@ -100,8 +109,13 @@ namespace sesh {
 
 // A session as stored by Sesh. Times are Unix epoch milliseconds.
 struct SessionData {
-  // 43-character base64url id (the cookie value).
+  // 43-character base64url id (the cookie value). Empty in ListByUser
+  // results: ids are bearer credentials.
   std::string id;
+  // The session's public handle: 22 characters derived from the id by a
+  // one-way hash, useless as a cookie. Names the session in ListByUser
+  // results, DestroyByHandle and DestroyOtherDevices ("your devices").
+  std::string handle;
   // The session's namespace ("namespace" is a C++ keyword).
   std::string namespace_;
   // Empty for an anonymous session.
@@ -172,7 +186,38 @@ struct ClientOptions {
   // call per node instead of a unary RPC each: a stream message costs the
   // client and the node less than a call. Off: BatchGet and Get RPCs.
   bool stream_gets = true;
+
+  // Security (see "Security" above). tls_ca_pem, tls_cert_pem and
+  // tls_key_pem hold PEM text, not file names (LoadTlsFiles reads files).
+  // Plaintext channels, only for nodes run with --insecure. Excludes tls_*.
+  bool insecure = false;
+  // The CA that signed the nodes' certificates. Required unless insecure.
+  std::string tls_ca_pem;
+  // Optional client certificate (chain) and its private key, for nodes run
+  // with --tls_client_ca: both or neither.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // Optional: the name checked in every node's certificate instead of the
+  // host of its address.
+  std::string tls_server_name;
+  // The namespace token, sent with every call as `authorization: Bearer
+  // <token>`; visible ASCII only. Empty: no such metadata (for nodes run
+  // without a token file). A credential: the client never logs it.
+  std::string token;
 };
+
+// Reads files into the fields of `options` (for tools, benchmarks and
+// tests): ca_file into tls_ca_pem, cert_file and key_file into tls_cert_pem
+// and tls_key_pem, and the first line of token_file, whitespace trimmed, into
+// token. An empty file name leaves its field as it is.
+// Errors: INVALID_ARGUMENT naming the file that cannot be read, holds no PEM
+// block (the first three) or has an empty first line (token_file). No
+// message holds a file's contents.
+absl::StatusOr<ClientOptions> LoadTlsFiles(ClientOptions options,
+                                           const std::string& ca_file,
+                                           const std::string& cert_file,
+                                           const std::string& key_file,
+                                           const std::string& token_file);
 
 struct CreateOptions {
   // Optional: indexes the session for ListByUser / DestroyByUser.
@@ -198,6 +243,24 @@ struct UpdateOptions {
   Durability durability = Durability::kDefault;
   // An update slides the expiry unless this is set.
   bool skip_touch = false;
+};
+
+// One page of a user's sessions (ListByUserPage).
+struct ListOptions {
+  // Attribute names to include in each listed session (e.g. "user_agent");
+  // the others are left out. Empty: no attributes.
+  std::vector<std::string> attributes;
+  // Sessions per page: 0 means the node's default (100); at most 1000.
+  int page_size = 0;
+  // SessionPage::next_page_token of the previous page; empty for the first.
+  std::string page_token;
+};
+
+struct SessionPage {
+  // Ordered by created_at_ms then handle; `id` empty, `handle` set.
+  std::vector<SessionData> sessions;
+  // Non-empty when more sessions follow: pass it as ListOptions::page_token.
+  std::string next_page_token;
 };
 
 struct NodeInfo {
@@ -253,11 +316,19 @@ class Client {
   using ExpiryCallback = std::function<void(absl::StatusOr<int64_t>)>;
   using StatusCallback = std::function<void(absl::Status)>;
 
+  // Bounds on the calls that ListByUser and DestroyByUser make in a loop.
+  static constexpr int kMaxListPages = 100;
+  static constexpr int kMaxDestroyRounds = 100;
+
   // Fetches the topology from the first seed that answers (each seed gets
   // options.deadline) and returns a client routed by it.
-  // Errors: INVALID_ARGUMENT (no seeds, or an option out of range),
-  // UNAVAILABLE (no seed answered with a usable topology; the message has
-  // the last error).
+  // Errors: INVALID_ARGUMENT (no seeds, an option out of range, neither
+  // tls_ca_pem nor insecure, insecure with a tls_* option, only one of
+  // tls_cert_pem and tls_key_pem, a field that is not PEM, a token with a
+  // character other than visible ASCII), UNAUTHENTICATED / PERMISSION_DENIED
+  // (a seed refused the token and none answered), UNAVAILABLE (no seed
+  // answered with a usable topology, e.g. a TLS handshake failed; the message
+  // has the last error).
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       const ClientOptions& options);
 
@@ -308,19 +379,53 @@ class Client {
       absl::string_view ns, absl::string_view id,
       Durability durability = Durability::kDefault) = 0;
 
-  // The user's live sessions, cluster-wide, ordered by created_at_ms; does
-  // not touch them. Retried. Errors: INVALID_ARGUMENT (empty namespace or
-  // user), UNAVAILABLE, DEADLINE_EXCEEDED.
+  // The user's live sessions, cluster-wide, ordered by created_at_ms then
+  // handle, without attributes and with `id` empty (`handle` names them);
+  // does not touch them. Follows the pages (1000 sessions each), each page
+  // one call with its own deadline and retries, at most kMaxListPages.
+  // Errors: INVALID_ARGUMENT (empty namespace or user), RESOURCE_EXHAUSTED
+  // (more than kMaxListPages pages: use ListByUserPage), UNAVAILABLE,
+  // DEADLINE_EXCEEDED.
   virtual absl::StatusOr<std::vector<SessionData>> ListByUser(
       absl::string_view ns, absl::string_view user_id) = 0;
 
+  // One page of ListByUser, with the attributes named in `options`. Retried.
+  // Errors: INVALID_ARGUMENT (empty namespace or user, a malformed
+  // page_token; page_size outside [0, 1000] without an RPC), UNAVAILABLE,
+  // DEADLINE_EXCEEDED.
+  virtual absl::StatusOr<SessionPage> ListByUserPage(
+      absl::string_view ns, absl::string_view user_id,
+      const ListOptions& options) = 0;
+
+  // Logs out one device: destroys the session of `user_id` whose handle is
+  // `handle` (from ListByUser). A handle that names no live session of the
+  // user succeeds and changes nothing, so it is retried. Errors:
+  // INVALID_ARGUMENT (an empty argument, without an RPC), UNAVAILABLE,
+  // DEADLINE_EXCEEDED.
+  virtual absl::Status DestroyByHandle(
+      absl::string_view ns, absl::string_view user_id, absl::string_view handle,
+      Durability durability = Durability::kDefault) = 0;
+
   // "Log out everywhere": destroys every session of the user except
-  // `except_id` (empty: none) and returns how many were destroyed. Retried
-  // (a repeat destroys nothing more; its count may then be lower).
-  // Errors: INVALID_ARGUMENT, UNAVAILABLE, DEADLINE_EXCEEDED.
+  // `except_id` (empty: none) and returns how many were destroyed. A node
+  // destroys a bounded number per call: this calls again while some remain,
+  // at most kMaxDestroyRounds times. Each call is retried (a repeat destroys
+  // nothing more; the count may then be lower). After an error, what earlier
+  // calls destroyed stays destroyed, and calling again is safe.
+  // Errors: INVALID_ARGUMENT, RESOURCE_EXHAUSTED (sessions remain after
+  // kMaxDestroyRounds calls), UNAVAILABLE, DEADLINE_EXCEEDED.
   virtual absl::StatusOr<int> DestroyByUser(
       absl::string_view ns, absl::string_view user_id,
       absl::string_view except_id = "",
+      Durability durability = Durability::kDefault) = 0;
+
+  // "Log out other devices" from a page that knows handles, not ids:
+  // DestroyByUser keeping the session whose handle is `keep_handle`.
+  // Errors: those of DestroyByUser; INVALID_ARGUMENT for an empty
+  // keep_handle (without an RPC: it would destroy every session).
+  virtual absl::StatusOr<int> DestroyOtherDevices(
+      absl::string_view ns, absl::string_view user_id,
+      absl::string_view keep_handle,
       Durability durability = Durability::kDefault) = 0;
 
   // Gets (and with `touch`, touches) many sessions: one BatchGet RPC per

@@ -56,6 +56,9 @@ PERF=${PERF:-0}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
 # Extra sesh-node flags for A/B runs, e.g. SESH_NODE_FLAGS=--anti_entropy_interval_ms=0
 SESH_NODE_FLAGS=${SESH_NODE_FLAGS:-}
+# Sesh runs as in production: TLS on both ports and a namespace token.
+# INSECURE=1: plaintext, no tokens (for comparison only).
+INSECURE=${INSECURE:-0}
 # Of the target's closed-loop (a) peak. Low ones too: without the deep
 # batching of a saturated closed loop, Sesh's open-loop capacity is well
 # below its closed-loop peak.
@@ -109,23 +112,43 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
 fi
 
 # --- Servers --------------------------------------------------------------------
-read -r p1 p2 p3 rport < <(python3 -c '
+read -r p1 p2 p3 q1 q2 q3 rport < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(7)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
-peers="n1=127.0.0.1:$p1,n2=127.0.0.1:$p2,n3=127.0.0.1:$p3"
+peers="n1=127.0.0.1:$p1/127.0.0.1:$q1,n2=127.0.0.1:$p2/127.0.0.1:$q2,n3=127.0.0.1:$p3/127.0.0.1:$q3"
 sesh_addr="127.0.0.1:$p1,127.0.0.1:$p2,127.0.0.1:$p3"
+# Client flags (sesh-load, seshctl) and the peer credentials of lag_probe.
+if [ "$INSECURE" = 1 ]; then
+  client_flags=(--insecure)
+  probe_flags=(--insecure)
+else
+  bash "$root/tools/gen_certs.sh" "$tmp/tls" n1 n2 n3
+  client_flags=(--tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench")
+  probe_flags=(--tls_ca="$tmp/tls/ca.pem" --tls_cert="$tmp/tls/n1.pem"
+               --tls_key="$tmp/tls/n1.key" --token_file="$tmp/tls/token.admin")
+fi
+admin_flags=("${client_flags[@]}")
+[ "$INSECURE" = 1 ] || admin_flags=(--tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.admin")
 
 # Each target gets the machine to itself: the cluster is stopped before
 # Redis starts (idle sesh-nodes still use a few % of a core).
 start_sesh() {
-  local i port_var
+  local i port_var peer_var security
   for i in 1 2 3; do
     port_var=p$i
+    peer_var=q$i
+    if [ "$INSECURE" = 1 ]; then
+      security=(--insecure)
+    else
+      security=(--tls_cert="$tmp/tls/n$i.pem" --tls_key="$tmp/tls/n$i.key"
+                --cluster_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/tokens")
+    fi
     "$tmp/bin/sesh-node" --node_id="n$i" --listen="127.0.0.1:${!port_var}" \
+      --peer_listen="127.0.0.1:${!peer_var}" "${security[@]}" \
       --data_dir="$tmp/n$i" --peers="$peers" --port_file="$tmp/n$i.port" \
       ${SESH_NODE_FLAGS:-} >"$tmp/n$i.log" 2>&1 &
     node_pids+=($!)
@@ -163,11 +186,12 @@ start_redis() {
 # --- Load -----------------------------------------------------------------------
 # load TARGET NAME sesh-load-flags...: one sesh-load run, bounded in time.
 load() {
-  local target=$1 name=$2 addr pids limit
+  local target=$1 name=$2 addr pids limit security=()
   shift 2
   if [ "$target" = sesh ]; then
     addr=$sesh_addr
     pids=$(IFS=,; echo "${node_pids[*]}")
+    security=("${client_flags[@]}")
   else
     addr=127.0.0.1:$rport
     pids=$redis_pid
@@ -178,7 +202,8 @@ load() {
   timeout "$limit" "$tmp/bin/sesh-load" --target="$target" --addr="$addr" \
     --keys="$KEYS" --keys_file="$tmp/$target.keys" \
     --concurrency="$CONCURRENCY" --threads="$THREADS" --warmup_s="$WARMUP" \
-    --server_pids="$pids" --json_out="$OUT/$target-$name.json" "$@" \
+    --server_pids="$pids" --json_out="$OUT/$target-$name.json" \
+    "${security[@]}" "$@" \
     2> >(tee "$OUT/logs/$target-$name.stderr" >&2) \
     | tee "$OUT/logs/$target-$name.txt"
 }
@@ -211,6 +236,7 @@ profile_sesh() {  # an extra get_touch closed loop under perf
   pids=$(IFS=,; echo "${node_pids[*]}")
   log "sesh: profiling get_touch closed loop with perf"
   "$tmp/bin/sesh-load" --target=sesh --addr="$sesh_addr" --keys="$KEYS" \
+    "${client_flags[@]}" \
     --keys_file="$tmp/sesh.keys" --skip_preload --mix=get_touch:100 \
     --concurrency="$CONCURRENCY" --threads="$THREADS" --warmup_s=1 \
     --duration_s="$DURATION" --progress=false >"$OUT/logs/sesh-perf-load.txt" 2>&1 &
@@ -265,7 +291,7 @@ wait_idle() {
 wait_storage_idle() {
   local i busy
   for i in $(seq 1 300); do
-    busy=$("$tmp/bin/seshctl" --addr="$sesh_addr" --json status 2>/dev/null |
+    busy=$("$tmp/bin/seshctl" --addr="$sesh_addr" "${admin_flags[@]}" --json status 2>/dev/null |
       python3 -c 'import json, sys; n = json.load(sys.stdin)["nodes"]; print(sum(1 for x in n if x.get("storage_busy", True)))' \
       2>/dev/null || echo 3)
     if [ "$busy" = 0 ]; then
@@ -342,12 +368,13 @@ for target in $targets_to_run; do
     load sesh g-lag-mix --duration_s="$((DURATION + 4))" --skip_preload &
     lag_load=$!
     sleep 3
-    timeout 120 "$tmp/bin/lag_probe" --addr="$sesh_addr" --samples=60 \
+    timeout 120 "$tmp/bin/lag_probe" --addr="$sesh_addr" --peers="$peers" \
+      "${probe_flags[@]}" --samples=60 \
       --interval_ms=50 --json_out="$OUT/sesh-g-lag.json" >/dev/null || true
     wait "$lag_load" || true
     # Counters after every phase: repair_reads stays flat unless a primary
     # lost its read lease (or a node looked down) during the run.
-    "$tmp/bin/seshctl" --addr="$sesh_addr" --json status \
+    "$tmp/bin/seshctl" --addr="$sesh_addr" "${admin_flags[@]}" --json status \
       >"$OUT/sesh-status.json" 2>/dev/null || true
     stop_sesh
   else
@@ -357,7 +384,7 @@ done
 
 # --- Report -----------------------------------------------------------------------
 log "writing $OUT/report.md"
-python3 - "$OUT" "$KEYS" "$CONCURRENCY" "$DURATION" "$WARMUP" "$THREADS" "$OPEN_THREADS" <<'PY'
+INSECURE=$INSECURE python3 - "$OUT" "$KEYS" "$CONCURRENCY" "$DURATION" "$WARMUP" "$THREADS" "$OPEN_THREADS" <<'PY'
 import json, os, platform, statistics, subprocess, sys, time
 
 out, keys, conc, dur, warm, threads, open_threads = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
@@ -427,7 +454,9 @@ L.append("")
 L.append("Machine: %d cores (%s), Linux %s. Both servers and the load generator "
          "share it, on loopback." % (os.cpu_count(), cpu, platform.release()))
 L.append("Sesh: 3 `sesh-node` processes, replication factor 3, default durability "
-         "(QUORUM), default flags; `sesh::Client` with its default batching. "
+         "(QUORUM), default flags, %s; `sesh::Client` with its default batching. "
+         % ("plaintext without tokens (INSECURE=1)" if os.environ.get("INSECURE") == "1"
+            else "TLS on both ports (mutual on the peer port) and a namespace token") +
          "Redis %s: one `redis-server`, no persistence (`--save '' --appendonly no`)."
          % redis_version.replace("v=", ""))
 L.append("Load: `sesh-load`, %d sessions of %d bytes (Sesh: 4 attributes; Redis: "

@@ -13,6 +13,7 @@
 #include "client/sesh/client.h"
 #include "gtest/gtest.h"
 #include "tests/node_process.h"
+#include "tests/test_credentials.h"
 
 namespace sesh {
 namespace {
@@ -36,6 +37,8 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started;
     ClientOptions options;
     for (auto& node : nodes_) options.seeds.push_back(node->address());
+    options.tls_ca_pem = testing::Credentials().ca_pem;
+    options.token = testing::Credentials().admin_token;
     auto client = Client::Connect(options);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
@@ -169,33 +172,42 @@ TEST_F(ClusterTest, ListAndDestroyByUser_CoverEveryNode) {
   EXPECT_EQ(listed->size(), 1u);
 }
 
-TEST_F(ClusterTest, NodeWithOtherPeerList_ReportsMembershipMismatch) {
-  // n4 believes the cluster is n1..n3 plus itself; the others do not.
+TEST_F(ClusterTest, NodeWithOtherPeerList_IsRefused_OthersUndisturbed) {
+  // n4 believes the cluster is n1..n3 plus itself; the others do not, so
+  // they refuse its heartbeats (it holds a valid node certificate, of a node
+  // outside their membership) and keep serving.
   std::string peers;
   for (auto& node : nodes_) {
-    absl::StrAppend(&peers, node->id(), "=", node->address(), ",");
+    absl::StrAppend(&peers, node->id(), "=", node->address(), "/",
+                    node->peer_address(), ",");
   }
   int port = testing::PickFreePort();
-  absl::StrAppend(&peers, "n4=127.0.0.1:", port);
-  NodeProcess stranger("n4", port, NewTempDir("stranger") + "/n4",
+  int peer_port = testing::PickFreePort();
+  absl::StrAppend(&peers, "n4=127.0.0.1:", port, "/127.0.0.1:", peer_port);
+  NodeProcess stranger("n4", port, peer_port, NewTempDir("stranger") + "/n4",
                        {absl::StrCat("--peers=", peers),
                         "--catch_up_timeout_ms=200"});
   ASSERT_TRUE(stranger.Start().ok());
-  bool reported = false;
-  for (int i = 0; i < 100 && !reported; ++i) {
+  std::string error;
+  for (int i = 0; i < 100 && error.empty(); ++i) {
     grpc::ClientContext ctx;
     ctx.set_deadline(Deadline());
     v1::NodeStatsResponse stats;
     if (stranger.ClusterStub()->NodeStats(&ctx, {}, &stats).ok()) {
-      reported = !stats.membership_error().empty();
+      error = stats.membership_error();
     }
-    if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (error.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
-  EXPECT_TRUE(reported);
-  // The established nodes hear n4's heartbeats and report it too.
-  auto stats = client_->NodeStats("n1");
-  ASSERT_TRUE(stats.ok());
-  EXPECT_NE(stats->membership_error, "");
+  EXPECT_NE(error.find("refuses this node's heartbeats"), std::string::npos)
+      << error;
+  for (auto& node : nodes_) {
+    auto stats = client_->NodeStats(node->id());
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->membership_error, "");
+    EXPECT_TRUE(stats->serving);
+  }
 }
 
 }  // namespace

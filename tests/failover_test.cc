@@ -27,6 +27,7 @@
 #include "sesh/internal/peer.grpc.pb.h"
 #include "tests/cluster_calls.h"
 #include "tests/node_process.h"
+#include "tests/test_credentials.h"
 
 namespace sesh {
 namespace {
@@ -51,6 +52,8 @@ constexpr int64_t kIdle = testing::kTestIdleMs;
 std::unique_ptr<Client> Connect(Nodes& nodes) {
   ClientOptions options;
   for (auto& node : nodes) options.seeds.push_back(node->address());
+  options.tls_ca_pem = testing::Credentials().ca_pem;
+  options.token = testing::Credentials().admin_token;
   options.deadline = absl::Seconds(3);
   auto client = Client::Connect(options);
   EXPECT_TRUE(client.ok()) << client.status();
@@ -576,10 +579,10 @@ TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
   ASSERT_TRUE(copy.ok() && copy->has_value());
   const internal::SessionRecord record = **copy;
   const uint32_t partition = PartitionOf(record.id());
-  auto peer = internal::Peer::NewStub(replica.channel());
-  // Apply `record` to the replica as if coordinated by node `from`; the
-  // partitions it did not vouch for.
+  // Apply `record` to the replica as if coordinated by node `from` (with
+  // its certificate); the partitions it did not vouch for.
   auto apply = [&](const std::string& from) {
+    auto peer = internal::Peer::NewStub(replica.peer_channel(from));
     grpc::ClientContext ctx;
     ctx.set_deadline(Deadline());
     internal::ApplyRequest request;
@@ -608,6 +611,7 @@ TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
     request.set_epoch(epoch);
     request.set_serving(true);
     internal::HeartbeatResponse response;
+    auto peer = internal::Peer::NewStub(replica.peer_channel(primary.id()));
     if (!peer->Heartbeat(&ctx, request, &response).ok()) return -1;
     return response.hints_for_you();
   };

@@ -73,15 +73,20 @@ PY
 
 # A short run: closed loop, then open loop at 500 ops/s. A generous client
 # deadline, since the test may share the machine with other tests.
-run_load() {  # target addr json
-  "$load_bin" --target="$1" --addr="$2" --json_out="$3" \
+run_load() {  # target addr json [flags...]
+  local target=$1 addr=$2 json=$3
+  shift 3
+  "$load_bin" --target="$target" --addr="$addr" --json_out="$json" "$@" \
     --keys=2000 --concurrency=16 --threads=2 --duration_s=2 --warmup_s=0.5 \
     --rates=0,500 --sesh_deadline_ms=10000 --progress=false \
-    || fail "sesh-load --target=$1 exited with $?"
+    || fail "sesh-load --target=$target exited with $?"
 }
 
-# --- Sesh: one node on a port of its own choosing ----------------------------
+# --- Sesh: one node on a port of its own choosing, TLS and tokens -------------
+bash "$runfiles/tools/gen_certs.sh" "$tmp/tls" n1
 "$node_bin" --node_id=n1 --listen=127.0.0.1:0 --data_dir="$tmp/n1" \
+  --tls_cert="$tmp/tls/n1.pem" --tls_key="$tmp/tls/n1.key" \
+  --cluster_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/tokens" \
   --port_file="$tmp/n1.port" >"$tmp/n1.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 200); do
@@ -92,7 +97,8 @@ done
 [ -f "$tmp/n1.port" ] || { cat "$tmp/n1.log" >&2; fail "sesh-node did not start"; }
 sesh_addr="127.0.0.1:$(cat "$tmp/n1.port")"
 
-run_load sesh "$sesh_addr" "$tmp/sesh.json"
+run_load sesh "$sesh_addr" "$tmp/sesh.json" \
+  --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench"
 check_json "$tmp/sesh.json" || fail "sesh results"
 
 # --- Redis --------------------------------------------------------------------

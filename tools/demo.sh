@@ -13,7 +13,11 @@ fi
 rm -rf .cluster
 bash tools/cluster.sh up 3
 ADDR=$(bash tools/cluster.sh addrs)
-ctl() { bazel-bin/client/seshctl --addr="$ADDR" --namespace=shop "$@"; }
+# TLS checked against the cluster's throw-away CA, and the token of
+# namespace "demo" (tools/cluster.sh made both; see README, "Security").
+# shellcheck disable=SC2046  # flags are words
+ctl() { bazel-bin/client/seshctl $(bash tools/cluster.sh ctlflags demo) --namespace=demo "$@"; }
+admin() { bazel-bin/client/seshctl $(bash tools/cluster.sh ctlflags admin) "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 field() { sed -n "s/^$1: *//p" | head -1; }
 
@@ -73,6 +77,9 @@ say "Logout on the phone is final"
 ctl destroy "$phone"
 ctl get "$phone" || echo "(as expected)"
 
-say "Cluster status"
-ctl status
+say "Tokens are per namespace: the demo token cannot read another namespace"
+bazel-bin/client/seshctl $(bash tools/cluster.sh ctlflags demo) --namespace=other get "$phone" || echo "(as expected: PERMISSION_DENIED)"
+
+say "Cluster status (an operator call: the admin token)"
+admin status
 printf '\nThe cluster is still running at %s. Stop it with: bash tools/cluster.sh down\n' "$ADDR"

@@ -87,7 +87,7 @@ case "${1:-}" in
       # real ones (README, "Security").
       bash "$root/tools/gen_certs.sh" "$state/tls" $(cut -d' ' -f1 "$state/nodes")
     fi
-    while read -r id _ addr; do start_node "$id" "${addr##*:}"; done <"$state/nodes"
+    while read -r id _ addr _; do start_node "$id" "${addr##*:}"; done <"$state/nodes"
     wait_serving $(cut -d' ' -f1 "$state/nodes")
     echo "cluster: $n nodes up at $(addrs) (logs in $state)"
     ;;

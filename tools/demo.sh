@@ -44,7 +44,13 @@ ctl get "$laptop" || echo "(as expected)"
 
 say "She logs in on her phone too; ListByUser spans the cluster"
 phone=$(ctl create --user=alice --idle_timeout_ms=1800000 device=phone | field id)
-ctl list-by-user alice
+ctl list-by-user --attributes=device alice
+
+say "She logs out a forgotten tablet from the \"your devices\" page: by its handle (lists never show session ids)"
+tablet=$(ctl create --user=alice --idle_timeout_ms=1800000 device=tablet | field id)
+tablet_handle=$(ctl get --no_touch "$tablet" | field handle)
+ctl destroy-handle alice "$tablet_handle"
+ctl get "$tablet" || echo "(as expected: that device is logged out)"
 
 say "Which node owns the laptop session?"
 ctl ring "$rotated"

@@ -175,6 +175,15 @@ absl::Status Replica::PartitionRecords(
 absl::Status Replica::Repair(const internal::RepairRequest& request) {
   absl::StatusOr<int> from = Sender(request.from_node());
   if (!from.ok()) return from.status();
+  if (request.records_size() > limits_.max_records_per_call) {
+    return absl::InvalidArgumentError("Repair with too many records");
+  }
+  for (const internal::SessionRecord& record : request.records()) {
+    if (record.id().empty()) continue;  // skipped by MergeRecords
+    absl::Status checked = CheckReplicatedRecord(
+        record, cluster_->placement(), cluster_->self_index(), limits_);
+    if (!checked.ok()) return checked;
+  }
   return MergeRecords(&local_, cluster_->placement(), cluster_->self_index(),
                       *from,
                       std::vector<internal::SessionRecord>(

@@ -38,6 +38,9 @@ absl::Status CheckReplicatedRecord(const internal::SessionRecord& record,
       return Refused("an attribute over its size limit");
     }
   }
+  if (record.destroyed() && record.attributes_size() > 0) {
+    return Refused("a tombstone with attributes");  // merge.h: none
+  }
   if (record.ByteSizeLong() > limits.max_record_bytes) {
     return Refused("a record over its size limit");
   }

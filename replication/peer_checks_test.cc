@@ -61,6 +61,11 @@ TEST_F(PeerChecksTest, BadIdOrSizes_Refused) {
   internal::SessionRecord big_ns = Record(held_);
   big_ns.set_namespace_(std::string(limits_.max_namespace_bytes + 1, 'n'));
   EXPECT_FALSE(CheckReplicatedRecord(big_ns, placement_, 0, limits_).ok());
+  internal::SessionRecord tombstone = Record(held_);
+  tombstone.set_destroyed(true);  // still holding "k"
+  EXPECT_FALSE(CheckReplicatedRecord(tombstone, placement_, 0, limits_).ok());
+  tombstone.clear_attributes();
+  EXPECT_TRUE(CheckReplicatedRecord(tombstone, placement_, 0, limits_).ok());
   internal::SessionRecord negative = Record(held_);
   negative.set_idle_timeout_ms(-1);
   EXPECT_FALSE(CheckReplicatedRecord(negative, placement_, 0, limits_).ok());

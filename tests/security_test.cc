@@ -316,7 +316,9 @@ TEST_F(SecurityTest, ListByUser_GivesNoUsableId_DestroyByHandleIsFinal) {
                   grpc::StatusCode::NOT_FOUND);
         auto copy = ReadReplica(node(i), id);
         ASSERT_TRUE(copy.ok());
-        if (copy->has_value()) EXPECT_TRUE((*copy)->destroyed());
+        if (copy->has_value()) {
+          EXPECT_TRUE((*copy)->destroyed());
+        }
       }
     }
   }

@@ -5,7 +5,8 @@
 # each test target's XML report; a target that failed without a report
 # counts as one failure). Extra arguments go to both bazel test runs;
 # SESH_TEST_CONFIGS="default" skips the sanitizer run, SESH_TEST_TARGETS
-# narrows the targets (tools/tsan.sh uses both).
+# narrows the targets (tools/tsan.sh uses both). Then every libFuzzer target
+# runs SESH_FUZZ_SECONDS (default 20; 0 skips them) through tools/fuzz.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -65,5 +66,21 @@ PY
   total_failed=$((total_failed + f))
   [ "$bazel_rc" -eq 0 ] && [ "$f" -eq 0 ] || overall_rc=1
 done
+# libFuzzer targets (fuzz/), SESH_FUZZ_SECONDS each (0 skips them); each
+# target counts as one test.
+fuzz_seconds=${SESH_FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== fuzz: $fuzz_seconds s per target" >&2
+  fuzz_log=$(mktemp)
+  bash tools/fuzz.sh "$fuzz_seconds" 2>&1 | tee "$fuzz_log"
+  fuzz_rc=${PIPESTATUS[0]}
+  read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$fuzz_log" | tail -1)
+  rm -f "$fuzz_log"
+  [ -n "${p:-}" ] || { p=0; f=1; }
+  echo "== fuzz: $p passed, $f failed" >&2
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  [ "$fuzz_rc" -eq 0 ] && [ "$f" -eq 0 ] || overall_rc=1
+fi
 echo "$total_passed passed, $total_failed failed"
 exit $overall_rc

@@ -37,7 +37,7 @@ if [ ! -f "$ABSL_TSAN/lib/libabsl_synchronization.so.20220623" ]; then
   rm -rf "$src"
 fi
 
-SESH_TEST_CONFIGS=tsan \
+SESH_TEST_CONFIGS=tsan SESH_FUZZ_SECONDS=0 \
 SESH_TEST_TARGETS="//replication:lease_test //replication:coordinator_test
   //replication:cluster_test //replication:hint_store_test
   //replication:anti_entropy_test //replication:hlc_test

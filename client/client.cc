@@ -1,9 +1,10 @@
 // sesh::Client over gRPC's async API: the public API glue. The machinery is
-// in client/internal/: routing and topology refresh (router.h), the retrying
-// call state machine (retrying_call.h), one attempt on the client's own
-// completion queue (attempt.h, queued_call.h), and per-node Get coalescing
-// (get_coalescer.h), sent by GetBatchSender as RPCs or over a StreamGet call
-// (get_stream.h).
+// in client/internal/: checking the options (client_options.h), routing and
+// topology refresh (router.h), the retrying call state machine
+// (retrying_call.h), one attempt on the client's own completion queue
+// (attempt.h, queued_call.h), per-node Get coalescing (get_coalescer.h), sent
+// by GetBatchSender as RPCs or over a StreamGet call (get_stream.h), and the
+// calls on all of a user's sessions (user_calls.h).
 
 #include "client/sesh/client.h"
 
@@ -11,12 +12,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -24,8 +23,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/blocking_counter.h"
@@ -34,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/internal/attempt.h"
+#include "client/internal/client_options.h"
 #include "client/internal/get_batch_sender.h"
 #include "client/internal/get_stream.h"
 #include "client/internal/grpc_status.h"
@@ -45,6 +43,7 @@
 #include "client/internal/retrying_call.h"
 #include "client/internal/router.h"
 #include "client/internal/timer_thread.h"
+#include "client/internal/user_calls.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/v1/cluster.grpc.pb.h"
@@ -64,6 +63,7 @@ using client_internal::FromRpcCode;
 using client_internal::GetBatchSender;
 using client_internal::GetOutcome;
 using client_internal::GetStream;
+using client_internal::MakeChannelConfig;
 using client_internal::NodeConn;
 using client_internal::OpCounter;
 using client_internal::PendingGet;
@@ -76,9 +76,8 @@ using client_internal::RoutingTable;
 using client_internal::SendFn;
 using client_internal::TimerThread;
 using client_internal::ToProto;
-
-// Sessions per ListByUser page: the most a node returns.
-constexpr int kMaxPageSize = 1000;
+using client_internal::UserCalls;
+using client_internal::ValidateOptions;
 
 class ClientImpl final : public Client {
  public:
@@ -158,9 +157,6 @@ class ClientImpl final : public Client {
   void FetchTopology(Router::FetchDone done);
   // The Router's NewConnFn: starts the node's Get coalescer.
   void InitConn(NodeConn* node);
-  // DestroyByUser calls of `request` while the node reports `more`.
-  absl::StatusOr<int> DestroyByUserRounds(
-      const v1::DestroyByUserRequest& request);
 
   // Shared by the sync forms: Start(callback) then wait for the callback.
   template <typename T, typename StartFn>
@@ -179,6 +175,7 @@ class ClientImpl final : public Client {
   AttemptRunner runner_;
   GetBatchSender batch_sender_;
   CallEnv call_env_;
+  UserCalls user_calls_;
 };
 
 // --- ClientImpl: lifetime ---------------------------------------------------
@@ -195,7 +192,8 @@ ClientImpl::ClientImpl(ClientOptions options,
       batch_sender_(&runner_, &ops_, options_.stream_gets),
       call_env_{RetryPolicy{options_.max_attempts, options_.deadline,
                             options_.initial_backoff, options_.max_backoff},
-                &router_, &timer_, &ops_} {
+                &router_, &timer_, &ops_},
+      user_calls_(&call_env_, &runner_) {
   queue_thread_ = std::thread([this] { client_internal::RunQueue(&queue_); });
 }
 
@@ -510,133 +508,33 @@ absl::StatusOr<SessionData> ClientImpl::Rotate(absl::string_view ns,
 
 absl::StatusOr<std::vector<SessionData>> ClientImpl::ListByUser(
     absl::string_view ns, absl::string_view user_id) {
-  ListOptions options;
-  options.page_size = kMaxPageSize;
-  std::vector<SessionData> sessions;
-  for (int page = 0; page < kMaxListPages; ++page) {
-    absl::StatusOr<SessionPage> got = ListByUserPage(ns, user_id, options);
-    if (!got.ok()) return got.status();
-    sessions.insert(sessions.end(),
-                    std::make_move_iterator(got->sessions.begin()),
-                    std::make_move_iterator(got->sessions.end()));
-    if (got->next_page_token.empty()) return sessions;
-    options.page_token = std::move(got->next_page_token);
-  }
-  return absl::ResourceExhaustedError(
-      absl::StrCat("the user has more than ", kMaxListPages, " pages of ",
-                   kMaxPageSize, " sessions; use ListByUserPage"));
+  return user_calls_.ListByUser(ns, user_id);
 }
 
 absl::StatusOr<SessionPage> ClientImpl::ListByUserPage(
     absl::string_view ns, absl::string_view user_id,
     const ListOptions& options) {
-  if (options.page_size < 0 || options.page_size > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat("page_size must be in [0, ",
-                                                   kMaxPageSize, "], got ",
-                                                   options.page_size));
-  }
-  auto req = std::make_shared<v1::ListByUserRequest>();
-  auto resp = std::make_shared<v1::ListByUserResponse>();
-  req->set_namespace_(std::string(ns));
-  req->set_user_id(std::string(user_id));
-  for (const std::string& name : options.attributes) req->add_attributes(name);
-  req->set_page_size(options.page_size);
-  req->set_page_token(options.page_token);
-  absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-    StartUnary(
-        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
-          return n->sessions->PrepareAsyncListByUser(ctx, *q, cq);
-        },
-        std::move(done));
-  });
-  if (!status.ok()) return status;
-  SessionPage page;
-  page.sessions.reserve(resp->sessions_size());
-  for (const v1::Session& s : resp->sessions()) {
-    page.sessions.push_back(FromProto(s));
-  }
-  page.next_page_token = resp->next_page_token();
-  return page;
+  return user_calls_.ListByUserPage(ns, user_id, options);
 }
 
 absl::Status ClientImpl::DestroyByHandle(absl::string_view ns,
                                          absl::string_view user_id,
                                          absl::string_view handle,
                                          Durability durability) {
-  if (ns.empty() || user_id.empty() || handle.empty()) {
-    return absl::InvalidArgumentError(
-        "DestroyByHandle needs a namespace, a user id and a handle");
-  }
-  auto req = std::make_shared<v1::DestroyRequest>();
-  auto resp = std::make_shared<v1::DestroyResponse>();
-  req->set_namespace_(std::string(ns));
-  req->set_user_id(std::string(user_id));
-  req->set_handle(std::string(handle));
-  req->set_durability(ToProto(durability));
-  return Wait<absl::Status>([&](StatusCallback done) {
-    StartUnary(
-        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
-        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
-          return n->sessions->PrepareAsyncDestroy(ctx, *q, cq);
-        },
-        std::move(done));
-  });
+  return user_calls_.DestroyByHandle(ns, user_id, handle, durability);
 }
 
 absl::StatusOr<int> ClientImpl::DestroyByUser(absl::string_view ns,
                                               absl::string_view user_id,
                                               absl::string_view except_id,
                                               Durability durability) {
-  v1::DestroyByUserRequest req;
-  req.set_namespace_(std::string(ns));
-  req.set_user_id(std::string(user_id));
-  req.set_except_id(std::string(except_id));
-  req.set_durability(ToProto(durability));
-  return DestroyByUserRounds(req);
+  return user_calls_.DestroyByUser(ns, user_id, except_id, durability);
 }
 
 absl::StatusOr<int> ClientImpl::DestroyOtherDevices(
     absl::string_view ns, absl::string_view user_id,
     absl::string_view keep_handle, Durability durability) {
-  if (keep_handle.empty()) {
-    return absl::InvalidArgumentError(
-        "DestroyOtherDevices needs the handle of the session to keep");
-  }
-  v1::DestroyByUserRequest req;
-  req.set_namespace_(std::string(ns));
-  req.set_user_id(std::string(user_id));
-  req.set_except_handle(std::string(keep_handle));
-  req.set_durability(ToProto(durability));
-  return DestroyByUserRounds(req);
-}
-
-absl::StatusOr<int> ClientImpl::DestroyByUserRounds(
-    const v1::DestroyByUserRequest& request) {
-  int destroyed = 0;
-  for (int round = 0; round < kMaxDestroyRounds; ++round) {
-    auto req = std::make_shared<v1::DestroyByUserRequest>(request);
-    auto resp = std::make_shared<v1::DestroyByUserResponse>();
-    absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
-      StartUnary(
-          Route::Of(Route::Kind::kAnyNode), /*idempotent=*/true, req, resp,
-          [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
-            return n->sessions->PrepareAsyncDestroyByUser(ctx, *q, cq);
-          },
-          std::move(done));
-    });
-    if (!status.ok()) {
-      if (destroyed == 0) return status;
-      return absl::Status(status.code(),
-                          absl::StrCat("after destroying ", destroyed,
-                                       " sessions: ", status.message()));
-    }
-    destroyed += resp->destroyed_count();
-    if (!resp->more()) return destroyed;
-  }
-  return absl::ResourceExhaustedError(
-      absl::StrCat("destroyed ", destroyed, " sessions in ", kMaxDestroyRounds,
-                   " calls and more remain; call again"));
+  return user_calls_.DestroyOtherDevices(ns, user_id, keep_handle, durability);
 }
 
 std::vector<absl::StatusOr<SessionData>> ClientImpl::BatchGet(
@@ -751,95 +649,6 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   return FromProto(*resp);
 }
 
-bool IsPem(absl::string_view text) {
-  return absl::StrContains(text, "-----BEGIN ");
-}
-
-absl::Status ValidateSecurityOptions(const ClientOptions& o) {
-  if (o.insecure) {
-    if (!o.tls_ca_pem.empty() || !o.tls_cert_pem.empty() ||
-        !o.tls_key_pem.empty() || !o.tls_server_name.empty()) {
-      return absl::InvalidArgumentError(
-          "insecure (plaintext) excludes the tls_* options");
-    }
-  } else {
-    if (o.tls_ca_pem.empty()) {
-      return absl::InvalidArgumentError(
-          "tls_ca_pem is required: the PEM of the CA that signed the nodes' "
-          "certificates (or insecure, for nodes run with --insecure)");
-    }
-    if (o.tls_cert_pem.empty() != o.tls_key_pem.empty()) {
-      return absl::InvalidArgumentError(
-          "tls_cert_pem and tls_key_pem go together: set both or neither");
-    }
-    for (const auto& [name, pem] : {std::pair{"tls_ca_pem", &o.tls_ca_pem},
-                                    std::pair{"tls_cert_pem", &o.tls_cert_pem},
-                                    std::pair{"tls_key_pem", &o.tls_key_pem}}) {
-      if (!pem->empty() && !IsPem(*pem)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(name,
-                         " holds no PEM block (it takes a file's contents, "
-                         "not its name: see LoadTlsFiles)"));
-      }
-    }
-  }
-  for (const char c : o.token) {
-    if (c < '!' || c > '~') {
-      return absl::InvalidArgumentError(
-          "token has a character other than visible ASCII");
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateOptions(const ClientOptions& o) {
-  if (o.seeds.empty()) return absl::InvalidArgumentError("no seeds");
-  if (o.deadline <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("deadline must be > 0");
-  }
-  if (o.max_attempts < 1) {
-    return absl::InvalidArgumentError("max_attempts must be >= 1");
-  }
-  if (o.initial_backoff < absl::ZeroDuration() ||
-      o.max_backoff < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("backoffs must be >= 0");
-  }
-  if (o.max_batch < 1 || o.max_batches_in_flight_per_node < 1) {
-    return absl::InvalidArgumentError(
-        "max_batch and max_batches_in_flight_per_node must be >= 1");
-  }
-  if (o.max_batch_wait < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("max_batch_wait must be >= 0");
-  }
-  if (o.max_queued_gets_per_node < 1) {
-    return absl::InvalidArgumentError("max_queued_gets_per_node must be >= 1");
-  }
-  return ValidateSecurityOptions(o);
-}
-
-// The channels' credentials and the calls' authorization metadata.
-absl::StatusOr<std::shared_ptr<const ChannelConfig>> MakeChannelConfig(
-    const ClientOptions& o) {
-  auto config = std::make_shared<ChannelConfig>();
-  if (o.insecure) {
-    config->credentials = grpc::InsecureChannelCredentials();
-  } else {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = o.tls_ca_pem;
-    ssl.pem_private_key = o.tls_key_pem;
-    ssl.pem_cert_chain = o.tls_cert_pem;
-    config->credentials = grpc::SslCredentials(ssl);
-    config->server_name = o.tls_server_name;
-  }
-  if (config->credentials == nullptr) {
-    return absl::InvalidArgumentError("gRPC refused the TLS options");
-  }
-  if (!o.token.empty()) {
-    config->authorization = absl::StrCat("Bearer ", o.token);
-  }
-  return config;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
@@ -854,51 +663,6 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   absl::Status status = client->Bootstrap();
   if (!status.ok()) return status;
   return std::unique_ptr<Client>(std::move(client));
-}
-
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  }
-  return text.str();
-}
-
-}  // namespace
-
-absl::StatusOr<ClientOptions> LoadTlsFiles(ClientOptions options,
-                                           const std::string& ca_file,
-                                           const std::string& cert_file,
-                                           const std::string& key_file,
-                                           const std::string& token_file) {
-  for (const auto& [path, out] : {std::pair{&ca_file, &options.tls_ca_pem},
-                                  std::pair{&cert_file, &options.tls_cert_pem},
-                                  std::pair{&key_file, &options.tls_key_pem}}) {
-    if (path->empty()) continue;
-    absl::StatusOr<std::string> pem = ReadFile(*path);
-    if (!pem.ok()) return pem.status();
-    if (!IsPem(*pem)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(*path, " holds no PEM block"));
-    }
-    *out = *std::move(pem);
-  }
-  if (!token_file.empty()) {
-    absl::StatusOr<std::string> text = ReadFile(token_file);
-    if (!text.ok()) return text.status();
-    const absl::string_view line = absl::StripAsciiWhitespace(
-        absl::string_view(*text).substr(0, text->find('\n')));
-    if (line.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(token_file, " has no token on its first line"));
-    }
-    options.token = std::string(line);
-  }
-  return options;
 }
 
 }  // namespace sesh

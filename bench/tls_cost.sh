@@ -58,6 +58,7 @@ print(*[s.getsockname()[1] for s in socks])')
   peers="n1=127.0.0.1:${ports[0]}/127.0.0.1:${ports[3]},n2=127.0.0.1:${ports[1]}/127.0.0.1:${ports[4]},n3=127.0.0.1:${ports[2]}/127.0.0.1:${ports[5]}"
   addr="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
   rm -rf "$tmp/data"
+  mkdir -p "$tmp/data"
   for i in 1 2 3; do
     if [ "$mode" = secure ]; then
       security=(--tls_cert="$tmp/tls/n$i.pem" --tls_key="$tmp/tls/n$i.key"

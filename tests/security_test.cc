@@ -173,6 +173,77 @@ TEST_F(SecurityTest, NodeCertificateOfN2_CannotSendAsN1) {
   }
 }
 
+// Every peer RPC, called with `channel` and each message claiming to come
+// from `claimed`: the codes, in the order Apply, Read, Fetch, Heartbeat,
+// Digests, PartitionRecords, Repair.
+std::vector<grpc::StatusCode> CallEveryPeerRpc(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& claimed,
+    const std::string& id) {
+  auto stub = internal::Peer::NewStub(channel);
+  std::vector<grpc::StatusCode> codes;
+  auto call = [&](auto method, auto request, auto response) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    codes.push_back(((*stub).*method)(&ctx, request, &response).error_code());
+  };
+  internal::SessionRecord record;
+  record.set_id(*DecodeId(id));
+  record.set_namespace_("shop");
+  record.set_destroyed(true);
+  record.set_version(uint64_t{1} << 62);
+  internal::ApplyRequest apply;
+  apply.set_from_node(claimed);
+  *apply.add_records() = record;
+  call(&internal::Peer::Stub::Apply, apply, internal::ApplyResponse());
+  internal::ReadRequest read;
+  read.add_ids(record.id());
+  call(&internal::Peer::Stub::Read, read, internal::ReadResponse());
+  internal::FetchRequest fetch;
+  fetch.set_last_partition(kPartitionCount - 1);
+  fetch.set_for_node(claimed);
+  call(&internal::Peer::Stub::Fetch, fetch, internal::FetchResponse());
+  internal::HeartbeatRequest heartbeat;
+  heartbeat.set_from_node(claimed);
+  call(&internal::Peer::Stub::Heartbeat, heartbeat,
+       internal::HeartbeatResponse());
+  internal::DigestsRequest digests;
+  digests.set_from_node(claimed);
+  digests.set_last_partition(kPartitionCount - 1);
+  call(&internal::Peer::Stub::Digests, digests, internal::DigestsResponse());
+  internal::PartitionRecordsRequest records;
+  records.set_from_node(claimed);
+  records.add_partitions(PartitionOf(record.id()));
+  call(&internal::Peer::Stub::PartitionRecords, records,
+       internal::PartitionRecordsResponse());
+  internal::RepairRequest repair;
+  repair.set_from_node(claimed);
+  *repair.add_records() = record;
+  call(&internal::Peer::Stub::Repair, repair, internal::RepairResponse());
+  return codes;
+}
+
+TEST_F(SecurityTest, EveryPeerRpc_NeedsAMemberCertificateNamingTheSender) {
+  const std::string id = CreateThrough(node(0));
+  ASSERT_FALSE(id.empty());
+  using Code = grpc::StatusCode;
+  // A certificate of the cluster CA that names no member.
+  EXPECT_EQ(CallEveryPeerRpc(PeerChannel(node(0).peer_address(), "n1",
+                                         "client"),
+                             "n2", id),
+            std::vector<Code>(7, Code::UNAUTHENTICATED));
+  // n2's certificate, every message claiming n3 (Read names no sender).
+  std::vector<Code> as_n3(7, Code::PERMISSION_DENIED);
+  as_n3[1] = Code::OK;
+  EXPECT_EQ(CallEveryPeerRpc(node(0).peer_channel("n2"), "n3", id), as_n3);
+  // The session was not destroyed by any of it.
+  EXPECT_TRUE(GetThrough(node(0), id, nullptr).ok());
+  for (int i = 0; i < 3; ++i) {
+    auto copy = ReadReplica(node(i), id);
+    ASSERT_TRUE(copy.ok() && copy->has_value());
+    EXPECT_FALSE((*copy)->destroyed());
+  }
+}
+
 TEST_F(SecurityTest, HeartbeatNotFromItsSender_Refused_HealthKept) {
   // Attack: one empty Heartbeat turned the node NOT_SERVING for good.
   for (const std::string& from : {std::string(), std::string("n1"),

@@ -1,9 +1,9 @@
 // sesh-node: one node of a Sesh cluster.
 //
-//   sesh-node --node_id=n1 --listen=127.0.0.1:7701 \
-//     --peer_listen=127.0.0.1:7801 --data_dir=/var/lib/sesh \
-//     --tls_cert=n1.pem --tls_key=n1.key --cluster_ca=ca.pem \
-//     --token_file=tokens \
+//   sesh-node --node_id=n1 --listen=127.0.0.1:7701
+//     --peer_listen=127.0.0.1:7801 --data_dir=/var/lib/sesh
+//     --tls_cert=n1.pem --tls_key=n1.key --cluster_ca=ca.pem
+//     --token_file=tokens
 //     --peers=n1=127.0.0.1:7701/127.0.0.1:7801,n2=...,n3=...
 //
 // See docs/security.md for the two ports, certificates and tokens.

@@ -88,7 +88,18 @@ SessionsService::SessionsService(
                                    options_.forward_timeout_ms);
                DoDestroy(*kept, out.get(), call,
                          [kept, out, done](grpc::Status s) { done(s); });
-             }) {
+             }),
+      streams_(options.auth,
+               [this](const v1::BatchGetRequest& request,
+                      v1::BatchGetResponse* response, Done done) {
+                 CallInfo call;
+                 call.forwarded = options_.auth->peer_port();
+                 // A stream has no deadline per message: forwarded Gets
+                 // take the forward timeout alone.
+                 call.deadline = std::chrono::system_clock::time_point::max();
+                 ServeBatchGet(call, request, response, std::move(done));
+               },
+               [cluster] { return cluster->epoch(); }) {
   for (const auto& channel : channels) {
     stubs_.push_back(v1::Sessions::NewStub(channel));
   }
@@ -510,152 +521,14 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
   return reactor;
 }
 
-// One StreamGet call: reads a request, serves it, writes its response, then
-// reads the next; so responses leave in request order. Messages arrive as
-// bytes so that one that does not parse ends the call with
-// INVALID_ARGUMENT, not with OK and its ids unanswered. Each message's
-// namespace is authorized like a unary call's. Owned by the service's
-// stream table until OnDone.
-class SessionsService::GetStream final
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
- public:
-  GetStream(SessionsService* service, grpc::CallbackServerContext* ctx)
-      : service_(service), ctx_(ctx), last_active_(absl::Now()) {
-    call_.forwarded = service->options_.auth->peer_port();
-    // A stream has no deadline per message: forwarded Gets take the
-    // forward timeout alone.
-    call_.deadline = std::chrono::system_clock::time_point::max();
-  }
-
-  void Begin() { StartRead(&in_); }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {  // the client is done, or the call was cancelled
-      End(grpc::Status::OK);
-      return;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_) return;
-      busy_ = true;
-    }
-    request_.Clear();
-    grpc::Status parsed =
-        grpc::SerializationTraits<v1::BatchGetRequest>::Deserialize(&in_,
-                                                                    &request_);
-    if (!parsed.ok()) {
-      End(Invalid("a StreamGet message is not a BatchGetRequest"));
-      return;
-    }
-    if (request_.namespace_() != authorized_ns_) {
-      grpc::Status admitted =
-          service_->options_.auth->ForNamespace(*ctx_, request_.namespace_());
-      if (!admitted.ok()) {
-        End(admitted);
-        return;
-      }
-      authorized_ns_ = request_.namespace_();
-    }
-    response_.Clear();
-    service_->ServeBatchGet(call_, request_, &response_, [this](grpc::Status s) {
-      if (!s.ok()) {
-        End(s);
-        return;
-      }
-      response_.set_epoch(service_->cluster_->epoch());
-      bool own = false;
-      out_.Clear();
-      grpc::Status serialized =
-          grpc::SerializationTraits<v1::BatchGetResponse>::Serialize(
-              response_, &out_, &own);
-      if (!serialized.ok()) {
-        End(serialized);
-        return;
-      }
-      StartWrite(&out_);
-    });
-  }
-
-  void OnWriteDone(bool ok) override {
-    if (!ok) {
-      End(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-      return;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      busy_ = false;
-      last_active_ = absl::Now();
-    }
-    StartRead(&in_);
-  }
-
-  // Ends the call if it has waited for a request longer than `timeout`.
-  void EndIfIdle(absl::Duration timeout) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || busy_ || absl::Now() - last_active_ < timeout) return;
-    }
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                     "StreamGet idle too long; open a new stream"));
-  }
-
-  void OnDone() override { service_->ForgetStream(this); }
-
- private:
-  // Finishes the call once, whoever asks first.
-  void End(const grpc::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_) return;
-      finished_ = true;
-    }
-    Finish(status);
-  }
-
-  SessionsService* const service_;
-  grpc::CallbackServerContext* const ctx_;
-  CallInfo call_;
-  std::string authorized_ns_;
-  grpc::ByteBuffer in_;
-  grpc::ByteBuffer out_;
-  v1::BatchGetRequest request_;
-  v1::BatchGetResponse response_;
-  absl::Mutex mu_;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Time last_active_ ABSL_GUARDED_BY(mu_);
-};
-
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SessionsService::StreamGet(grpc::CallbackServerContext* ctx) {
   ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
-  auto stream = std::make_shared<GetStream>(this, ctx);
-  {
-    absl::MutexLock lock(&streams_mu_);
-    streams_[stream.get()] = stream;
-  }
-  stream->Begin();
-  return stream.get();
-}
-
-void SessionsService::ForgetStream(GetStream* stream) {
-  std::shared_ptr<GetStream> last;  // may be the last owner: freed unlocked
-  absl::MutexLock lock(&streams_mu_);
-  auto it = streams_.find(stream);
-  if (it == streams_.end()) return;
-  last = std::move(it->second);
-  streams_.erase(it);
+  return streams_.Open(ctx);
 }
 
 void SessionsService::EndIdleStreams() {
-  std::vector<std::shared_ptr<GetStream>> open;
-  {
-    absl::MutexLock lock(&streams_mu_);
-    for (const auto& [raw, stream] : streams_) open.push_back(stream);
-  }
-  const absl::Duration timeout =
-      absl::Milliseconds(options_.stream_idle_timeout_ms);
-  for (const auto& stream : open) stream->EndIfIdle(timeout);
+  streams_.EndIdle(absl::Milliseconds(options_.stream_idle_timeout_ms));
 }
 
 void SessionsService::ServeBatchGet(const CallInfo& call,

@@ -14,6 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "node/call_auth.h"
+#include "node/get_streams.h"
 #include "node/user_sessions.h"
 
 #include "node/session_store.h"
@@ -133,8 +134,6 @@ class SessionsService final : public SessionsCallbackBase {
       grpc::ClientContext*, const Request*, Response*,
       std::function<void(grpc::Status)>);
 
-  class GetStream;
-  void ForgetStream(GetStream* stream);
 
   CallInfo InfoOf(grpc::CallbackServerContext* ctx) const;
   // BatchGet's work, for the unary call and for each StreamGet message;
@@ -205,11 +204,7 @@ class SessionsService final : public SessionsCallbackBase {
   UserSessions users_;
   std::atomic<uint64_t> batch_get_calls_{0};
   std::atomic<uint64_t> forwarded_{0};
-
-  // Open StreamGet calls, for EndIdleStreams; a stream leaves in OnDone.
-  absl::Mutex streams_mu_;
-  std::map<GetStream*, std::shared_ptr<GetStream>> streams_
-      ABSL_GUARDED_BY(streams_mu_);
+  GetStreams streams_;
 };
 
 // Cluster.Topology and Cluster.NodeStats.

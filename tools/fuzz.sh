@@ -4,12 +4,13 @@
 # repository is never changed. Prints "fuzz <name>: ok (N execs)", or the
 # failure, its stack and its reproducer, per target; ends with
 # "N passed, M failed" counting targets. The build has its own output base
-# ($SESH_FUZZ_OUTPUT_BASE) so that clang never evicts the gcc build's cache.
+# ($SESH_FUZZ_OUTPUT_BASE; by default one per checkout) so that clang never
+# evicts the gcc build's cache.
 # A target is fuzz/<name>_fuzzer.cc with corpus fuzz/corpus/<name>/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
-output_base=${SESH_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz}
+output_base=${SESH_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-fuzz-$(pwd | md5sum | cut -c1-8)}
 
 names=()
 for src in fuzz/*_fuzzer.cc; do

@@ -427,6 +427,9 @@ int Run() {
       absl::GetFlag(FLAGS_max_message_bytes), 4096, int64_t{64} << 20));
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(64 << 20);
+  // A second process on the same port is an error, not a share of the
+  // traffic (gRPC sets SO_REUSEPORT by default).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              std::max(1, absl::GetFlag(FLAGS_max_concurrent_streams)));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -444,6 +447,7 @@ int Run() {
                                   insecure ? grpc::InsecureServerCredentials()
                                            : PeerPortCredentials(tls),
                                   &bound);
+    peer_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     peer_builder.RegisterService(&peer);
     peer_builder.RegisterService(&forwarded);
     peer_builder.SetMaxReceiveMessageSize(64 << 20);

@@ -13,6 +13,7 @@
 #include "replication/session_id.h"
 #include "tests/cluster_calls.h"
 #include "tests/node_process.h"
+#include "tests/status_matchers.h"
 
 namespace sesh {
 namespace {
@@ -39,7 +40,7 @@ TEST(AntiEntropyTest, DivergentReplicas_ConvergeWithoutRestart) {
   Nodes nodes = MakeCluster(
       3, NewTempDir("anti_entropy"),
       {"--anti_entropy_interval_ms=50", "--anti_entropy_partitions=65536"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
 
   // A session only n3 holds.
   const int64_t now = WallMs();

@@ -27,6 +27,7 @@
 #include "sesh/internal/peer.grpc.pb.h"
 #include "tests/cluster_calls.h"
 #include "tests/node_process.h"
+#include "tests/status_matchers.h"
 #include "tests/test_credentials.h"
 
 namespace sesh {
@@ -111,7 +112,7 @@ void CheckCopy(const std::string& where, const std::string& id,
 TEST(FailoverTest, Checker_KillAndRestartUnderWriteLoad_NothingAcknowledgedLost) {
   Nodes nodes = MakeCluster(3, NewTempDir("checker"),
                             {"--touch_flush_interval_ms=200"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   std::unique_ptr<Client> client = Connect(nodes);
   ASSERT_NE(client, nullptr);
 
@@ -206,7 +207,7 @@ TEST(FailoverTest, Checker_KillAndRestartUnderWriteLoad_NothingAcknowledgedLost)
 
 TEST(FailoverTest, ReadYourWrites_KillCoordinatorRightAfterQuorumWrite) {
   Nodes nodes = MakeCluster(3, NewTempDir("ryw"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   std::unique_ptr<Client> client = Connect(nodes);
   ASSERT_NE(client, nullptr);
 
@@ -241,7 +242,7 @@ TEST(FailoverTest, ReadYourWrites_KillCoordinatorRightAfterQuorumWrite) {
 
 TEST(FailoverTest, ListByUser_CompleteWithOneNodeDown_UnavailableWithTwo) {
   Nodes nodes = MakeCluster(3, NewTempDir("list"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   std::unique_ptr<Client> client = Connect(nodes);
   ASSERT_NE(client, nullptr);
   constexpr int kSessions = 12;
@@ -275,7 +276,7 @@ TEST(FailoverTest, ListByUser_CompleteWithOneNodeDown_UnavailableWithTwo) {
 TEST(FailoverTest, FrozenReplica_MissesWritesThenConverges) {
   Nodes nodes = MakeCluster(3, NewTempDir("frozen"),
                             {"--touch_flush_interval_ms=200"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   std::unique_ptr<Client> client = Connect(nodes);
   ASSERT_NE(client, nullptr);
   std::vector<std::string> ids;
@@ -348,7 +349,7 @@ TEST(FailoverTest, FrozenReplica_MissesWritesThenConverges) {
 TEST(FailoverTest, Partition_BothSidesWrite_ReplicasConvergeToMerge) {
   Nodes nodes =
       MakeCluster(3, NewTempDir("partition"), {"--fault_injection"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& isolated = *nodes[2];
   auto majority = nodes[0]->SessionsStub();
   auto minority = isolated.SessionsStub();
@@ -483,7 +484,7 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
                             {"--fault_injection",
                              "--touch_flush_interval_ms=8000",
                              "--anti_entropy_interval_ms=0"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& primary = *nodes[2];
   const std::string id = CreateThrough(primary);
   ASSERT_FALSE(id.empty());
@@ -570,7 +571,7 @@ TEST(FailoverTest, CutOffPrimary_NeverServesASessionDestroyedWithoutIt) {
 // for it as a hint, which it reports to the primary until delivered.
 TEST(FailoverTest, Replica_VouchesForAWriteOnlyOnceThePrimaryIsSilent) {
   Nodes nodes = MakeCluster(3, NewTempDir("vouch"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& primary = *nodes[2];
   NodeProcess& replica = *nodes[1];
   const std::string id = CreateThrough(primary);
@@ -650,7 +651,7 @@ TEST(FailoverTest, Touch_ReachesEveryReplicaWithinStalenessBound) {
       {absl::StrCat("--touch_flush_interval_ms=", kFlushMs),
        absl::StrCat("--replicate_timeout_ms=", kReplicateTimeoutMs),
        "--touch_write_fraction=0"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   std::unique_ptr<Client> client = Connect(nodes);
   ASSERT_NE(client, nullptr);
   CreateOptions create;

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Smoke test of the load generator (bench/sesh_load.cc), so that it keeps
 # working: about 2 s closed loop and 2 s open loop of the default web mix
-# against one sesh-node, then the same against a redis-server on loopback
-# (skipped, with a message, if redis-server is not installed). Checks that
-# sesh-load exits 0 and that its JSON has every operation of the mix with a
-# nonzero count and no unexpected errors. No timing assertions.
+# against one sesh-node (sessions with a 60 s idle timeout, and the node's
+# touch counters read with the admin token), then the same against a
+# redis-server on loopback, then against that server with a replica, each
+# write followed by WAIT 1 (the Redis runs are skipped, with a message, if
+# redis-server is not installed). Checks that sesh-load exits 0, that its
+# JSON has every operation of the mix with a nonzero count and no unexpected
+# errors, the Sesh phases' share of touches written, and the WAIT run's
+# setting. No timing assertions.
 #
 # Starts its own processes on free ports, in $TEST_TMPDIR, and stops exactly
 # those (by PID) on exit.
@@ -35,16 +39,19 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# check_json FILE: every op of the mix in every phase ran, nothing unexpected
-# failed.
+# check_json FILE [touches|wait]: every op of the mix in every phase ran,
+# nothing unexpected failed; with touches, every phase has the nodes' touch
+# counts; with wait, the run followed writes with WAIT 1.
 check_json() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "${2:-}" <<'PY'
 import json, sys
-path = sys.argv[1]
+path, want = sys.argv[1], sys.argv[2]
 with open(path) as f:
     r = json.load(f)
 mix_ops = [p.split(":")[0] for p in r["mix"].split(",")]
 problems = []
+if want == "wait" and r["redis_wait_replicas"] != 1:
+    problems.append("redis_wait_replicas is %s, want 1" % r["redis_wait_replicas"])
 if len(r["phases"]) != 2:
     problems.append("want 2 phases, got %d" % len(r["phases"]))
 for phase in r["phases"]:
@@ -59,6 +66,16 @@ for phase in r["phases"]:
             problems.append("%s: %s percentiles out of order: %s" % (name, op, stats))
     if phase["total_ops_per_s"] <= 0:
         problems.append(name + ": zero throughput")
+    req, wr, share = (phase[k] for k in (
+        "touches_requested", "touches_written", "touches_written_share"))
+    if want == "touches":
+        # 60 s sessions: a touch is written once 600 ms have passed since
+        # the last one, which happens to some sessions in every phase.
+        if not (req and 0 < wr <= req and share is not None and
+                abs(share - wr / req) < 1e-3):
+            problems.append("%s: touch counts %s / %s, share %s" % (name, wr, req, share))
+    elif (req, wr, share) != (None, None, None):
+        problems.append("%s: touch counts where none were asked for" % name)
 if r["unexpected_errors"] != 0:
     problems.append("unexpected errors: %s" % json.dumps(r["errors"]))
 if problems:
@@ -66,8 +83,11 @@ if problems:
     for p in problems:
         print("  " + p)
     sys.exit(1)
-print("%s: OK, %s" % (r["target"], ", ".join(
-    "%s %.0f ops/s" % (p["mode"], p["total_ops_per_s"]) for p in r["phases"])))
+print("%s%s: OK, %s" % (r["target"], " " + want if want else "", ", ".join(
+    "%s %.0f ops/s%s" % (p["mode"], p["total_ops_per_s"],
+                         ", %.0f%% of touches written" % (100 * p["touches_written_share"])
+                         if p["touches_written_share"] is not None else "")
+    for p in r["phases"])))
 PY
 }
 
@@ -98,33 +118,51 @@ done
 sesh_addr="127.0.0.1:$(cat "$tmp/n1.port")"
 
 run_load sesh "$sesh_addr" "$tmp/sesh.json" \
-  --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench"
-check_json "$tmp/sesh.json" || fail "sesh results"
+  --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench" \
+  --admin_token_file="$tmp/tls/token.admin" --idle_timeout_s=60
+check_json "$tmp/sesh.json" touches || fail "sesh results"
 
 # --- Redis --------------------------------------------------------------------
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "SKIP: redis-server is not installed; the Redis half of the smoke test did not run"
   exit 0
 fi
-redis_port=""
-for attempt in 1 2 3; do
-  port=$(free_port)
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$tmp" >"$tmp/redis.$attempt.log" 2>&1 &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      redis_port=$port
-      break
-    fi
-    kill -0 "$pid" 2>/dev/null || break  # e.g. the port was taken meanwhile
-    sleep 0.1
+# start_redis NAME [redis-server flags...]: a server on a free port, its port
+# in $started_port.
+start_redis() {
+  local name=$1 attempt port pid
+  shift
+  started_port=""
+  mkdir -p "$tmp/$name"
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$tmp/$name" "$@" >"$tmp/$name.$attempt.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 100); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        started_port=$port
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || break  # e.g. the port was taken meanwhile
+      sleep 0.1
+    done
   done
-  [ -n "$redis_port" ] && break
-done
-[ -n "$redis_port" ] || { cat "$tmp"/redis.*.log >&2; fail "redis-server did not start"; }
+  cat "$tmp/$name".*.log >&2
+  fail "redis-server $name did not start"
+}
 
+# No delay before a replica's first sync (5 s by default).
+start_redis primary --repl-diskless-sync-delay 0
+redis_port=$started_port
 run_load redis "127.0.0.1:$redis_port" "$tmp/redis.json"
 check_json "$tmp/redis.json" || fail "redis results"
+
+# The same server with a replica; sesh-load's preload waits until the replica
+# holds it.
+start_redis replica --replicaof 127.0.0.1 "$redis_port"
+run_load redis "127.0.0.1:$redis_port" "$tmp/redis-wait.json" \
+  --redis_wait_replicas=1
+check_json "$tmp/redis-wait.json" wait || fail "redis WAIT results"
 echo "PASS"

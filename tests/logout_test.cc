@@ -19,6 +19,7 @@
 #include "replication/session_id.h"
 #include "tests/cluster_calls.h"
 #include "tests/node_process.h"
+#include "tests/status_matchers.h"
 
 namespace sesh {
 namespace {
@@ -71,7 +72,7 @@ bool DestroyedOn(const std::vector<NodeProcess*>& nodes,
 // nothing, so the other replicas kept the session live.
 TEST(LogoutTest, Destroy_CoordinatorHoldsOnlyATombstone_ReachesEveryReplica) {
   Nodes nodes = MakeCluster(3, NewTempDir("tombstone_only"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& coordinator = *nodes[2];
   const std::string id = CreateThrough(coordinator);
   ASSERT_FALSE(id.empty());
@@ -94,7 +95,7 @@ TEST(LogoutTest, Destroy_CoordinatorHoldsOnlyATombstone_ReachesEveryReplica) {
 // replicas that hold the session.
 TEST(LogoutTest, Destroy_CoordinatorHoldsNoCopy_ReachesEveryReplica) {
   Nodes nodes = MakeCluster(3, NewTempDir("no_copy"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   auto placement = PlacementMap::Build({"n1", "n2", "n3"}, 3);
   ASSERT_TRUE(placement.ok());
   std::string raw;
@@ -132,7 +133,7 @@ TEST(LogoutTest, Destroy_CoordinatorHoldsNoCopy_ReachesEveryReplica) {
 TEST(LogoutTest, Update_ForwardedToFrozenCoordinator_IsNotRunAgainHere) {
   Nodes nodes =
       MakeCluster(3, NewTempDir("forward_once"), {"--forward_timeout_ms=300"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& coordinator = *nodes[0];
   NodeProcess& other = *nodes[1];
   const std::string id = CreateThrough(coordinator);
@@ -171,7 +172,7 @@ std::string ReadFile(const std::string& path) {
 // a failover.
 TEST(LogoutTest, Get_CallersShortDeadline_DoesNotMarkCoordinatorSuspect) {
   Nodes nodes = MakeCluster(3, NewTempDir("short_deadline"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& coordinator = *nodes[0];
   NodeProcess& other = *nodes[1];
   const std::string id = CreateThrough(coordinator);
@@ -199,7 +200,7 @@ TEST(LogoutTest, Get_CallersShortDeadline_DoesNotMarkCoordinatorSuspect) {
 // whose copy may have missed a destroy minted a live id from it.
 TEST(LogoutTest, Rotate_ReadRepairIncomplete_AppliesNothing) {
   Nodes nodes = MakeCluster(3, NewTempDir("rotate_stale"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& primary = *nodes[0];
   NodeProcess& coordinator = *nodes[1];
   NodeProcess& third = *nodes[2];
@@ -239,7 +240,7 @@ TEST(LogoutTest, Rotate_ReadRepairIncomplete_AppliesNothing) {
 TEST(LogoutTest, Destroy_HintHoldersRestart_PrimaryNeverServesTheSession) {
   Nodes nodes = MakeCluster(3, NewTempDir("hint_restart"),
                             {"--catch_up_timeout_ms=1000"});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& primary = *nodes[0];
   const std::string id = CreateThrough(primary);
   ASSERT_FALSE(id.empty());
@@ -277,7 +278,7 @@ TEST(LogoutTest, Destroy_HintHoldersRestart_PrimaryNeverServesTheSession) {
 // from the moment the restarted node serves.
 TEST(LogoutTest, Update_ThroughRestartOfThePrimary_StaysAvailable) {
   Nodes nodes = MakeCluster(3, NewTempDir("restart_writes"), {});
-  ASSERT_TRUE(StartAndWait(nodes).ok());
+  ASSERT_THAT(StartAndWait(nodes), IsOk());
   NodeProcess& primary = *nodes[0];
   NodeProcess& other = *nodes[1];
   const std::string id = CreateThrough(primary);

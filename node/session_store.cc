@@ -478,7 +478,9 @@ absl::StatusOr<Record> SessionStore::Get(absl::string_view ns,
   const int64_t now = clock_->NowMs();
   absl::StatusOr<Record> record = ReadLive(ns, key, now);
   if (!record.ok() || !touch) return record;
+  touches_requested_.fetch_add(1, std::memory_order_relaxed);
   if (!NeedsTouchWrite(*record, now)) return record;
+  touches_written_.fetch_add(1, std::memory_order_relaxed);
   touches_.Raise(key, now);
   record->set_last_access_ms(now);
   return record;
@@ -554,6 +556,7 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
   const int64_t now = clock_->NowMs();
   std::vector<absl::StatusOr<Record>> out;
   out.reserve(n);
+  uint64_t requested = 0, written = 0;  // one atomic add per batch
   for (size_t i = 0; i < n; ++i) {
     if (statuses[i].IsNotFound()) {
       out.push_back(NotFound());
@@ -577,11 +580,17 @@ std::vector<absl::StatusOr<Record>> SessionStore::GetMany(
       out.push_back(NotFound());
       continue;
     }
+    if (touch) ++requested;
     if (touch && NeedsTouchWrite(record, now)) {
+      ++written;
       touches_.Raise(keys[i], now);
       record.set_last_access_ms(now);
     }
     out.push_back(std::move(record));
+  }
+  if (requested > 0) {
+    touches_requested_.fetch_add(requested, std::memory_order_relaxed);
+    touches_written_.fetch_add(written, std::memory_order_relaxed);
   }
   return out;
 }

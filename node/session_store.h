@@ -211,6 +211,15 @@ class SessionStore : public ReplicaStore {
   absl::StatusOr<int64_t> PersistTouches();
   // Touches not persisted yet.
   int64_t PendingTouches();
+  // Since open: touching reads of a live session (Get, GetMany, Touch with
+  // touch), and those of them that moved last_access far enough to be
+  // recorded in the touch table (touch_write_fraction). Thread-safe.
+  uint64_t touches_requested() const {
+    return touches_requested_.load(std::memory_order_relaxed);
+  }
+  uint64_t touches_written() const {
+    return touches_written_.load(std::memory_order_relaxed);
+  }
 
   // Replication: merges a peer's state of a session into the local one
   // (replication/merge.h) and returns the merged state. OUT_OF_RANGE, with
@@ -317,6 +326,9 @@ class SessionStore : public ReplicaStore {
   std::unique_ptr<absl::Mutex[]> stripes_;
   std::unique_ptr<absl::Mutex[]> user_stripes_;
   TouchTable touches_;
+  // Counters for touches_requested() and touches_written(); relaxed.
+  std::atomic<uint64_t> touches_requested_{0};
+  std::atomic<uint64_t> touches_written_{0};
   // Serializes PersistTouches() calls.
   absl::Mutex persist_mu_;
   // The clock stamp last persisted.

@@ -679,6 +679,8 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
   response->set_pending_touches(
       static_cast<uint64_t>(store_->PendingTouches()));
   response->set_storage_busy(store_->StorageBusy());
+  response->set_touches_requested(store_->touches_requested());
+  response->set_touches_written(store_->touches_written());
   response->set_hints_queued(static_cast<uint64_t>(cluster_->HintsQueued()));
   if (anti_entropy_ != nullptr) {
     const AntiEntropyProgress p = anti_entropy_->progress();

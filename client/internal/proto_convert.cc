@@ -58,6 +58,8 @@ NodeStatsInfo FromProto(const v1::NodeStatsResponse& r) {
   info.pending_touches = r.pending_touches();
   info.storage_busy = r.storage_busy();
   info.hints_queued = r.hints_queued();
+  info.touches_requested = r.touches_requested();
+  info.touches_written = r.touches_written();
   info.anti_entropy_passes = r.anti_entropy().passes_completed();
   info.anti_entropy_next_partition = r.anti_entropy().next_partition();
   info.anti_entropy_compared = r.anti_entropy().partitions_compared();

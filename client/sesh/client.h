@@ -301,6 +301,11 @@ struct NodeStatsInfo {
   bool storage_busy = false;
   // Writes held (persisted) for peers that missed them.
   uint64_t hints_queued = 0;
+  // Touching reads of a live session the node served, and those of them it
+  // recorded (moved last_access by at least --touch_write_fraction of the
+  // idle timeout), since it started.
+  uint64_t touches_requested = 0;
+  uint64_t touches_written = 0;
   // Anti-entropy: full passes over every partition, partitions compared
   // and repaired, and records exchanged, since the node started.
   uint64_t anti_entropy_passes = 0;

@@ -16,14 +16,30 @@
 #   (c) the web mix (sesh-load's default), closed loop
 #   (d) get_touch:100, open loop at half of the target's own (a) peak
 #   (e) a sweep of open-loop get_touch rates, 5% to 100% of (a), for the plot
+#   (f) update:100, closed loop (Sesh at ONE, QUORUM and ALL; Redis SET)
+#   (h) get_touch:100 on TOUCH_KEYS fresh sessions with a 60 s idle timeout,
+#       where a node writes most touches (it records one only when it moves
+#       last_access by 1% of the idle timeout, 600 ms here, and a session is
+#       visited every few seconds), and the same on fresh sessions with the
+#       realistic 30 minutes, where it writes almost none. Each preloads its
+#       own set just before it (60 s sessions must not expire meanwhile).
+# Sesh only: (g) replication lag under the web mix. Redis with two replicas
+# (a third target, "redis-wait": a primary and two `redis-server
+# --replicaof`, each write followed by WAIT 1) runs (f) and (c): the
+# durability a QUORUM write has. Every Sesh run reads the nodes' touch
+# counters (NodeStats, admin token), so the report gives the share of
+# touches written in each phase.
 # Memory (RSS, data on disk, Redis used_memory) is taken after (b), before the
 # mix adds sessions and tombstones. The targets run one after the other, each
-# alone on the machine: the Sesh cluster is stopped before Redis starts. With PERF=1, an extra (a)-like run of
-# Sesh is profiled with perf (nodes and sesh-load), outside the table.
+# alone on the machine: the Sesh cluster is stopped before Redis starts, and
+# Redis before its replicated setup starts. With PERF=1, an extra (a)-like
+# run of Sesh is profiled with perf (nodes and sesh-load), outside the table.
 #
 # Writes into OUT: <target>-<phase>.json (sesh-load's output), report.md,
 # latency.png (p99 against throughput, from the sweeps), the plot's data,
-# and logs/. Stops exactly the processes it started, on any exit.
+# and logs/ (progress, node and Redis logs; ignored by git: bench/results
+# keeps the report, JSON and plot). Stops exactly the processes it started,
+# by PID, on any exit.
 #
 # Environment: KEYS (sessions, 100000), DURATION (s per phase, 8),
 # CONCURRENCY (callers, 64), OUT (bench/results/<date>), WARMUP (s, 1),
@@ -33,7 +49,8 @@
 # open loop, mostly preempts the servers and adds latency), PERF (0),
 # REPORT_ONLY (1: only rewrite the report of the run in OUT), WARM (s of
 # reads warming Sesh's block caches after the preload; 90 at 10^6), ROUNDS
-# (alternating rounds of (a) and (b), 3).
+# (alternating rounds of (a) and (b), 3), TOUCH_KEYS (sessions of each (h)
+# set, the smaller of KEYS and 100000: created and measured within 60 s).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -53,6 +70,7 @@ THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 OPEN_THREADS=${OPEN_THREADS:-1}
 PERF=${PERF:-0}
+TOUCH_KEYS=${TOUCH_KEYS:-$((KEYS < 100000 ? KEYS : 100000))}
 OUT=${OUT:-bench/results/$(date +%Y%m%d-%H%M%S)}
 # Extra sesh-node flags for A/B runs, e.g. SESH_NODE_FLAGS=--anti_entropy_interval_ms=0
 SESH_NODE_FLAGS=${SESH_NODE_FLAGS:-}
@@ -77,6 +95,7 @@ command -v python3 >/dev/null || die "python3 is needed for the report"
 tmp=$(mktemp -d /tmp/sesh-bench.XXXXXX)
 node_pids=()
 redis_pid=""
+replica_pids=()
 
 stop_pid() {
   local pid=$1
@@ -89,7 +108,7 @@ cleanup() {
   local rc=$?
   set +e
   local pid
-  for pid in "${node_pids[@]}"; do stop_pid "$pid"; done
+  for pid in "${node_pids[@]}" "${replica_pids[@]}"; do stop_pid "$pid"; done
   [ -n "$redis_pid" ] && stop_pid "$redis_pid"
   cp "$tmp"/*.log "$OUT/logs/" 2>/dev/null
   rm -rf "$tmp"
@@ -112,9 +131,9 @@ if [ "${REPORT_ONLY:-0}" != 1 ]; then
 fi
 
 # --- Servers --------------------------------------------------------------------
-read -r p1 p2 p3 q1 q2 q3 rport < <(python3 -c '
+read -r p1 p2 p3 q1 q2 q3 rport wport rr1 rr2 < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(7)]
+socks = [socket.socket() for _ in range(10)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
@@ -133,6 +152,10 @@ else
 fi
 admin_flags=("${client_flags[@]}")
 [ "$INSECURE" = 1 ] || admin_flags=(--tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.admin")
+# sesh-load reads the nodes' touch counters with the admin token (with
+# --insecure, without one).
+touch_flags=()
+[ "$INSECURE" = 1 ] || touch_flags=(--admin_token_file="$tmp/tls/token.admin")
 
 # Each target gets the machine to itself: the cluster is stopped before
 # Redis starts (idle sesh-nodes still use a few % of a core).
@@ -183,27 +206,72 @@ start_redis() {
   log "redis: 127.0.0.1:$rport (pid $redis_pid, $(redis-server --version | cut -d' ' -f3))"
 }
 
+# A primary on wport and two replicas of it, each with its own directory
+# (a full sync writes there), no persistence.
+start_redis_wait() {
+  local i port_var
+  mkdir -p "$tmp/redis-primary" "$tmp/redis-replica1" "$tmp/redis-replica2"
+  redis-server --port "$wport" --bind 127.0.0.1 --save '' --appendonly no \
+    --repl-diskless-sync-delay 0 --dir "$tmp/redis-primary" \
+    --logfile "$tmp/redis-primary.log" &
+  redis_pid=$!
+  for i in 1 2; do
+    port_var=rr$i
+    redis-server --port "${!port_var}" --bind 127.0.0.1 --save '' --appendonly no \
+      --dir "$tmp/redis-replica$i" --logfile "$tmp/redis-replica$i.log" \
+      --replicaof 127.0.0.1 "$wport" &
+    replica_pids+=($!)
+  done
+  for _ in $(seq 1 300); do
+    [ "$(redis-cli -p "$rr1" info replication 2>/dev/null | tr -d '\r' | grep -c '^master_link_status:up')" = 1 ] &&
+      [ "$(redis-cli -p "$rr2" info replication 2>/dev/null | tr -d '\r' | grep -c '^master_link_status:up')" = 1 ] &&
+      break
+    sleep 0.1
+  done
+  redis-cli -p "$wport" info replication | tr -d '\r' | grep -q '^connected_slaves:2' ||
+    die "redis replicas did not connect"
+  log "redis-wait: primary 127.0.0.1:$wport (pid $redis_pid), replicas :$rr1 :$rr2 (pids ${replica_pids[*]})"
+}
+
+stop_redis() {
+  local pid
+  for pid in "$redis_pid" "${replica_pids[@]}"; do stop_pid "$pid"; done
+  redis_pid=""
+  replica_pids=()
+  log "redis: stopped"
+}
+
 # --- Load -----------------------------------------------------------------------
-# load TARGET NAME sesh-load-flags...: one sesh-load run, bounded in time.
+# load TARGET NAME sesh-load-flags...: one sesh-load run, bounded in time, on
+# the target's working set (KEYS sessions), or with SET=name on a set of its
+# own of SET_KEYS sessions.
 load() {
-  local target=$1 name=$2 addr pids limit security=()
+  local target=$1 name=$2 addr pids limit extra=()
   shift 2
-  if [ "$target" = sesh ]; then
-    addr=$sesh_addr
-    pids=$(IFS=,; echo "${node_pids[*]}")
-    security=("${client_flags[@]}")
-  else
-    addr=127.0.0.1:$rport
-    pids=$redis_pid
-  fi
+  case $target in
+    sesh)
+      addr=$sesh_addr
+      pids=$(IFS=,; echo "${node_pids[*]}")
+      extra=("${client_flags[@]}" "${touch_flags[@]}")
+      ;;
+    redis)
+      addr=127.0.0.1:$rport
+      pids=$redis_pid
+      ;;
+    redis-wait)  # CPU: the primary and its replicas
+      addr=127.0.0.1:$wport
+      pids=$(IFS=,; echo "$redis_pid,${replica_pids[*]}")
+      extra=(--redis_wait_replicas=1)
+      ;;
+  esac
   # Preload (a few thousand sessions/s at worst) plus every phase, doubled.
   limit=$((120 + KEYS / 500 + 2 * 10 * (DURATION + WARMUP + 5)))
   log "$target: $name"
-  timeout "$limit" "$tmp/bin/sesh-load" --target="$target" --addr="$addr" \
-    --keys="$KEYS" --keys_file="$tmp/$target.keys" \
+  timeout "$limit" "$tmp/bin/sesh-load" --target="${target%-wait}" --addr="$addr" \
+    --keys="${SET_KEYS:-$KEYS}" --keys_file="$tmp/$target${SET:+-$SET}.keys" \
     --concurrency="$CONCURRENCY" --threads="$THREADS" --warmup_s="$WARMUP" \
     --server_pids="$pids" --json_out="$OUT/$target-$name.json" \
-    "${security[@]}" "$@" \
+    "${extra[@]}" "$@" \
     2> >(tee "$OUT/logs/$target-$name.stderr" >&2) \
     | tee "$OUT/logs/$target-$name.txt"
 }
@@ -323,10 +391,31 @@ redis_pipelined() {
   done
 }
 
+# (h): get_touch on fresh sets, preloaded just before, 30-minute then 60 s
+# idle timeout; sesh-load preloads and measures in one run, so that no 60 s
+# session expires before the phase reads it.
+touch_phases() {  # target
+  local idle
+  for idle in 1800 60; do
+    SET=idle$idle SET_KEYS=$TOUCH_KEYS load "$1" "h-get_touch-idle$idle" \
+      --mix=get_touch:100 --idle_timeout_s="$idle" --duration_s="$DURATION"
+  done
+}
+
 # REPORT_ONLY=1 OUT=<an earlier run's directory>: only rewrite its report.
-targets_to_run="sesh redis"
+targets_to_run="sesh redis redis-wait"
 [ "${REPORT_ONLY:-0}" = 1 ] && targets_to_run=""
 for target in $targets_to_run; do
+  if [ "$target" = redis-wait ]; then
+    # Durability as a QUORUM write has it: writes (f) and the web mix (c).
+    start_redis_wait
+    load redis-wait preload --mix=get:100 --duration_s=1
+    wait_idle 5 "$redis_pid/stat" "${replica_pids[@]/%//stat}"
+    load redis-wait f-update --mix=update:100 --duration_s="$DURATION" --skip_preload
+    load redis-wait c-mix --duration_s="$DURATION" --skip_preload
+    stop_redis
+    continue
+  fi
   if [ "$target" = sesh ]; then start_sesh; else start_redis; fi
   measure_memory "$target" -empty  # baseline for the per-session figures
   load "$target" preload --mix=get:100 --duration_s=1
@@ -372,13 +461,17 @@ for target in $targets_to_run; do
       "${probe_flags[@]}" --samples=60 \
       --interval_ms=50 --json_out="$OUT/sesh-g-lag.json" >/dev/null || true
     wait "$lag_load" || true
+    touch_phases sesh
     # Counters after every phase: repair_reads stays flat unless a primary
     # lost its read lease (or a node looked down) during the run.
     "$tmp/bin/seshctl" --addr="$sesh_addr" "${admin_flags[@]}" --json status \
       >"$OUT/sesh-status.json" 2>/dev/null || true
     stop_sesh
   else
+    load redis f-update --mix=update:100 --duration_s="$DURATION" --skip_preload
+    touch_phases redis
     redis_pipelined
+    stop_redis
   fi
 done
 
@@ -412,6 +505,24 @@ def load_rounds(t, n):  # the first phase of each round of n, round 1 first
     return out_
 
 round_phases = {(t, n): load_rounds(t, n) for t in targets for n in r[t]}
+
+def maybe(t, n):  # a sesh-load run that older runs of this script lack
+    path = os.path.join(out, "%s-%s.json" % (t, n))
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+# Every sesh-load run of the directory, for the errors: {target: {name: json}}.
+runs = {}
+for fn in sorted(os.listdir(out)):
+    for t in ("redis-wait", "sesh", "redis"):
+        if fn.startswith(t + "-") and fn.endswith(".json"):
+            with open(os.path.join(out, fn)) as f:
+                j = json.load(f)
+            if "phases" in j:
+                runs.setdefault(t, {})[fn[len(t) + 1:-5]] = j
+            break
 
 def rounds(t, n):
     return round_phases[(t, n)]
@@ -530,6 +641,95 @@ if n_rounds > 1:
             "%.0f / %.0f" % (a["ops"]["get_touch"]["ops_per_s"], b["ops"]["get"]["ops_per_s"])
             for a, b in zip(rounds(t, "a-get_touch"), rounds(t, "b-get")))))
 L.append("")
+
+def share_text(xs):  # shares of touches written, median and rounds
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "n/a"
+    m = "%.1f%%" % (100 * statistics.median(xs))
+    return m + (" (%s)" % ", ".join("%.1f%%" % (100 * x) for x in xs) if len(xs) > 1 else "")
+
+def cpu_pair(p):
+    if not p or p.get("server_cpu_us_per_op") is None or p.get("client_cpu_us_per_op") is None:
+        return "n/a"
+    return "%.1f + %.1f" % (p["server_cpu_us_per_op"], p["client_cpu_us_per_op"])
+
+def interval_s(n_keys, p):  # mean time between two visits of one session
+    g = p["ops"].get("get_touch", {}).get("ops_per_s", 0)
+    return "%.1f s" % (n_keys / g) if g else "n/a"
+
+h = {idle: (maybe("sesh", "h-get_touch-idle%d" % idle), maybe("redis", "h-get_touch-idle%d" % idle))
+     for idle in (1800, 60)}
+if any(p is not None and p.get("touches_written_share") is not None
+       for p in rounds("sesh", "a-get_touch")):
+    L.append("## Touches written (Sesh)")
+    L.append("")
+    L.append("A node records a touch (persisted within a second) only when it moves "
+             "the session's last_access by at least 1%% of its idle timeout "
+             "(`--touch_write_fraction` 0.01): after 18 s at 30 minutes, 600 ms at "
+             "60 s. With keys picked uniformly, a session is visited about every "
+             "sessions / (get_touch ops/s). Written: the nodes' `touches_written` / "
+             "`touches_requested` (NodeStats, summed over the nodes) over each "
+             "measured window. (h): get_touch:100 on %s sessions created just "
+             "before the phase (preload in %s s for Sesh), one set with each idle "
+             "timeout, the same for Redis (`GETEX … EX 1800` / `EX 60`)." % (
+                 h[60][0]["keys"] if h[60][0] else "n/a",
+                 " and ".join("%.0f" % h[i][0]["preload_s"] for i in (1800, 60) if h[i][0]) or "n/a"))
+    L.append("")
+    L.append("| phase | sessions | idle timeout | one session visited every | touches written | Sesh ops/s | Redis ops/s | Sesh / Redis | CPU us/op, Sesh nodes + client | Redis server + client |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    sa_, ra_ = median_op("sesh", "a-get_touch", "get_touch"), median_op("redis", "a-get_touch", "get_touch")
+    sc_, rc_ = median_cpu("sesh", "a-get_touch"), median_cpu("redis", "a-get_touch")
+    L.append("| (a) get_touch%s | %d | 30 min | %.1f s | %s | %.0f | %.0f | %s | %s | %s |" % (
+        ", median of %d rounds" % n_rounds if n_rounds > 1 else "", keys,
+        keys / sa_["ops_per_s"], share_text([p.get("touches_written_share") for p in rounds("sesh", "a-get_touch")]),
+        sa_["ops_per_s"], ra_["ops_per_s"], ratio(sa_["ops_per_s"], ra_["ops_per_s"]),
+        cpu_pair(sc_), cpu_pair(rc_)))
+    cs_, cr_ = ph("sesh", "c-mix"), ph("redis", "c-mix")
+    L.append("| (c) web mix, all ops | %d | 30 min | %s | %s | %.0f | %.0f | %s | %s | %s |" % (
+        keys, interval_s(keys, cs_), share_text([cs_.get("touches_written_share")]),
+        cs_["all"]["ops_per_s"], cr_["all"]["ops_per_s"],
+        ratio(cs_["all"]["ops_per_s"], cr_["all"]["ops_per_s"]), cpu_pair(cs_), cpu_pair(cr_)))
+    for idle, label in ((1800, "30 min"), (60, "60 s")):
+        hs, hr = h[idle]
+        if hs is None or hr is None:
+            continue
+        ps, pr = hs["phases"][0], hr["phases"][0]
+        L.append("| (h) get_touch, fresh sessions | %d | %s | %s | %s | %.0f | %.0f | %s | %s | %s |" % (
+            hs["keys"], label, interval_s(hs["keys"], ps), share_text([ps.get("touches_written_share")]),
+            ps["ops"]["get_touch"]["ops_per_s"], pr["ops"]["get_touch"]["ops_per_s"],
+            ratio(ps["ops"]["get_touch"]["ops_per_s"], pr["ops"]["get_touch"]["ops_per_s"]),
+            cpu_pair(ps), cpu_pair(pr)))
+    L.append("")
+
+sf, rf = maybe("sesh", "f-writes-QUORUM"), maybe("redis", "f-update")
+wf, wc = maybe("redis-wait", "f-update"), maybe("redis-wait", "c-mix")
+if sf and rf and wf and wc:
+    L.append("## Durable writes: Sesh (QUORUM) against Redis with two replicas and `WAIT 1`")
+    L.append("")
+    L.append("Redis + WAIT: a primary and two `redis-server --replicaof` on loopback (no "
+             "persistence), each write followed by `WAIT 1 2000`, pipelined with it: "
+             "acknowledged once a replica holds it, 2 copies, as a Sesh QUORUM write "
+             "(2 of 3 nodes). A rotate's SET and DEL share one WAIT; GETEX has none "
+             "(a Sesh touch is not replicated before its reply either). Its server "
+             "CPU is the primary's and both replicas'. Neither side syncs to disk "
+             "(Sesh writes RocksDB's WAL without fsync).")
+    L.append("")
+    L.append("| phase | op | Sesh ops/s | Redis ops/s | Redis + WAIT ops/s | Sesh / Redis | Sesh / Redis + WAIT | p50 / p99 ms: Sesh; Redis; Redis + WAIT | CPU us/op, server + client: Sesh; Redis; Redis + WAIT |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    cs_, cr_, cw_ = ph("sesh", "c-mix"), ph("redis", "c-mix"), wc["phases"][0]
+    fs, fr, fw = sf["phases"][0], rf["phases"][0], wf["phases"][0]
+    for label, op, (a, b, c), whole in (
+            ("(f) update only, closed loop", "update", (fs, fr, fw), True),
+            ("(c) web mix, closed loop", "update", (cs_, cr_, cw_), False),
+            ("(c) web mix, closed loop", "**all**", (cs_, cr_, cw_), True)):
+        st_ = [p["all"] if op == "**all**" else p["ops"][op] for p in (a, b, c)]
+        L.append("| %s | %s | %.0f | %.0f | %.0f | %s | %s | %s | %s |" % (
+            label, op, st_[0]["ops_per_s"], st_[1]["ops_per_s"], st_[2]["ops_per_s"],
+            ratio(st_[0]["ops_per_s"], st_[1]["ops_per_s"]), ratio(st_[0]["ops_per_s"], st_[2]["ops_per_s"]),
+            "; ".join("%s / %s" % (ms(x["p50_us"]), ms(x["p99_us"])) for x in st_),
+            "; ".join(cpu_pair(p) for p in (a, b, c)) if whole else ""))
+    L.append("")
 
 L.append("## CPU per operation (measured windows, from /proc and getrusage%s)" % ("; (a) and (b): medians over the rounds" if n_rounds > 1 else ""))
 L.append("")
@@ -655,10 +855,11 @@ if os.path.exists(lag):
 
 L.append("## Errors")
 L.append("")
-for t in targets:
-    unexpected = sum(r[t][n]["unexpected_errors"] for n in r[t])
-    expected = sum(r[t][n]["expected_errors"] for n in r[t])
-    detail = "; ".join("%s: %s" % (n, json.dumps(r[t][n]["errors"])) for n in r[t] if r[t][n]["errors"])
+for t in sorted(runs):
+    rt = runs[t]
+    unexpected = sum(rt[n]["unexpected_errors"] for n in rt)
+    expected = sum(rt[n]["expected_errors"] for n in rt)
+    detail = "; ".join("%s: %s" % (n, json.dumps(rt[n]["errors"])) for n in rt if rt[n]["errors"])
     L.append("- %s: %d unexpected, %d expected (NOT_FOUND after a concurrent destroy/rotate)%s" % (
         t, unexpected, expected, (". " + detail) if detail else ""))
 L.append("")
@@ -675,9 +876,10 @@ if os.path.exists(status_path):
         L.append("")
     except (OSError, ValueError):
         pass
-L.append("Files: `<target>-<phase>.json` (sesh-load output), `*-memory.txt`, "
-         "`sweep-*.dat`, `logs/` (progress, node and Redis logs), `commit.txt`, "
-         "`sesh-status.json` (`seshctl status` after the Sesh phases).")
+L.append("Files: `<target>-<phase>.json` (sesh-load output; targets sesh, redis and "
+         "redis-wait), `*-memory.txt`, `sweep-*.dat`, `commit.txt`, "
+         "`sesh-status.json` (`seshctl status` after the Sesh phases); `logs/` "
+         "(progress, node and Redis logs) stays out of git.")
 
 with open(os.path.join(out, "report.md"), "w") as f:
     f.write("\n".join(L) + "\n")

@@ -7,6 +7,8 @@
 //       --keys=100000 --concurrency=64 --duration_s=10 --json_out=out.json
 //   sesh-load --target=redis --addr=127.0.0.1:6390 --mix=get_touch:100
 //       --rates=10000,20000,30000 --json_out=sweep.json
+//   sesh-load --target=redis --addr=127.0.0.1:6390 --redis_wait_replicas=1
+//       --mix=update:100 --json_out=durable.json   # a primary with replicas
 //
 // Model. --concurrency callers each run one operation at a time. They are
 // spread over --threads driver threads, each an event loop (epoll): a Sesh
@@ -38,6 +40,11 @@
 //   create     Create                   / SET newkey blob EX idle
 //   rotate     Rotate                   / SET newkey blob EX idle, DEL key
 //   destroy    Destroy                  / DEL key
+// With --redis_wait_replicas=N, each Redis write is followed by WAIT N
+// (pipelined with it, one round trip): the comparison for Sesh's QUORUM
+// writes. A rotate waits once, after its DEL (WAIT covers every earlier
+// write of the connection). GETEX is not followed by WAIT, as a Sesh touch
+// is not replicated before the reply either.
 // A created session replaces a random key of the working set (the old one is
 // abandoned, as by a user who never comes back), rotate replaces its key,
 // and a destroyed session is replaced by a new one (created after the
@@ -47,6 +54,12 @@
 // Errors are counted per operation and code. NOT_FOUND for a key that
 // another caller destroyed or rotated meanwhile is expected and counted as
 // NOT_FOUND_expected; everything else is unexpected.
+//
+// Touches written (Sesh, with --admin_token_file or --insecure): the nodes'
+// NodeStats counters, summed over the cluster and read at the start and end
+// of each measured window, give the share of touching reads that moved
+// last_access far enough to be recorded (the nodes' --touch_write_fraction
+// of the idle timeout): touches_written_share in the JSON.
 //
 // Latencies go to log-bucketed histograms (1% relative bucket width, 1 µs to
 // 60 s): p50 / p90 / p99 / p99.9 are accurate to about ±0.5%.
@@ -79,6 +92,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -179,6 +193,18 @@ ABSL_FLAG(std::string, tls_server_name, "",
 ABSL_FLAG(std::string, token_file, "",
           "Sesh: file whose first line is the token of "
           "--session_namespace, sent with every call. Default none.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "Sesh: file whose first line is an admin token, used only for "
+          "NodeStats: every node's touch counters are read at the start and "
+          "end of each measured window (touches_written_share). With "
+          "--insecure they are read without a token. Default none.");
+ABSL_FLAG(int, redis_wait_replicas, 0,
+          "Redis: follow each write with WAIT <this> "
+          "<--redis_wait_timeout_ms>, pipelined with it; fewer "
+          "acknowledgements is an error (WAIT_SHORT). For a primary with "
+          "replicas. Default 0: no WAIT.");
+ABSL_FLAG(int64_t, redis_wait_timeout_ms, 2000,
+          "Redis: the timeout of each WAIT in milliseconds. Default 2000.");
 ABSL_FLAG(bool, insecure, false,
           "Sesh: plaintext, for nodes run with --insecure; excludes --tls_*. "
           "Default false.");
@@ -842,31 +868,86 @@ class WorkPool {
   std::vector<std::thread> threads_;
 };
 
+// Client options from the flags, with the token of token_file (none if
+// empty).
+absl::StatusOr<ClientOptions> SeshClientOptions(const std::string& addrs,
+                                                const std::string& token_file) {
+  ClientOptions options;
+  options.seeds = absl::StrSplit(addrs, ',', absl::SkipEmpty());
+  options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_sesh_deadline_ms));
+  options.coalesce_gets = absl::GetFlag(FLAGS_sesh_coalesce_gets);
+  options.max_batch = absl::GetFlag(FLAGS_sesh_max_batch);
+  options.max_batch_wait =
+      absl::Microseconds(absl::GetFlag(FLAGS_sesh_max_batch_wait_us));
+  options.stream_gets = absl::GetFlag(FLAGS_sesh_stream_gets);
+  options.max_batches_in_flight_per_node =
+      absl::GetFlag(FLAGS_sesh_batches_in_flight);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (!options.insecure && absl::GetFlag(FLAGS_tls_ca).empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_ca=FILE is required (or --insecure, for nodes run with "
+        "--insecure)");
+  }
+  return LoadTlsFiles(std::move(options), absl::GetFlag(FLAGS_tls_ca),
+                      absl::GetFlag(FLAGS_tls_cert),
+                      absl::GetFlag(FLAGS_tls_key), token_file);
+}
+
+// The nodes' touch counters (NodeStats), summed over the cluster, through a
+// client of its own that holds the admin token. Main thread only.
+class TouchCounters {
+ public:
+  struct Sample {
+    uint64_t requested = 0;
+    uint64_t written = 0;
+  };
+
+  // Fails if the topology or a node's NodeStats cannot be read (e.g.
+  // PERMISSION_DENIED: not an admin token).
+  static absl::StatusOr<std::unique_ptr<TouchCounters>> Connect(
+      const std::string& addrs, const std::string& token_file) {
+    absl::StatusOr<ClientOptions> options =
+        SeshClientOptions(addrs, token_file);
+    if (!options.ok()) return options.status();
+    absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*options);
+    if (!client.ok()) return client.status();
+    absl::StatusOr<TopologyInfo> topology = (*client)->Topology();
+    if (!topology.ok()) return topology.status();
+    auto counters = std::unique_ptr<TouchCounters>(new TouchCounters);
+    counters->client_ = *std::move(client);
+    for (const NodeInfo& n : topology->nodes) {
+      counters->node_ids_.push_back(n.id);
+    }
+    absl::StatusOr<Sample> first = counters->Read();
+    if (!first.ok()) return first.status();
+    return counters;
+  }
+
+  absl::StatusOr<Sample> Read() {
+    Sample sum;
+    for (const std::string& id : node_ids_) {
+      absl::StatusOr<NodeStatsInfo> stats = client_->NodeStats(id);
+      if (!stats.ok()) return stats.status();
+      sum.requested += stats->touches_requested;
+      sum.written += stats->touches_written;
+    }
+    return sum;
+  }
+
+ private:
+  TouchCounters() = default;
+
+  std::unique_ptr<Client> client_;
+  std::vector<std::string> node_ids_;
+};
+
 class SeshTarget : public Target {
  public:
   static absl::StatusOr<std::unique_ptr<SeshTarget>> Connect(
       const std::string& addrs, int value_bytes, int concurrency) {
-    ClientOptions options;
-    options.seeds = absl::StrSplit(addrs, ',', absl::SkipEmpty());
-    options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_sesh_deadline_ms));
-    options.coalesce_gets = absl::GetFlag(FLAGS_sesh_coalesce_gets);
-    options.max_batch = absl::GetFlag(FLAGS_sesh_max_batch);
-    options.max_batch_wait =
-        absl::Microseconds(absl::GetFlag(FLAGS_sesh_max_batch_wait_us));
-    options.stream_gets = absl::GetFlag(FLAGS_sesh_stream_gets);
-    options.max_batches_in_flight_per_node =
-        absl::GetFlag(FLAGS_sesh_batches_in_flight);
-    options.insecure = absl::GetFlag(FLAGS_insecure);
-    options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-    if (!options.insecure && absl::GetFlag(FLAGS_tls_ca).empty()) {
-      return absl::InvalidArgumentError(
-          "--tls_ca=FILE is required (or --insecure, for nodes run with "
-          "--insecure)");
-    }
-    absl::StatusOr<ClientOptions> loaded = LoadTlsFiles(
-        std::move(options), absl::GetFlag(FLAGS_tls_ca),
-        absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
-        absl::GetFlag(FLAGS_token_file));
+    absl::StatusOr<ClientOptions> loaded =
+        SeshClientOptions(addrs, absl::GetFlag(FLAGS_token_file));
     if (!loaded.ok()) return loaded.status();
     absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(*loaded);
     if (!client.ok()) return client.status();
@@ -1103,7 +1184,7 @@ class RedisTarget;
 
 // One caller's connection, driven by its driver's epoll without blocking.
 // One command in flight at a time (no pipelining, like a session library
-// serving one request).
+// serving one request), but for a write and its WAIT.
 class RedisConn : public EventHandler {
  public:
   RedisConn(RedisTarget* target, Caller* caller)
@@ -1112,14 +1193,20 @@ class RedisConn : public EventHandler {
 
   absl::Status Connect(const std::string& host, const std::string& port);
   bool connected() const { return fd_ >= 0; }
-  // Sends one command; the reply comes to RedisTarget::OnReply.
-  void Send(std::string command);
+  // Sends `replies` pipelined commands; each reply comes to
+  // RedisTarget::OnReply, replies_left() of them still to come.
+  void Send(std::string commands, int replies = 1);
+  int replies_left() const { return replies_left_; }
   void OnEvent(uint32_t events) override;
 
   // Per-operation state, owned by RedisTarget.
   int step = 0;
   std::string new_key;
   Outcome saved;
+  // The reply to a write whose WAIT's reply is still to come (type and
+  // integer only).
+  redisReply write_reply{};
+  bool waiting = false;
 
  private:
   void Flush();
@@ -1135,6 +1222,7 @@ class RedisConn : public EventHandler {
   size_t out_off_ = 0;
   bool want_out_ = false;
   bool busy_ = false;
+  int replies_left_ = 0;
 };
 
 class RedisTarget : public Target {
@@ -1198,6 +1286,17 @@ class RedisTarget : public Target {
         freeReplyObject(reply);
       }
     }
+    if (status.ok() && wait_replicas_ > 0) {
+      // The replicas hold the whole working set before the phases.
+      auto* r = static_cast<redisReply*>(
+          redisCommand(ctx, "WAIT %d 60000", wait_replicas_));
+      if (r == nullptr || r->type != REDIS_REPLY_INTEGER ||
+          r->integer < wait_replicas_) {
+        status = absl::DeadlineExceededError(
+            "redis preload: the replicas did not acknowledge it in 60 s");
+      }
+      if (r != nullptr) freeReplyObject(r);
+    }
     redisFree(ctx);
     if (!status.ok()) return status;
     std::fprintf(stderr, "[redis preload] %lld keys in %.1f s\n",
@@ -1231,6 +1330,7 @@ class RedisTarget : public Target {
     }
     conn->step = 0;
     conn->new_key.clear();
+    conn->waiting = false;
     std::string cmd;
     switch (c->op) {
       case kGetTouch:
@@ -1241,26 +1341,66 @@ class RedisTarget : public Target {
         break;
       case kUpdate:
         AppendCommand(&cmd, {"SET", c->key, values_.Pick(c->rng), "EX", ex_});
-        break;
+        SendWrite(conn, std::move(cmd));
+        return;
       case kCreate:
-      case kRotate:
+        conn->new_key = NewKey();
+        AppendCommand(&cmd,
+                      {"SET", conn->new_key, values_.Pick(c->rng), "EX", ex_});
+        SendWrite(conn, std::move(cmd));
+        return;
+      case kRotate:  // its WAIT follows the DEL
         conn->new_key = NewKey();
         AppendCommand(&cmd,
                       {"SET", conn->new_key, values_.Pick(c->rng), "EX", ex_});
         break;
       case kDestroy:
         AppendCommand(&cmd, {"DEL", c->key});
-        break;
+        SendWrite(conn, std::move(cmd));
+        return;
       case kNumOps:
         break;
     }
     conn->Send(std::move(cmd));
   }
 
+  // Sends a write, and WAIT after it with --redis_wait_replicas.
+  void SendWrite(RedisConn* conn, std::string cmd) {
+    if (wait_replicas_ == 0) {
+      conn->Send(std::move(cmd));
+      return;
+    }
+    AppendCommand(&cmd, {"WAIT", wait_n_, wait_timeout_ms_});
+    conn->Send(std::move(cmd), 2);
+  }
+
   // A reply to the connection's command in flight.
   void OnReply(RedisConn* conn, Caller* c, const redisReply* r) {
+    if (conn->replies_left() > 0) {  // a write's reply; its WAIT's follows
+      conn->write_reply = redisReply{};
+      conn->write_reply.type = r->type;
+      conn->write_reply.integer = r->integer;
+      conn->waiting = true;
+      return;
+    }
     Outcome o;
     o.done_ns = NowNs();
+    if (conn->waiting) {  // WAIT's reply: then the operation goes on as if
+      conn->waiting = false;  // the write's reply had just come
+      if (r->type != REDIS_REPLY_ERROR &&
+          conn->write_reply.type != REDIS_REPLY_ERROR &&
+          (r->type != REDIS_REPLY_INTEGER || r->integer < wait_replicas_)) {
+        o.code = absl::StatusCode::kDeadlineExceeded;
+        o.error = "WAIT_SHORT";  // fewer replicas acknowledged in time
+        if (c->op == kDestroy && conn->step == 1) {
+          conn->saved.refill_error = o.error;
+          o = std::move(conn->saved);
+        }
+        c->driver->CompleteOnDriverThread(c, std::move(o));
+        return;
+      }
+      if (r->type != REDIS_REPLY_ERROR) r = &conn->write_reply;
+    }
     if (r->type == REDIS_REPLY_ERROR) {
       o.code = absl::StatusCode::kInternal;
       o.error = "REDIS_ERR";
@@ -1289,7 +1429,7 @@ class RedisTarget : public Target {
           conn->step = 1;
           std::string cmd;
           AppendCommand(&cmd, {"DEL", c->key});
-          conn->Send(std::move(cmd));
+          SendWrite(conn, std::move(cmd));
           return;
         }
         if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
@@ -1309,7 +1449,7 @@ class RedisTarget : public Target {
           std::string cmd;
           AppendCommand(&cmd, {"SET", conn->new_key, values_.Pick(c->rng),
                                "EX", ex_});
-          conn->Send(std::move(cmd));
+          SendWrite(conn, std::move(cmd));
           return;
         }
         o = std::move(conn->saved);
@@ -1330,6 +1470,10 @@ class RedisTarget : public Target {
         value_bytes_(static_cast<size_t>(value_bytes)),
         idle_s_(absl::GetFlag(FLAGS_idle_timeout_s)),
         ex_(absl::StrCat(idle_s_)),
+        wait_replicas_(absl::GetFlag(FLAGS_redis_wait_replicas)),
+        wait_n_(absl::StrCat(wait_replicas_)),
+        wait_timeout_ms_(
+            absl::StrCat(absl::GetFlag(FLAGS_redis_wait_timeout_ms))),
         values_(value_bytes_, 4096, 8) {}
 
   // connect-redis style: prefix + the same 43-character id Sesh mints.
@@ -1340,6 +1484,9 @@ class RedisTarget : public Target {
   const size_t value_bytes_;
   const int64_t idle_s_;
   const std::string ex_;
+  const int wait_replicas_;
+  const std::string wait_n_;
+  const std::string wait_timeout_ms_;
   const ValuePool values_;
   std::vector<std::unique_ptr<RedisConn>> conns_;
 };
@@ -1390,15 +1537,17 @@ void RedisConn::Close() {
   out_.clear();
   out_off_ = 0;
   want_out_ = false;
+  replies_left_ = 0;
 }
 
-void RedisConn::Send(std::string command) {
+void RedisConn::Send(std::string commands, int replies) {
   busy_ = true;
+  replies_left_ = replies;
   if (out_off_ == out_.size()) {
-    out_ = std::move(command);
+    out_ = std::move(commands);
     out_off_ = 0;
   } else {
-    out_.append(command);
+    out_.append(commands);
   }
   Flush();
 }
@@ -1453,7 +1602,7 @@ void RedisConn::OnEvent(uint32_t events) {
       return;
     }
     if (reply == nullptr) return;
-    busy_ = false;
+    busy_ = --replies_left_ > 0;
     // May send the operation's next command (busy_ again) or complete it.
     target_->OnReply(this, caller_, static_cast<redisReply*>(reply));
     freeReplyObject(reply);
@@ -1532,6 +1681,9 @@ struct PhaseResult {
   uint64_t expected_errors = 0;
   uint64_t unstarted_at_end = 0;
   bool drained = true;
+  // The nodes' touch counters over the measured window (-1: not read).
+  int64_t touches_requested = -1;
+  int64_t touches_written = -1;
 };
 
 std::string PhaseLabel(double rate) {
@@ -1540,8 +1692,9 @@ std::string PhaseLabel(double rate) {
 
 PhaseResult RunPhase(const std::string& target_name,
                      const std::vector<std::unique_ptr<Driver>>& drivers,
-                     const std::vector<int>& server_pids, double rate,
-                     int concurrency, double warmup_s, double duration_s) {
+                     const std::vector<int>& server_pids,
+                     TouchCounters* touches, double rate, int concurrency,
+                     double warmup_s, double duration_s) {
   PhaseSpec spec;
   spec.rate = rate;
   spec.concurrency = concurrency;
@@ -1563,14 +1716,18 @@ PhaseResult RunPhase(const std::string& target_name,
   uint64_t last_count = 0;
   int64_t last_ns = spec.measure_ns;
   CpuSample cpu_start, cpu_end;
+  // Read outside the CPU window: NodeStats costs the nodes CPU too.
+  std::optional<absl::StatusOr<TouchCounters::Sample>> touch_start, touch_end;
   while (running.load() > 0) {
     absl::SleepFor(absl::Milliseconds(20));
     const int64_t now = NowNs();
     if (cpu_start.at_ns == 0 && now >= spec.measure_ns) {
+      if (touches != nullptr) touch_start = touches->Read();
       cpu_start = SampleCpu(server_pids);
     }
     if (cpu_end.at_ns == 0 && now >= spec.end_ns) {
       cpu_end = SampleCpu(server_pids);
+      if (touches != nullptr) touch_end = touches->Read();
     }
     if (!progress || now < next_tick) continue;
     next_tick += 1'000'000'000;
@@ -1597,6 +1754,10 @@ PhaseResult RunPhase(const std::string& target_name,
     last_ns = now;
   }
   for (std::thread& t : threads) t.join();
+  // The load may end before the main thread wakes past end_ns.
+  if (touch_start.has_value() && !touch_end.has_value()) {
+    touch_end = touches->Read();
+  }
 
   PhaseResult result;
   result.rate = rate;
@@ -1613,6 +1774,17 @@ PhaseResult RunPhase(const std::string& target_name,
     if (!server_pids.empty()) {
       result.server_cores = (cpu_end.server_s - cpu_start.server_s) / wall;
     }
+  }
+  if (touch_start.has_value() && touch_start->ok() && touch_end->ok()) {
+    result.touches_requested = static_cast<int64_t>(
+        (*touch_end)->requested - (*touch_start)->requested);
+    result.touches_written = static_cast<int64_t>(
+        (*touch_end)->written - (*touch_start)->written);
+  } else if (touch_start.has_value()) {
+    const absl::Status& failed = touch_start->ok() ? touch_end->status()
+                                                   : touch_start->status();
+    std::fprintf(stderr, "sesh-load: no touch counts for this phase: %s\n",
+                 failed.ToString().c_str());
   }
   for (const auto& d : drivers) {
     DriverStats& s = d->stats();
@@ -1672,6 +1844,21 @@ std::string CpuPerOpJson(double cores, const PhaseResult& r) {
   return JsonNumber(cores * 1e6 / ops_per_s);
 }
 
+std::string TouchesJson(const PhaseResult& r) {
+  if (r.touches_requested < 0) {
+    return "\"touches_requested\": null, \"touches_written\": null, "
+           "\"touches_written_share\": null";
+  }
+  return absl::StrCat(
+      "\"touches_requested\": ", r.touches_requested,
+      ", \"touches_written\": ", r.touches_written,
+      ", \"touches_written_share\": ",
+      r.touches_requested > 0
+          ? JsonNumber(static_cast<double>(r.touches_written) /
+                       static_cast<double>(r.touches_requested))
+          : "null");
+}
+
 std::string ErrorsJson(
     const std::array<std::map<std::string, uint64_t>, kNumOps>& errors) {
   std::vector<std::string> ops;
@@ -1715,6 +1902,15 @@ void PrintPhase(const std::string& target, const PhaseResult& r,
                   ops_per_s > 0 ? r.server_cores * 1e6 / ops_per_s : 0.0);
     }
     std::printf("\n");
+  }
+  if (r.touches_requested >= 0) {
+    std::printf("  touches written by the nodes: %lld of %lld (%.1f%%)\n",
+                static_cast<long long>(r.touches_written),
+                static_cast<long long>(r.touches_requested),
+                r.touches_requested > 0
+                    ? 100.0 * static_cast<double>(r.touches_written) /
+                          static_cast<double>(r.touches_requested)
+                    : 0.0);
   }
   if (r.rate > 0) {
     std::printf("  unstarted at end: %llu\n",
@@ -1785,11 +1981,14 @@ int Main(int argc, char** argv) {
   const std::string keys_file = absl::GetFlag(FLAGS_keys_file);
   if (n_keys < 1 || value_bytes < 4 || concurrency < 1 || duration_s <= 0 ||
       warmup_s < 0 || absl::GetFlag(FLAGS_threads) < 1 ||
-      absl::GetFlag(FLAGS_idle_timeout_s) < 1) {
+      absl::GetFlag(FLAGS_idle_timeout_s) < 1 ||
+      absl::GetFlag(FLAGS_redis_wait_replicas) < 0 ||
+      absl::GetFlag(FLAGS_redis_wait_timeout_ms) < 0) {
     return Fail(absl::InvalidArgumentError(
         "need --keys >= 1, --value_bytes >= 4, --concurrency >= 1, "
         "--threads >= 1, --duration_s > 0, --warmup_s >= 0, "
-        "--idle_timeout_s >= 1"));
+        "--idle_timeout_s >= 1, --redis_wait_replicas >= 0, "
+        "--redis_wait_timeout_ms >= 0"));
   }
   absl::StatusOr<Mix> mix = Mix::Parse(absl::GetFlag(FLAGS_mix));
   if (!mix.ok()) return Fail(mix.status());
@@ -1826,11 +2025,24 @@ int Main(int argc, char** argv) {
   }
 
   std::unique_ptr<Target> target;
+  std::unique_ptr<TouchCounters> touches;
   if (target_name == "sesh") {
     absl::StatusOr<std::unique_ptr<SeshTarget>> t =
         SeshTarget::Connect(addr, value_bytes, concurrency);
     if (!t.ok()) return Fail(t.status());
     target = *std::move(t);
+    const std::string admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
+    if (!admin_token_file.empty() || absl::GetFlag(FLAGS_insecure)) {
+      absl::StatusOr<std::unique_ptr<TouchCounters>> c =
+          TouchCounters::Connect(addr, admin_token_file);
+      if (!c.ok()) {
+        return Fail(absl::Status(
+            c.status().code(),
+            absl::StrCat("reading NodeStats (--admin_token_file): ",
+                         c.status().message())));
+      }
+      touches = *std::move(c);
+    }
   } else if (target_name == "redis") {
     absl::StatusOr<std::unique_ptr<RedisTarget>> t =
         RedisTarget::Create(addr, value_bytes);
@@ -1879,8 +2091,8 @@ int Main(int argc, char** argv) {
   bool all_drained = true;
   for (double rate : rates) {
     results.push_back(
-        RunPhase(target_name, drivers, server_pids, rate, concurrency,
-                 warmup_s, duration_s));
+        RunPhase(target_name, drivers, server_pids, touches.get(), rate,
+                 concurrency, warmup_s, duration_s));
     PrintPhase(target_name, results.back(), *mix);
     all_drained = all_drained && results.back().drained;
     if (!results.back().drained) break;  // callers may still be in flight
@@ -1918,6 +2130,7 @@ int Main(int argc, char** argv) {
           ", \"client_cpu_us_per_op\": ", CpuPerOpJson(r.client_cores, r),
           ", \"server_cpu_cores\": ", CpuJson(r.server_cores),
           ", \"server_cpu_us_per_op\": ", CpuPerOpJson(r.server_cores, r),
+          ",\n     ", TouchesJson(r),
           ", \"drained\": ", r.drained ? "true" : "false",
           ",\n     \"ops\": {", absl::StrJoin(ops, ",\n             "),
           "},\n     \"all\": ", StatsJson(*r.all, r.elapsed_s),
@@ -1931,6 +2144,9 @@ int Main(int argc, char** argv) {
         ",\n  \"value_bytes\": ", value_bytes,
         ",\n  \"concurrency\": ", concurrency, ",\n  \"threads\": ", n_threads,
         ",\n  \"mix\": ", JsonString(absl::GetFlag(FLAGS_mix)),
+        ",\n  \"idle_timeout_s\": ", absl::GetFlag(FLAGS_idle_timeout_s),
+        ",\n  \"redis_wait_replicas\": ",
+        target_name == "redis" ? absl::GetFlag(FLAGS_redis_wait_replicas) : 0,
         ",\n  \"warmup_s\": ", JsonNumber(warmup_s),
         ",\n  \"preload_s\": ", preload_s < 0 ? "null" : JsonNumber(preload_s),
         ",\n  \"phases\": [\n", absl::StrJoin(phases, ",\n"),

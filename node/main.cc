@@ -163,6 +163,9 @@ ABSL_FLAG(int64_t, max_clock_ahead_ms, 10000,
 ABSL_FLAG(int64_t, expired_grace_ms, 10000,
           "Expired sessions stay on disk this many milliseconds before the "
           "sweep deletes them. Default 10000.");
+ABSL_FLAG(bool, blind_replica_merges, true,
+          "Apply peers' writes as blind RocksDB merge operands (merged on "
+          "read and compaction) instead of read-merge-write. Default true.");
 ABSL_FLAG(bool, sync_writes, false,
           "fsync the RocksDB WAL on every write. Default false (writes "
           "survive a process crash, not a power loss).");
@@ -275,6 +278,8 @@ int Run() {
   store_options.expired_grace_ms = absl::GetFlag(FLAGS_expired_grace_ms);
   store_options.max_clock_ahead_ms = absl::GetFlag(FLAGS_max_clock_ahead_ms);
   store_options.sync_writes = absl::GetFlag(FLAGS_sync_writes);
+  store_options.blind_replica_merges =
+      absl::GetFlag(FLAGS_blind_replica_merges);
   store_options.block_cache_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_block_cache_mb)) << 20;
   store_options.writer_tag = XXH32(node_id.data(), node_id.size(), 0);

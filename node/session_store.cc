@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "node/record_merge_operator.h"
 #include "replication/merge.h"
 #include "replication/placement.h"
 #include "rocksdb/cache.h"
@@ -57,40 +58,6 @@ int64_t DecodeAccess(const rocksdb::Slice& in) {
   }
   return static_cast<int64_t>(v);
 }
-
-// Stores written before the access column family existed persisted touches
-// as 8-byte last_access operands merged (by max) into the records. Nothing
-// writes such operands any more; the operator stays so that those stores
-// still read and compact. An operand on a key with no record left a record
-// with only last_access set and no id, which reads treat as absent and the
-// sweep removes.
-class TouchMergeOperator : public rocksdb::MergeOperator {
- public:
-  const char* Name() const override { return "sesh.TouchMax"; }
-
-  bool FullMergeV2(const MergeOperationInput& in,
-                   MergeOperationOutput* out) const override {
-    Record record;
-    if (in.existing_value != nullptr &&
-        !record.ParseFromArray(in.existing_value->data(),
-                               static_cast<int>(in.existing_value->size()))) {
-      return false;
-    }
-    int64_t last_access = record.last_access_ms();
-    for (const rocksdb::Slice& operand : in.operand_list) {
-      last_access = std::max(last_access, DecodeAccess(operand));
-    }
-    record.set_last_access_ms(last_access);
-    return record.SerializeToString(&out->new_value);
-  }
-
-  bool PartialMerge(const rocksdb::Slice&, const rocksdb::Slice& left,
-                    const rocksdb::Slice& right, std::string* new_value,
-                    rocksdb::Logger*) const override {
-    *new_value = EncodeAccess(std::max(DecodeAccess(left), DecodeAccess(right)));
-    return true;
-  }
-};
 
 // The access column family's values: 8-byte last_access, merged by max, so
 // persisting a touch is a blind write and compacting one costs a comparison.
@@ -214,7 +181,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   rocksdb::ColumnFamilyOptions access_cf = cf;
   access_cf.merge_operator = std::make_shared<MaxAccessMergeOperator>();
   rocksdb::ColumnFamilyOptions sessions_cf = cf;
-  sessions_cf.merge_operator = std::make_shared<TouchMergeOperator>();
+  sessions_cf.merge_operator = NewRecordMergeOperator();
 
   // Compactions yield the CPU to request threads (nice 19): on a small
   // machine their bursts otherwise show in tail latency. Process-wide.
@@ -796,6 +763,7 @@ absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
   if (!observed.ok()) return observed;
   const std::string key = StorageKey(incoming.id());
   absl::MutexLock lock(&StripeFor(key));
+  if (options_.blind_replica_merges) return MergeBlind(key, incoming);
   absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) ObserveStored(**stored);
@@ -819,6 +787,39 @@ absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
   absl::Status s = Write({merged}, index_puts, index_deletes);
   if (!s.ok()) return s;
   return merged;
+}
+
+absl::StatusOr<Record> SessionStore::MergeBlind(const std::string& key,
+                                                const Record& incoming) {
+  // The user index follows the incoming state; an entry left for a session
+  // destroyed meanwhile is skipped by ListByUser (it checks the record) and
+  // dropped by the sweep. A destroy (rare) reads the stored copy once, so
+  // that a tombstone naming no user still drops the entry of the user this
+  // node indexed.
+  rocksdb::WriteBatch batch;
+  if (incoming.destroyed()) {
+    absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value() && !(*stored)->user_id().empty() &&
+        !(*stored)->destroyed()) {
+      batch.Delete(by_user_cf_, IndexKey(**stored));
+    }
+  }
+  if (!incoming.user_id().empty()) {
+    if (incoming.destroyed()) {
+      batch.Delete(by_user_cf_, IndexKey(incoming));
+    } else {
+      batch.Put(by_user_cf_, IndexKey(incoming), "");
+    }
+  }
+  batch.Merge(sessions_cf_, key, incoming.SerializeAsString());
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  absl::Status s = FromRocks(db_->Write(write_options, &batch),
+                             "merging a replicated session");
+  if (!s.ok()) return s;
+  touches_.RecordStored(key);
+  return incoming;
 }
 
 absl::StatusOr<std::optional<Record>> SessionStore::ReadRaw(

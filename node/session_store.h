@@ -70,6 +70,11 @@ struct StoreOptions {
   uint32_t writer_tag = 0;
   // fsync the WAL on every write (survives power loss, not only kill -9).
   bool sync_writes = false;
+  // Merge() writes a peer's state blind, as a RocksDB merge operand that
+  // RocksDB folds into the stored state on read and compaction
+  // (node/record_merge_operator.h), instead of reading, merging and writing
+  // the record.
+  bool blind_replica_merges = true;
   // Peers' stamps more than this far ahead of the local clock are refused
   // (replication/hlc.h).
   int64_t max_clock_ahead_ms = 10 * 1000;
@@ -222,9 +227,10 @@ class SessionStore : public ReplicaStore {
   }
 
   // Replication: merges a peer's state of a session into the local one
-  // (replication/merge.h) and returns the merged state. OUT_OF_RANGE, with
-  // nothing stored, if its stamp is more than max_clock_ahead_ms ahead of
-  // this node's clock; INVALID_ARGUMENT for a bad id.
+  // (replication/merge.h) and returns the merged state, or with
+  // blind_replica_merges the incoming state (merged when read). OUT_OF_RANGE,
+  // with nothing stored, if its stamp is more than max_clock_ahead_ms ahead
+  // of this node's clock; INVALID_ARGUMENT for a bad id.
   absl::StatusOr<Record> Merge(const Record& incoming) override;
 
   // The stored state of a session whatever its liveness (tombstones
@@ -296,6 +302,9 @@ class SessionStore : public ReplicaStore {
   // it, so that the write is stamped later even after a restart with the
   // clock set back.
   void ObserveStored(const Record& record);
+  // Merge() with blind_replica_merges; the key's stripe is held.
+  absl::StatusOr<Record> MergeBlind(const std::string& key,
+                                    const Record& incoming);
   // How far a touch must move last_access before it is written.
   int64_t TouchWriteThreshold(const Record& record) const;
   // True if the sweep may delete the record at now_ms.

@@ -16,14 +16,6 @@ using Record = internal::SessionRecord;
 // id alone is 32 bytes).
 constexpr size_t kAccessBytes = 8;
 
-int64_t DecodeAccess(const rocksdb::Slice& in) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < kAccessBytes; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(in[i]);
-  }
-  return static_cast<int64_t>(v);
-}
-
 // Folds one operand into `state` (nothing stored is the empty record). False
 // if the operand does not parse.
 bool Fold(const rocksdb::Slice& operand, Record* state) {
@@ -81,10 +73,45 @@ class RecordMergeOperator : public rocksdb::MergeOperator {
   }
 };
 
+class MaxAccessMergeOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  const char* Name() const override { return "sesh.MaxAccess"; }
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger*) const override {
+    int64_t v = DecodeAccess(value);
+    if (existing != nullptr) v = std::max(v, DecodeAccess(*existing));
+    *new_value = EncodeAccess(v);
+    return true;
+  }
+};
+
 }  // namespace
+
+std::string EncodeAccess(int64_t ms) {
+  std::string out(kAccessBytes, '\0');
+  for (size_t i = 0; i < kAccessBytes; ++i) {
+    out[i] = static_cast<char>(static_cast<uint64_t>(ms) >>
+                               (8 * (kAccessBytes - 1 - i)));
+  }
+  return out;
+}
+
+int64_t DecodeAccess(const rocksdb::Slice& in) {
+  if (in.size() != kAccessBytes) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < kAccessBytes; ++i) {
+    v = (v << 8) | static_cast<unsigned char>(in[i]);
+  }
+  return static_cast<int64_t>(v);
+}
 
 std::shared_ptr<rocksdb::MergeOperator> NewRecordMergeOperator() {
   return std::make_shared<RecordMergeOperator>();
+}
+
+std::shared_ptr<rocksdb::MergeOperator> NewMaxAccessMergeOperator() {
+  return std::make_shared<MaxAccessMergeOperator>();
 }
 
 }  // namespace sesh

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "node/limits.h"
 #include "node/record_merge_operator.h"
 #include "replication/merge.h"
 #include "replication/placement.h"
@@ -16,7 +17,6 @@
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
-#include "rocksdb/merge_operator.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
@@ -41,81 +41,6 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 }
 
 absl::Status NotFound() { return absl::NotFoundError("session not found"); }
-
-std::string EncodeAccess(int64_t ms) {
-  std::string out(8, '\0');
-  for (int i = 0; i < 8; ++i) {
-    out[i] = static_cast<char>(static_cast<uint64_t>(ms) >> (8 * (7 - i)));
-  }
-  return out;
-}
-
-int64_t DecodeAccess(const rocksdb::Slice& in) {
-  if (in.size() != 8) return 0;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) {
-    v = (v << 8) | static_cast<unsigned char>(in[i]);
-  }
-  return static_cast<int64_t>(v);
-}
-
-// The access column family's values: 8-byte last_access, merged by max, so
-// persisting a touch is a blind write and compacting one costs a comparison.
-class MaxAccessMergeOperator : public rocksdb::AssociativeMergeOperator {
- public:
-  const char* Name() const override { return "sesh.MaxAccess"; }
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
-             const rocksdb::Slice& value, std::string* new_value,
-             rocksdb::Logger*) const override {
-    int64_t v = DecodeAccess(value);
-    if (existing != nullptr) v = std::max(v, DecodeAccess(*existing));
-    *new_value = EncodeAccess(v);
-    return true;
-  }
-};
-
-// Bytes a session counts against max_session_bytes.
-size_t SessionBytes(const Record& r) {
-  size_t total = r.namespace_().size() + r.user_id().size();
-  for (const auto& [key, attr] : r.attributes()) {
-    if (!attr.removed()) total += key.size() + attr.value().size();
-  }
-  return total;
-}
-
-absl::Status ValidateName(absl::string_view what, absl::string_view value,
-                          size_t max_bytes, bool required) {
-  if (required && value.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is required"));
-  }
-  if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s is %d bytes, over the limit of %d", what, value.size(), max_bytes));
-  }
-  if (value.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " must not contain NUL bytes"));
-  }
-  return absl::OkStatus();
-}
-
-// Key and value sizes of attributes being written.
-absl::Status ValidateSizes(const std::map<std::string, std::string>& attributes,
-                           const Limits& limits) {
-  for (const auto& [key, value] : attributes) {
-    if (key.empty() || key.size() > limits.max_key_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_key_bytes: attribute keys are 1 to %d bytes",
-          limits.max_key_bytes));
-    }
-    if (value.size() > limits.max_value_bytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "max_value_bytes: attribute values are at most %d bytes",
-          limits.max_value_bytes));
-    }
-  }
-  return absl::OkStatus();
-}
 
 std::string UserPrefix(absl::string_view ns, absl::string_view user_id) {
   return absl::StrCat(ns, absl::string_view("\0", 1), user_id,
@@ -179,7 +104,7 @@ absl::StatusOr<std::unique_ptr<SessionStore>> SessionStore::Open(
   cf.memtable_prefix_bloom_size_ratio = 0.02;
   cf.memtable_whole_key_filtering = true;
   rocksdb::ColumnFamilyOptions access_cf = cf;
-  access_cf.merge_operator = std::make_shared<MaxAccessMergeOperator>();
+  access_cf.merge_operator = NewMaxAccessMergeOperator();
   rocksdb::ColumnFamilyOptions sessions_cf = cf;
   sessions_cf.merge_operator = NewRecordMergeOperator();
 
@@ -253,31 +178,15 @@ absl::Mutex& SessionStore::StripeFor(absl::string_view key) {
 }
 
 absl::Status SessionStore::ValidateAttributes(const Record& session) const {
-  const Limits& limits = options_.limits;
-  int live = 0;
-  for (const auto& [key, attr] : session.attributes()) {
-    if (!attr.removed()) ++live;
-  }
-  if (live > limits.max_attributes) {
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("max_attributes: a session holds at most %d attributes",
-                        limits.max_attributes));
-  }
-  size_t bytes = SessionBytes(session);
-  if (bytes > limits.max_session_bytes) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "max_session_bytes: the session would hold %d bytes, over %d", bytes,
-        limits.max_session_bytes));
-  }
-  return absl::OkStatus();
+  return CheckSessionSize(session, options_.limits);
 }
 
 absl::Status SessionStore::ValidateCreate(const CreateArgs& args) const {
   const Limits& limits = options_.limits;
   absl::Status s =
-      ValidateName("namespace", args.ns, limits.max_namespace_bytes, true);
+      CheckName("namespace", args.ns, limits.max_namespace_bytes, true);
   if (!s.ok()) return s;
-  s = ValidateName("user_id", args.user_id, limits.max_user_id_bytes, false);
+  s = CheckName("user_id", args.user_id, limits.max_user_id_bytes, false);
   if (!s.ok()) return s;
   if (args.idle_timeout_ms <= 0 ||
       args.idle_timeout_ms > limits.max_idle_timeout_ms) {
@@ -294,7 +203,7 @@ absl::Status SessionStore::ValidateCreate(const CreateArgs& args) const {
   Record probe;
   probe.set_namespace_(args.ns);
   probe.set_user_id(args.user_id);
-  s = ValidateSizes(args.attributes, limits);
+  s = CheckAttributeSizes(args.attributes, limits);
   if (!s.ok()) return s;
   for (const auto& [key, value] : args.attributes) {
     (*probe.mutable_attributes())[key].set_value(value);
@@ -570,7 +479,7 @@ absl::StatusOr<Record> SessionStore::Touch(absl::string_view ns,
 absl::StatusOr<Record> SessionStore::Update(absl::string_view ns,
                                             absl::string_view raw_id,
                                             const UpdateArgs& args) {
-  absl::Status valid = ValidateSizes(args.set, options_.limits);
+  absl::Status valid = CheckAttributeSizes(args.set, options_.limits);
   if (!valid.ok()) return valid;
   for (const std::string& k : args.remove) {
     if (args.set.count(k) > 0) {

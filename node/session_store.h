@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "replication/hlc.h"
+#include "node/limits.h"
 #include "node/touch_table.h"
 #include "replication/replica_store.h"
 #include "sesh/internal/record.pb.h"
@@ -31,22 +32,6 @@ class DB;
 namespace sesh {
 
 using Record = internal::SessionRecord;
-
-// Limits on what a session may hold (docs/architecture.md, "Data model"). Going over one gives an
-// error naming the limit and applies nothing.
-struct Limits {
-  int max_attributes = 64;
-  size_t max_key_bytes = 256;
-  size_t max_value_bytes = 32 * 1024;
-  // Sum of attribute keys and values, user id and namespace.
-  size_t max_session_bytes = 64 * 1024;
-  int max_sessions_per_user = 1000;
-  size_t max_namespace_bytes = 128;
-  size_t max_user_id_bytes = 256;
-  int64_t max_idle_timeout_ms = int64_t{30} * 24 * 3600 * 1000;
-  // Also the absolute TTL of a session created with absolute_ttl_ms = 0.
-  int64_t max_absolute_ttl_ms = int64_t{90} * 24 * 3600 * 1000;
-};
 
 struct StoreOptions {
   // RocksDB directory; created if missing.

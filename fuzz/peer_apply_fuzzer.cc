@@ -17,6 +17,7 @@
 #include <string>
 
 #include "fuzz/check.h"
+#include "fuzz/temp_store.h"
 #include "google/protobuf/stubs/logging.h"
 #include "node/session_store.h"
 #include "replication/clock.h"
@@ -28,36 +29,14 @@ namespace {
 
 sesh::SessionStore* store = nullptr;
 const sesh::PlacementMap* placement = nullptr;
-std::string store_dir;
-
-void CloseStore() {
-  delete store;
-  store = nullptr;
-  std::error_code ignored;
-  std::filesystem::remove_all(store_dir, ignored);
-}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  google::protobuf::SetLogHandler(nullptr);
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") +
-                    "/sesh-fuzz-apply-XXXXXX";
-  if (mkdtemp(dir.data()) == nullptr) {
-    std::perror("peer_apply_fuzzer: mkdtemp");
-    std::abort();
-  }
-  store_dir = dir;
-  sesh::StoreOptions options;
-  options.path = dir + "/db";
-  options.block_cache_bytes = size_t{8} << 20;
-  auto opened = sesh::SessionStore::Open(options, sesh::SystemClock());
+  store = sesh::OpenTempStore("peer_apply_fuzzer");
   auto built = sesh::PlacementMap::Build({"n1", "n2", "n3", "n4", "n5"}, 3);
-  if (!opened.ok() || !built.ok()) std::abort();
-  store = opened->release();
+  if (!built.ok()) std::abort();
   placement = new sesh::PlacementMap(std::move(*built));
-  std::atexit(CloseStore);
   return 0;
 }
 

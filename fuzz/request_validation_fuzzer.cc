@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/check.h"
+#include "fuzz/temp_store.h"
 #include "google/protobuf/stubs/logging.h"
 #include "node/session_store.h"
 #include "replication/clock.h"
@@ -36,7 +37,6 @@ using absl::StatusCode;
 // Opened in LLVMFuzzerInitialize and never written: it stays empty, so
 // calls that pass validation end in NOT_FOUND.
 sesh::SessionStore* store = nullptr;
-std::string store_dir;
 
 // ServiceOptions::max_batch (node/sessions_service.h).
 constexpr int kMaxBatch = 1000;
@@ -200,39 +200,12 @@ void BatchGet(absl::string_view bytes) {
   }
 }
 
-void CloseStore() {
-  delete store;
-  store = nullptr;
-  std::error_code ignored;
-  std::filesystem::remove_all(store_dir, ignored);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // Requests with invalid UTF-8 in string fields fail to parse, and
-  // protobuf logs each one; that is expected here.
-  google::protobuf::SetLogHandler(nullptr);
-  const char* tmp = std::getenv("TMPDIR");
-  std::string dir = std::string(tmp != nullptr ? tmp : "/tmp") +
-                    "/sesh-fuzz-XXXXXX";
-  if (mkdtemp(dir.data()) == nullptr) {
-    std::perror("request_validation_fuzzer: mkdtemp");
-    std::abort();
-  }
-  store_dir = dir;
-  sesh::StoreOptions options;
-  options.path = dir + "/db";
-  options.block_cache_bytes = size_t{8} << 20;
-  absl::StatusOr<std::unique_ptr<sesh::SessionStore>> opened =
-      sesh::SessionStore::Open(options, sesh::SystemClock());
-  if (!opened.ok()) {
-    std::fprintf(stderr, "request_validation_fuzzer: %s\n",
-                 opened.status().ToString().c_str());
-    std::abort();
-  }
-  store = opened->release();
-  std::atexit(CloseStore);
+  // Requests with invalid UTF-8 in string fields fail to parse; that is
+  // expected here (OpenTempStore silences protobuf's log of them).
+  store = sesh::OpenTempStore("request_validation_fuzzer");
   return 0;
 }
 

@@ -2,11 +2,13 @@
 # A/B of two sesh-node builds (or two flag sets) on the same machine: a
 # 3-node cluster (RF 3, QUORUM, TLS + tokens) of build A, then of build B,
 # ROUNDS times alternating, each preloading KEYS sessions and measuring the
-# phases in PHASES (sesh-load mixes) closed loop. Writes OUT/report.md with
+# phases in PHASES (sesh-load mixes) closed loop. A_SECURE / B_SECURE (1):
+# TLS and tokens, or 0 for --insecure. Writes OUT/report.md with
 # the medians, the ratio B/A and node CPU per operation.
 #
 #   A=/tmp/sesh-node-before B=bazel-bin/node/sesh-node bash bench/ab_nodes.sh
 #   A_FLAGS=--max_applies_in_flight=1 B_FLAGS=--max_applies_in_flight=2 bash bench/ab_nodes.sh
+#   B_SECURE=0 bash bench/ab_nodes.sh     # B plaintext (--insecure), no tokens
 #
 # Loopback only; starts its own nodes on free ports in a temp dir and stops
 # exactly those (by PID).
@@ -23,6 +25,8 @@ A=${A:-bazel-bin/node/sesh-node}
 B=${B:-bazel-bin/node/sesh-node}
 A_FLAGS=${A_FLAGS:-}
 B_FLAGS=${B_FLAGS:-}
+A_SECURE=${A_SECURE:-1}
+B_SECURE=${B_SECURE:-1}
 OUT=${OUT:-bench/results/ab-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -36,7 +40,11 @@ cp "$A" "$tmp/bin/node-a"
 cp "$B" "$tmp/bin/node-b"
 cp bazel-bin/bench/sesh-load "$tmp/bin/"
 bash tools/gen_certs.sh "$tmp/tls" n1 n2 n3
-{ echo "A: $A $A_FLAGS"; echo "B: $B $B_FLAGS"; git rev-parse --short HEAD; } >"$OUT/setup.txt"
+{
+  echo "A: $A $A_FLAGS$([ "$A_SECURE" = 1 ] || echo ' (--insecure)')"
+  echo "B: $B $B_FLAGS$([ "$B_SECURE" = 1 ] || echo ' (--insecure)')"
+  git rev-parse --short HEAD
+} >"$OUT/setup.txt"
 
 pids=()
 stop_nodes() {
@@ -53,7 +61,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 run() {  # variant(a|b) round
-  local v=$1 round=$2 ports peers addr i flags phase n=0 server_pids
+  local v=$1 round=$2 ports peers addr i flags phase n=0 server_pids secure
+  local security client
   read -r -a ports < <(python3 -c '
 import socket
 socks = [socket.socket() for _ in range(6)]
@@ -62,15 +71,24 @@ for s in socks:
 print(*[s.getsockname()[1] for s in socks])')
   peers="n1=127.0.0.1:${ports[0]}/127.0.0.1:${ports[3]},n2=127.0.0.1:${ports[1]}/127.0.0.1:${ports[4]},n3=127.0.0.1:${ports[2]}/127.0.0.1:${ports[5]}"
   addr="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
-  if [ "$v" = a ]; then flags=$A_FLAGS; else flags=$B_FLAGS; fi
+  if [ "$v" = a ]; then flags=$A_FLAGS secure=$A_SECURE; else flags=$B_FLAGS secure=$B_SECURE; fi
+  if [ "$secure" = 1 ]; then
+    client=(--tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench")
+  else
+    client=(--insecure)
+  fi
   rm -rf "$tmp/data"
   mkdir -p "$tmp/data"
   for i in 1 2 3; do
+    if [ "$secure" = 1 ]; then
+      security=(--tls_cert="$tmp/tls/n$i.pem" --tls_key="$tmp/tls/n$i.key"
+                --cluster_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/tokens")
+    else
+      security=(--insecure)
+    fi
     # shellcheck disable=SC2086  # flags are words
     "$tmp/bin/node-$v" --node_id="n$i" --listen="127.0.0.1:${ports[$((i - 1))]}" \
-      --peer_listen="127.0.0.1:${ports[$((i + 2))]}" \
-      --tls_cert="$tmp/tls/n$i.pem" --tls_key="$tmp/tls/n$i.key" \
-      --cluster_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/tokens" \
+      --peer_listen="127.0.0.1:${ports[$((i + 2))]}" "${security[@]}" \
       --data_dir="$tmp/data/n$i" --peers="$peers" --port_file="$tmp/data/n$i.port" \
       $flags >"$tmp/$v-$round-n$i.log" 2>&1 &
     pids+=($!)
@@ -86,8 +104,7 @@ print(*[s.getsockname()[1] for s in socks])')
     log "$v round $round: phase $n ($phase)"
     timeout $((120 + KEYS / 500 + 4 * (DURATION + WARMUP + 5))) \
       "$tmp/bin/sesh-load" --target=sesh --addr="$addr" \
-      --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench" \
-      --keys="$KEYS" --keys_file="$tmp/keys-$v-$round" "${preload[@]}" \
+      "${client[@]}" --keys="$KEYS" --keys_file="$tmp/keys-$v-$round" "${preload[@]}" \
       --mix="$phase" --concurrency="$CONCURRENCY" --threads="$THREADS" \
       --warmup_s="$WARMUP" --duration_s="$DURATION" --server_pids="$server_pids" \
       --progress=false --json_out="$OUT/$v-$round-$n.json" >/dev/null
@@ -113,7 +130,7 @@ def med(v, n, field):
     return statistics.median(vals) if vals else float("nan")
 setup = open(out + "/setup.txt").read().splitlines()
 L = ["# A/B of two node builds", "", "- " + setup[0], "- " + setup[1], "",
-     "3 nodes, RF 3, QUORUM, TLS + tokens; medians of %d alternating rounds "
+     "3 nodes, RF 3, QUORUM (TLS + tokens unless marked --insecure); medians of %d alternating rounds "
      "(`bench/ab_nodes.sh`)." % rounds, "",
      "| phase (mix) | A ops/s | B ops/s | B / A | node CPU µs/op A | B |",
      "|---|---|---|---|---|---|"]

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -35,17 +37,41 @@ std::string Tail(const std::string& path) {
 }  // namespace
 
 int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
+  // Below the kernel's ephemeral range: bind(0) and connect() never hand
+  // these out, so a killed node's port is still free when it restarts.
+  int ephemeral_low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+  const int low = std::max(1024, ephemeral_low - 16384);
+  const int span = ephemeral_low - low;
+  const char* lock_dir = "/tmp/sesh-test-ports";
+  mkdir(lock_dir, 0777);
+  std::random_device random;
+  const int start = static_cast<int>(random() % std::max(span, 1));
+  for (int i = 0; i < span; ++i) {
+    const int port = low + (start + i) % span;
+    // Other test processes skip a port whose lock file is held; the lock
+    // lives as long as this process (the fd is never closed).
+    const std::string lock = absl::StrCat(lock_dir, "/", port);
+    int lock_fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (lock_fd < 0) continue;
+    if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      close(lock_fd);
+      continue;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool available =
+        bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (available) return port;
+    close(lock_fd);
+  }
+  return 0;  // nothing free: the node fails to start and says so
 }
 
 std::string RunfilePath(const std::string& relative) {

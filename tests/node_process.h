@@ -15,8 +15,10 @@
 namespace sesh {
 namespace testing {
 
-// A free TCP port on 127.0.0.1 (bound to port 0, read back, released). Multi-
-// node tests need every port before any node starts, for --peers.
+// A free TCP port on 127.0.0.1, this process's until it exits: picked below
+// the kernel's ephemeral range and reserved against other test processes by
+// a lock file in /tmp/sesh-test-ports. Multi-node tests need every port
+// before any node starts (for --peers), and again when a killed node restarts.
 int PickFreePort();
 
 // A real sesh-node child process for multi-process tests. The binary comes

@@ -33,7 +33,8 @@
 # mix adds sessions and tombstones. The targets run one after the other, each
 # alone on the machine: the Sesh cluster is stopped before Redis starts, and
 # Redis before its replicated setup starts. With PERF=1, an extra (a)-like
-# run of Sesh is profiled with perf (nodes and sesh-load), outside the table.
+# run of Sesh, and one each of (c) and (f) at QUORUM, are profiled with perf
+# (nodes and sesh-load apart: OUT/perf-sesh-*.txt), outside the table.
 #
 # Writes into OUT: <target>-<phase>.json (sesh-load's output), report.md,
 # latency.png (p99 against throughput, from the sweeps), the plot's data,
@@ -298,16 +299,16 @@ measure_memory() {  # target [suffix] -> OUT/target-memory[suffix].txt
   fi
 }
 
-profile_sesh() {  # an extra get_touch closed loop under perf
+profile_sesh() {  # NAME MIX: an extra closed loop of MIX under perf
   command -v perf >/dev/null || { log "PERF=1 but perf is not installed; skipped"; return 0; }
-  local pids
+  local name=$1 mix=$2 pids
   pids=$(IFS=,; echo "${node_pids[*]}")
-  log "sesh: profiling get_touch closed loop with perf"
+  log "sesh: profiling $name closed loop with perf"
   "$tmp/bin/sesh-load" --target=sesh --addr="$sesh_addr" --keys="$KEYS" \
     "${client_flags[@]}" \
-    --keys_file="$tmp/sesh.keys" --skip_preload --mix=get_touch:100 \
+    --keys_file="$tmp/sesh.keys" --skip_preload ${mix:+--mix="$mix"} \
     --concurrency="$CONCURRENCY" --threads="$THREADS" --warmup_s=1 \
-    --duration_s="$DURATION" --progress=false >"$OUT/logs/sesh-perf-load.txt" 2>&1 &
+    --duration_s="$DURATION" --progress=false >"$OUT/logs/sesh-perf-$name-load.txt" 2>&1 &
   local load_pid=$!
   sleep 1.5
   timeout $((DURATION + 30)) perf record -q -g -F 499 -p "$pids,$load_pid" \
@@ -319,16 +320,17 @@ profile_sesh() {  # an extra get_touch closed loop under perf
     for who in nodes:"$pids" load:"$load_pid"; do
       p=${who#*:}
       {
-        echo "# perf, get_touch closed loop, ${who%%:*} (pids $p): by library"
+        echo "# perf, $name (${mix:-web mix}) closed loop, ${who%%:*} (pids $p): by library"
         perf report -i "$tmp/perf.data" --pid="$p" --no-children --percentage relative --sort dso \
           --stdio -g none --percent-limit 1 2>/dev/null | grep -v '^#' | grep -v '^$'
         echo
         echo "# by symbol"
         perf report -i "$tmp/perf.data" --pid="$p" --no-children --percentage relative --sort dso,sym \
           --stdio -g none --percent-limit 0.4 2>/dev/null | grep -v '^#' | grep -v '^$'
-      } >"$OUT/perf-sesh-get_touch-${who%%:*}.txt" || true
+      } >"$OUT/perf-sesh-$name-${who%%:*}.txt" || true
     done
-    log "perf profiles: $OUT/perf-sesh-get_touch-{nodes,load}.txt"
+    rm -f "$tmp/perf.data"
+    log "perf profiles: $OUT/perf-sesh-$name-{nodes,load}.txt"
   fi
 }
 
@@ -437,7 +439,11 @@ for target in $targets_to_run; do
     load "$target" "b-get$suffix" --mix=get:100 --duration_s="$DURATION" --skip_preload
   done
   measure_memory "$target"
-  if [ "$target" = sesh ] && [ "$PERF" = 1 ]; then profile_sesh; fi
+  if [ "$target" = sesh ] && [ "$PERF" = 1 ]; then
+    profile_sesh get_touch get_touch:100
+    profile_sesh mix ""  # sesh-load's default: the web mix
+    profile_sesh update update:100
+  fi
   load "$target" c-mix --duration_s="$DURATION" --skip_preload
   peak=$(peak_of "$OUT/$target"-a-get_touch*.json)
   half=$(python3 -c "print(round($peak / 2))")

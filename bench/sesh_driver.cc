@@ -306,6 +306,7 @@ absl::StatusOr<ClientOptions> SeshClientOptions(const SeshFlags& flags,
   options.max_batch_wait =
       absl::Microseconds(flags.sesh_max_batch_wait_us);
   options.stream_gets = flags.sesh_stream_gets;
+  options.stream_writes = flags.sesh_stream_writes;
   options.max_batches_in_flight_per_node =
       flags.sesh_batches_in_flight;
   options.insecure = flags.insecure;

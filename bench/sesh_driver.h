@@ -22,6 +22,7 @@ struct SeshFlags {
   bool sesh_coalesce_gets = true;
   int sesh_max_batch = 64;
   bool sesh_stream_gets = true;
+  bool sesh_stream_writes = true;
   int64_t sesh_max_batch_wait_us = 1000;
   int sesh_batches_in_flight = 1;
   bool insecure = false;

@@ -154,6 +154,9 @@ ABSL_FLAG(int, sesh_max_batch, 64,
 ABSL_FLAG(bool, sesh_stream_gets, true,
           "sesh::ClientOptions::stream_gets: batches over one StreamGet call "
           "per node instead of unary RPCs. Default true.");
+ABSL_FLAG(bool, sesh_stream_writes, true,
+          "sesh::ClientOptions::stream_writes: concurrent writes to a node "
+          "as messages of one StreamWrite call; false: a unary call each");
 ABSL_FLAG(int64_t, sesh_max_batch_wait_us, 1000,
           "sesh::ClientOptions::max_batch_wait in microseconds. Default 1000 "
           "(the client's default).");
@@ -360,6 +363,7 @@ SeshFlags SeshFlagsFromFlags() {
   f.sesh_coalesce_gets = absl::GetFlag(FLAGS_sesh_coalesce_gets);
   f.sesh_max_batch = absl::GetFlag(FLAGS_sesh_max_batch);
   f.sesh_stream_gets = absl::GetFlag(FLAGS_sesh_stream_gets);
+  f.sesh_stream_writes = absl::GetFlag(FLAGS_sesh_stream_writes);
   f.sesh_max_batch_wait_us = absl::GetFlag(FLAGS_sesh_max_batch_wait_us);
   f.sesh_batches_in_flight = absl::GetFlag(FLAGS_sesh_batches_in_flight);
   f.insecure = absl::GetFlag(FLAGS_insecure);

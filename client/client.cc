@@ -3,8 +3,9 @@
 // topology refresh (router.h), the retrying call state machine
 // (retrying_call.h), one attempt on the client's own completion queue
 // (attempt.h, queued_call.h), per-node Get coalescing (get_coalescer.h), sent
-// by GetBatchSender as RPCs or over a StreamGet call (get_stream.h), and the
-// calls on all of a user's sessions (user_calls.h).
+// by GetBatchSender as RPCs or over a StreamGet call (batch_stream.h), the
+// same coalescing of writes over a StreamWrite call (write_batch_sender.h),
+// and the calls on all of a user's sessions (user_calls.h).
 
 #include "client/sesh/client.h"
 
@@ -32,18 +33,20 @@
 #include "absl/time/time.h"
 #include "client/internal/attempt.h"
 #include "client/internal/client_options.h"
+#include "client/internal/batch_stream.h"
 #include "client/internal/get_batch_sender.h"
-#include "client/internal/get_stream.h"
 #include "client/internal/grpc_status.h"
 #include "client/internal/node_conn.h"
 #include "client/internal/op_counter.h"
 #include "client/internal/pending_get.h"
+#include "client/internal/pending_write.h"
 #include "client/internal/proto_convert.h"
 #include "client/internal/queued_call.h"
 #include "client/internal/retrying_call.h"
 #include "client/internal/router.h"
 #include "client/internal/timer_thread.h"
 #include "client/internal/user_calls.h"
+#include "client/internal/write_batch_sender.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
 #include "sesh/v1/cluster.grpc.pb.h"
@@ -63,6 +66,11 @@ using client_internal::FromRpcCode;
 using client_internal::GetBatchSender;
 using client_internal::GetOutcome;
 using client_internal::GetStream;
+using client_internal::PendingWrite;
+using client_internal::PendingWriteBatch;
+using client_internal::PendingWriteCoalescer;
+using client_internal::WriteBatchSender;
+using client_internal::WriteStream;
 using client_internal::MakeChannelConfig;
 using client_internal::NodeConn;
 using client_internal::OpCounter;
@@ -151,6 +159,11 @@ class ClientImpl final : public Client {
                                     idempotent, std::move(req), std::move(resp),
                                     std::move(invoke), std::move(finish));
   }
+  // StartUnary for a write: with stream_writes, each attempt joins the
+  // node's coalesced StreamWrite messages instead of being an RPC of its own.
+  template <typename Req, typename Resp, typename Invoke>
+  void StartWrite(Route route, bool idempotent, std::shared_ptr<Req> req,
+                  std::shared_ptr<Resp> resp, Invoke invoke, FinishFn finish);
   // Calls `fn` on the timer thread, counted as an op.
   void Post(std::function<void()> fn);
   // The Router's FetchFn: a Topology call, retried, routed kBootstrap.
@@ -174,9 +187,51 @@ class ClientImpl final : public Client {
   Router router_;
   AttemptRunner runner_;
   GetBatchSender batch_sender_;
+  WriteBatchSender write_sender_;
   CallEnv call_env_;
   UserCalls user_calls_;
 };
+
+template <typename Req, typename Resp, typename Invoke>
+void ClientImpl::StartWrite(Route route, bool idempotent,
+                            std::shared_ptr<Req> req,
+                            std::shared_ptr<Resp> resp, Invoke invoke,
+                            FinishFn finish) {
+  if (!options_.stream_writes) {
+    StartUnary(std::move(route), idempotent, std::move(req), std::move(resp),
+               std::move(invoke), std::move(finish));
+    return;
+  }
+  auto send = [this, req, resp, invoke](NodeConn* node, absl::Time deadline,
+                                        AttemptDone done) {
+    auto unary = [this, node, deadline, req, resp, invoke, done] {
+      runner_.SendUnary(node, deadline, req.get(), resp.get(), invoke, done);
+    };
+    if (node->write_stream.unsupported.load()) {
+      unary();
+      return;
+    }
+    auto write = std::make_unique<PendingWrite>();
+    client_internal::SetOp(*req, &write->op);
+    write->deadline = deadline;
+    write->send_unary = unary;
+    write->done = [resp, done](AttemptResult result, v1::WriteResult* r) {
+      if (result.status.ok()) client_internal::TakeResult(r, resp.get());
+      done(std::move(result));
+    };
+    absl::Status queued = node->write_coalescer->Enqueue(
+        req->namespace_(), /*touch=*/true, std::move(write));
+    if (!queued.ok()) {  // backpressure: fails now, not retried
+      AttemptResult result;
+      result.status = absl::ResourceExhaustedError(absl::StrCat(
+          "write not sent to node ", node->address, ": ", queued.message(),
+          " (ClientOptions::max_queued_gets_per_node)"));
+      result.never_sent = true;
+      write->done(std::move(result), nullptr);
+    }
+  };
+  StartCall(std::move(route), idempotent, std::move(send), std::move(finish));
+}
 
 // --- ClientImpl: lifetime ---------------------------------------------------
 
@@ -190,6 +245,7 @@ ClientImpl::ClientImpl(ClientOptions options,
       runner_(&queue_, &timer_,
               [this](uint64_t epoch) { router_.NoteEpoch(epoch); }),
       batch_sender_(&runner_, &ops_, options_.stream_gets),
+      write_sender_(&runner_, &ops_),
       call_env_{RetryPolicy{options_.max_attempts, options_.deadline,
                             options_.initial_backoff, options_.max_backoff},
                 &router_, &timer_, &ops_},
@@ -199,15 +255,26 @@ ClientImpl::ClientImpl(ClientOptions options,
 
 ClientImpl::~ClientImpl() {
   ops_.Shutdown();
-  // Open StreamGet calls hold an op each until they end; no new one starts
-  // now (GetStream::OpenFor's Begin fails).
-  std::vector<std::shared_ptr<GetStream>> streams;
-  router_.ForEachConn([&streams](NodeConn* conn) {
-    absl::MutexLock stream_lock(&conn->stream_mu);
-    if (conn->stream != nullptr) streams.push_back(conn->stream);
+  // Open StreamGet and StreamWrite calls hold an op each until they end; no
+  // new one starts now (BatchStream::OpenFor's Begin fails).
+  std::vector<std::shared_ptr<GetStream>> get_streams;
+  std::vector<std::shared_ptr<WriteStream>> write_streams;
+  router_.ForEachConn([&](NodeConn* conn) {
+    {
+      absl::MutexLock lock(&conn->get_stream.mu);
+      if (conn->get_stream.stream != nullptr) {
+        get_streams.push_back(conn->get_stream.stream);
+      }
+    }
+    absl::MutexLock lock(&conn->write_stream.mu);
+    if (conn->write_stream.stream != nullptr) {
+      write_streams.push_back(conn->write_stream.stream);
+    }
   });
-  for (const std::shared_ptr<GetStream>& stream : streams) stream->Cancel();
-  streams.clear();
+  for (const auto& stream : get_streams) stream->Cancel();
+  for (const auto& stream : write_streams) stream->Cancel();
+  get_streams.clear();
+  write_streams.clear();
   ops_.AwaitZero();
   // Every call has ended (each held an op): nothing is left on the queue.
   queue_.Shutdown();
@@ -217,6 +284,15 @@ ClientImpl::~ClientImpl() {
 }
 
 void ClientImpl::InitConn(NodeConn* node) {
+  if (options_.stream_writes) {
+    node->write_coalescer = std::make_unique<PendingWriteCoalescer>(
+        options_.max_batch, options_.max_batches_in_flight_per_node,
+        options_.max_batch_wait, &timer_,
+        [this, node](PendingWriteBatch batch) {
+          write_sender_.Send(node, std::move(batch));
+        },
+        options_.max_queued_gets_per_node);
+  }
   if (!options_.coalesce_gets) return;
   node->coalescer = std::make_unique<PendingGetCoalescer>(
       options_.max_batch, options_.max_batches_in_flight_per_node,
@@ -306,7 +382,7 @@ void ClientImpl::CreateAsync(absl::string_view ns, const CreateOptions& options,
   req->set_idle_timeout_ms(options.idle_timeout_ms);
   req->set_absolute_ttl_ms(options.absolute_ttl_ms);
   req->set_durability(ToProto(options.durability));
-  StartUnary(
+  StartWrite(
       Route::Of(Route::Kind::kAnyNode), /*idempotent=*/false, req, resp,
       [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
         return n->sessions->PrepareAsyncCreate(ctx, *q, cq);
@@ -398,7 +474,7 @@ void ClientImpl::UpdateAsync(absl::string_view ns, absl::string_view id,
   req->set_expected_version(options.expected_version);
   req->set_durability(ToProto(options.durability));
   req->set_skip_touch(options.skip_touch);
-  StartUnary(
+  StartWrite(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/false, req, resp,
       [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
         return n->sessions->PrepareAsyncUpdate(ctx, *q, cq);
@@ -420,7 +496,7 @@ void ClientImpl::TouchAsync(absl::string_view ns, absl::string_view id,
   auto resp = std::make_shared<v1::TouchResponse>();
   req->set_namespace_(std::string(ns));
   req->set_id(std::string(id));
-  StartUnary(
+  StartWrite(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
       [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
         return n->sessions->PrepareAsyncTouch(ctx, *q, cq);
@@ -443,7 +519,7 @@ void ClientImpl::DestroyAsync(absl::string_view ns, absl::string_view id,
   req->set_namespace_(std::string(ns));
   req->set_id(std::string(id));
   req->set_durability(ToProto(durability));
-  StartUnary(
+  StartWrite(
       Route::Session(PartitionOf(*raw)), /*idempotent=*/true, req, resp,
       [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
         return n->sessions->PrepareAsyncDestroy(ctx, *q, cq);

@@ -164,6 +164,7 @@ TEST(ClientTest, Update_PrimaryUnreachable_SentOnceToNextReplica) {
   ClientOptions options;
   options.insecure = true;
   options.seeds = {tc.node(1).address()};
+  options.stream_writes = false;  // unary; client_write_stream_test: streams
   std::unique_ptr<Client> client = tc.Connect(options);
   ASSERT_NE(client, nullptr);
   const std::string id = IdOwnedBy(tc.Placement(2), "n1");

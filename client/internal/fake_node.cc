@@ -120,6 +120,112 @@ class FakeNode::GetStream final
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// One StreamWrite call: answers each op as its unary call would, in order
+// (an Update or Touch of a missing id: NOT_FOUND). An injected failure ends
+// the call with UNAVAILABLE; while `park_writes` is set a message waits for
+// ReleaseParkedWrites.
+class FakeNode::WriteStream final
+    : public grpc::ServerBidiReactor<v1::WriteBatchRequest,
+                                     v1::WriteBatchResponse> {
+ public:
+  explicit WriteStream(FakeNode* node) : node_(node) { StartRead(&req_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    node_->write_stream_messages++;
+    {
+      absl::MutexLock lock(&node_->mu_);
+      node_->write_batch_sizes_.push_back(req_.ops_size());
+    }
+    if (node_->TakeFailure()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "injected"));
+      return;
+    }
+    if (node_->park_writes.load()) {
+      absl::MutexLock lock(&node_->mu_);
+      if (!cancelled_) node_->parked_writes_.push_back(this);
+      return;
+    }
+    Answer();
+  }
+  // Answers the message read last.
+  void Answer() {
+    resp_.Clear();
+    resp_.set_epoch(node_->cluster_->epoch());
+    for (const v1::WriteOp& op : req_.ops()) {
+      v1::WriteResult* r = resp_.add_results();
+      switch (op.op_case()) {
+        case v1::WriteOp::kCreate:
+          node_->Fill(op.create().namespace_(), EncodeId(NewRawId()),
+                      r->mutable_create()->mutable_session());
+          r->mutable_create()->mutable_session()->set_user_id(
+              op.create().user_id());
+          break;
+        case v1::WriteOp::kUpdate: {
+          if (node_->missing(op.update().id())) {
+            r->set_code(grpc::StatusCode::NOT_FOUND);
+            r->set_message("no");
+            break;
+          }
+          v1::Session* session = r->mutable_update()->mutable_session();
+          node_->Fill(op.update().namespace_(), op.update().id(), session);
+          for (const auto& [k, v] : op.update().set()) {
+            (*session->mutable_attributes())[k] = v;
+          }
+          break;
+        }
+        case v1::WriteOp::kDestroy: {
+          absl::MutexLock lock(&node_->mu_);
+          node_->destroy_requests_.push_back(op.destroy());
+          r->mutable_destroy();
+          break;
+        }
+        case v1::WriteOp::kTouch:
+          if (node_->missing(op.touch().id())) {
+            r->set_code(grpc::StatusCode::NOT_FOUND);
+            r->set_message("no");
+            break;
+          }
+          r->mutable_touch()->set_expires_at_ms(1234);
+          break;
+        default:
+          r->set_code(grpc::StatusCode::INVALID_ARGUMENT);
+          r->set_message("no op");
+      }
+    }
+    StartWrite(&resp_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    StartRead(&req_);
+  }
+  void OnCancel() override {
+    bool parked;
+    {
+      absl::MutexLock lock(&node_->mu_);
+      cancelled_ = true;
+      auto& list = node_->parked_writes_;
+      auto it = std::find(list.begin(), list.end(), this);
+      parked = it != list.end();
+      if (parked) list.erase(it);
+    }
+    if (parked) Finish(grpc::Status::CANCELLED);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  FakeNode* const node_;
+  v1::WriteBatchRequest req_;
+  v1::WriteBatchResponse resp_;
+  bool cancelled_ = false;  // guarded by node_->mu_
+};
+
 class FakeNode::SessionsImpl final : public v1::Sessions::CallbackService {
  public:
   explicit SessionsImpl(FakeNode* node) : node_(node) {}
@@ -139,6 +245,18 @@ class FakeNode::SessionsImpl final : public v1::Sessions::CallbackService {
     ctx->AddTrailingMetadata("x-sesh-epoch",
                              absl::StrCat(node_->cluster_->epoch()));
     return new GetStream(node_);
+  }
+
+  grpc::ServerBidiReactor<v1::WriteBatchRequest, v1::WriteBatchResponse>*
+  StreamWrite(grpc::CallbackServerContext* ctx) override {
+    if (node_->no_write_streams.load()) {
+      node_->write_stream_refusals++;
+      return v1::Sessions::CallbackService::StreamWrite(ctx);
+    }
+    node_->write_streams++;
+    ctx->AddTrailingMetadata("x-sesh-epoch",
+                             absl::StrCat(node_->cluster_->epoch()));
+    return new WriteStream(node_);
   }
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
@@ -357,6 +475,16 @@ void FakeNode::ReleaseParked(grpc::Status status) {
   for (grpc::ServerUnaryReactor* r : parked) r->Finish(status);
 }
 
+int FakeNode::ReleaseParkedWrites() {
+  std::vector<WriteStream*> parked;
+  {
+    absl::MutexLock lock(&mu_);
+    parked.swap(parked_writes_);
+  }
+  for (WriteStream* stream : parked) stream->Answer();
+  return static_cast<int>(parked.size());
+}
+
 grpc::ServerUnaryReactor* FakeNode::Begin(grpc::CallbackServerContext* ctx) {
   {
     absl::MutexLock lock(&mu_);
@@ -438,6 +566,7 @@ ClientOptions TestCluster::Options() {
   options.insecure = true;
   for (const auto& n : nodes_) options.seeds.push_back(n->address());
   options.stream_gets = false;
+  options.stream_writes = false;
   return options;
 }
 

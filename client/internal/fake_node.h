@@ -75,6 +75,17 @@ class FakeNode {
     missing_.insert(id);
   }
   void ReleaseParked(grpc::Status status = grpc::Status::OK);
+  // Answers the StreamWrite messages held by park_writes; returns how many.
+  int ReleaseParkedWrites();
+  int parked_writes() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(parked_writes_.size());
+  }
+  // Ops per StreamWrite message received.
+  std::vector<int> write_batch_sizes() {
+    absl::MutexLock lock(&mu_);
+    return write_batch_sizes_;
+  }
   int parked() {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(parked_.size());
@@ -116,6 +127,10 @@ class FakeNode {
   std::atomic<bool> park{false};              // Get, BatchGet, StreamGet
   // StreamGet answers UNIMPLEMENTED, as a node older than it does.
   std::atomic<bool> no_streams{false};
+  // StreamWrite answers UNIMPLEMENTED, as a node older than it does.
+  std::atomic<bool> no_write_streams{false};
+  // StreamWrite messages wait for ReleaseParkedWrites.
+  std::atomic<bool> park_writes{false};
   // Topology answers UNAUTHENTICATED, as a node that does not know the token.
   std::atomic<bool> refuse_token{false};
   // ListByUser lists list_total sessions (handles "h0", "h1", ...),
@@ -138,12 +153,16 @@ class FakeNode {
   std::atomic<int> streams{0};          // StreamGet calls
   std::atomic<int> stream_messages{0};  // requests received on them
   std::atomic<int> stream_refusals{0};  // StreamGet calls refused (no_streams)
+  std::atomic<int> write_streams{0};          // StreamWrite calls
+  std::atomic<int> write_stream_messages{0};  // requests received on them
+  std::atomic<int> write_stream_refusals{0};  // refused (no_write_streams)
   std::atomic<int> updates{0};
   std::atomic<int> creates{0};
   std::atomic<int> topologies{0};
 
  private:
   class GetStream;     // one StreamGet call
+  class WriteStream;   // one StreamWrite call
   class SessionsImpl;  // the Sessions service
   class ClusterImpl;   // the Cluster service
 
@@ -168,6 +187,8 @@ class FakeNode {
   std::vector<grpc::ServerUnaryReactor*> parked_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> write_batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<WriteStream*> parked_writes_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> unary_authorizations_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> stream_authorizations_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::ListByUserRequest> list_requests_ ABSL_GUARDED_BY(mu_);
@@ -186,7 +207,8 @@ class TestCluster {
   FakeNode& node(int i) { return *nodes_[i]; }
   FakeCluster& cluster() { return cluster_; }
 
-  // Tests of the unary calls; the StreamGet tests turn stream_gets on.
+  // Tests of the unary calls; the StreamGet and StreamWrite tests turn
+  // stream_gets and stream_writes on.
   ClientOptions Options();
 
   // A client for `options`; null, with a test failure, if Connect fails.

@@ -3,11 +3,11 @@
 #include <grpcpp/completion_queue.h>
 
 #include <algorithm>
-#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/internal/batch_stream.h"
 #include "client/internal/grpc_status.h"
 #include "client/internal/proto_convert.h"
 
@@ -51,8 +51,9 @@ void GetBatchSender::Send(NodeConn* node, PendingGetBatch batch) const {
     out->deadline = std::min(out->deadline, get->deadline);
   }
   if (stream_gets_ &&
-      SendOnStream(
-          node, out->Request(), out->deadline,
+      SendOnStream<v1::BatchGetRequest, v1::BatchGetResponse>(
+          node, &node->get_stream, &v1::Sessions::Stub::PrepareAsyncStreamGet,
+          runner_, ops_, out->Request(), out->deadline,
           [this, node, out](AttemptResult result, v1::BatchGetResponse* resp) {
             CompleteBatch(node, out, std::move(result), resp,
                           /*on_stream=*/true);
@@ -113,30 +114,6 @@ void GetBatchSender::CompleteBatch(NodeConn* node,
   }
   node->coalescer->BatchDone();
   ops_->End();
-}
-
-bool GetBatchSender::SendOnStream(NodeConn* node, v1::BatchGetRequest req,
-                                  absl::Time deadline,
-                                  BatchReply finish) const {
-  if (node->streams_unsupported.load()) return false;
-  std::optional<AttemptResult> failed = AttemptRunner::Unsendable(node);
-  while (!failed.has_value()) {
-    std::shared_ptr<GetStream> stream = GetStream::OpenFor(node, runner_, ops_);
-    if (stream == nullptr) {
-      failed.emplace();
-      failed->status = absl::CancelledError("client is being destroyed");
-      failed->never_sent = true;
-      break;
-    }
-    // False only if the stream ended meanwhile: the next one takes it.
-    if (stream->Send(std::move(req), deadline, std::move(finish))) return true;
-    if (node->streams_unsupported.load()) return false;
-  }
-  // Not inline: completions come from the queue or timer threads only.
-  runner_->scheduler()->RunAt(absl::InfinitePast(),
-                              [finish = std::move(finish),
-                               r = *std::move(failed)] { finish(r, nullptr); });
-  return true;
 }
 
 }  // namespace client_internal

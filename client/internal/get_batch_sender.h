@@ -10,7 +10,6 @@
 
 #include "absl/time/time.h"
 #include "client/internal/attempt.h"
-#include "client/internal/get_stream.h"
 #include "client/internal/node_conn.h"
 #include "client/internal/op_counter.h"
 #include "client/internal/pending_get.h"
@@ -38,10 +37,6 @@ class GetBatchSender {
   // Sends a batch of several Gets as one BatchGet RPC.
   void SendBatchUnary(NodeConn* node,
                       std::shared_ptr<OutgoingBatch> batch) const;
-  // Sends a batch over the node's StreamGet call. False (batch not taken) if
-  // the node does not implement StreamGet.
-  bool SendOnStream(NodeConn* node, v1::BatchGetRequest req,
-                    absl::Time deadline, BatchReply finish) const;
   // Completes a batch's Gets from its answer (resp is read only if the
   // result is OK); a batch a node refused as UNIMPLEMENTED on its stream
   // goes again as a BatchGet RPC.

@@ -1,6 +1,6 @@
 // One channel to one node address, shared by every call to it, with what the
-// client keeps per node: whether the node is suspect, its Get coalescer, and
-// its StreamGet call.
+// client keeps per node: whether the node is suspect, its Get and write
+// coalescers, and its StreamGet and StreamWrite calls.
 
 #ifndef SESH_CLIENT_INTERNAL_NODE_CONN_H_
 #define SESH_CLIENT_INTERNAL_NODE_CONN_H_
@@ -19,13 +19,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/internal/pending_get.h"
+#include "client/internal/pending_write.h"
 #include "sesh/v1/cluster.grpc.pb.h"
 #include "sesh/v1/sessions.grpc.pb.h"
 
 namespace sesh {
 namespace client_internal {
 
-class GetStream;  // get_stream.h
+template <typename Request, typename Response>
+class BatchStream;  // batch_stream.h
+using GetStream = BatchStream<v1::BatchGetRequest, v1::BatchGetResponse>;
+using WriteStream = BatchStream<v1::WriteBatchRequest, v1::WriteBatchResponse>;
+
+// A node's open streaming call of one kind: null until the first batch, and
+// again once it has ended.
+template <typename Stream>
+struct StreamSlot {
+  absl::Mutex mu;
+  std::shared_ptr<Stream> stream ABSL_GUARDED_BY(mu);
+  // The node answered the call with UNIMPLEMENTED (an older version).
+  std::atomic<bool> unsupported{false};
+};
 
 // How a client's channels are made and its calls authorized: the same for
 // every node. Immutable once shared.
@@ -69,15 +83,15 @@ struct NodeConn {
   const std::unique_ptr<v1::Sessions::Stub> sessions;
   const std::unique_ptr<v1::Cluster::Stub> cluster;
   // Set right after construction, before the NodeConn is shared; null when
-  // coalescing is off.
+  // coalescing (of Gets; of writes) is off.
   std::unique_ptr<PendingGetCoalescer> coalescer;
+  std::unique_ptr<PendingWriteCoalescer> write_coalescer;
   std::atomic<int64_t> suspect_until_ns{0};
-  // The StreamGet call carrying coalesced batches (ClientOptions::
-  // stream_gets); null until the first batch, and again once it has ended.
-  absl::Mutex stream_mu;
-  std::shared_ptr<GetStream> stream ABSL_GUARDED_BY(stream_mu);
-  // The node answered StreamGet with UNIMPLEMENTED (an older version).
-  std::atomic<bool> streams_unsupported{false};
+  // The StreamGet call carrying coalesced Gets (ClientOptions::stream_gets),
+  // and the StreamWrite call carrying coalesced writes
+  // (ClientOptions::stream_writes).
+  StreamSlot<GetStream> get_stream;
+  StreamSlot<WriteStream> write_stream;
 };
 
 }  // namespace client_internal

@@ -186,6 +186,12 @@ struct ClientOptions {
   // call per node instead of a unary RPC each: a stream message costs the
   // client and the node less than a call. Off: BatchGet and Get RPCs.
   bool stream_gets = true;
+  // Merge concurrent Creates, Updates, Destroys and Touches to the same node
+  // into messages of one long-lived StreamWrite call per node, as
+  // coalesce_gets merges Gets (the same max_batch, max_batch_wait,
+  // max_batches_in_flight_per_node and max_queued_gets_per_node apply). Each
+  // write keeps its own result, errors and retries. Off: a unary RPC each.
+  bool stream_writes = true;
 
   // Security (see "Security" above). tls_ca_pem, tls_cert_pem and
   // tls_key_pem hold PEM text, not file names (LoadTlsFiles reads files).

@@ -81,8 +81,8 @@ ABSL_FLAG(int64_t, max_message_bytes, 1 << 20,
 ABSL_FLAG(int, max_concurrent_streams, 100,
           "Concurrent calls per client connection. Default 100.");
 ABSL_FLAG(int64_t, stream_idle_timeout_ms, 300000,
-          "A StreamGet without a request for this long is ended. Default "
-          "300000 (5 minutes).");
+          "A StreamGet or StreamWrite without a request for this many "
+          "milliseconds is ended. Default 300000 (5 minutes).");
 ABSL_FLAG(int, max_destroy_per_call, 256,
           "Sessions one DestroyByUser call destroys at most; the answer says "
           "when more remain. Default 256.");
@@ -553,7 +553,7 @@ int Run() {
     }
   });
 
-  // Tokens reload when their file changes; idle StreamGets end.
+  // Tokens reload when their file changes; idle streams end.
   std::thread housekeeper([&] {
     while (!stop_background.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       sessions.EndIdleStreams();

@@ -89,17 +89,21 @@ SessionsService::SessionsService(
                DoDestroy(*kept, out.get(), call,
                          [kept, out, done](grpc::Status s) { done(s); });
              }),
-      streams_(options.auth,
-               [this](const v1::BatchGetRequest& request,
-                      v1::BatchGetResponse* response, Done done) {
-                 CallInfo call;
-                 call.forwarded = options_.auth->peer_port();
-                 // A stream has no deadline per message: forwarded Gets
-                 // take the forward timeout alone.
-                 call.deadline = std::chrono::system_clock::time_point::max();
-                 ServeBatchGet(call, request, response, std::move(done));
-               },
-               [cluster] { return cluster->epoch(); }) {
+      get_streams_("StreamGet", options.auth,
+                   [this](const v1::BatchGetRequest& request,
+                          v1::BatchGetResponse* response, Done done) {
+                     ServeBatchGet(StreamCall(), request, response,
+                                   std::move(done));
+                   },
+                   [cluster] { return cluster->epoch(); }),
+      write_streams_("StreamWrite", options.auth,
+                     [this, calls = StreamWriteCalls()](
+                         const v1::WriteBatchRequest& request,
+                         v1::WriteBatchResponse* response, Done done) {
+                       ServeWriteBatch(calls, request, response,
+                                       std::move(done));
+                     },
+                     [cluster] { return cluster->epoch(); }) {
   for (const auto& channel : channels) {
     stubs_.push_back(v1::Sessions::NewStub(channel));
   }
@@ -122,6 +126,36 @@ SessionsService::CallInfo SessionsService::InfoOf(
   info.forwarded = options_.auth->peer_port();
   info.deadline = ctx->deadline();
   return info;
+}
+
+SessionsService::CallInfo SessionsService::StreamCall() const {
+  CallInfo info;
+  info.forwarded = options_.auth->peer_port();
+  // A stream has no deadline per message: forwarded calls take the forward
+  // timeout alone.
+  info.deadline = std::chrono::system_clock::time_point::max();
+  return info;
+}
+
+WriteCalls SessionsService::StreamWriteCalls() {
+  WriteCalls calls;
+  calls.create = [this](const v1::CreateRequest& request,
+                        v1::CreateResponse* response, Done done) {
+    DoCreate(request, response, StreamCall(), std::move(done));
+  };
+  calls.update = [this](const v1::UpdateRequest& request,
+                        v1::UpdateResponse* response, Done done) {
+    DoUpdate(request, response, StreamCall(), std::move(done));
+  };
+  calls.destroy = [this](const v1::DestroyRequest& request,
+                         v1::DestroyResponse* response, Done done) {
+    DoDestroy(request, response, StreamCall(), std::move(done));
+  };
+  calls.touch = [this](const v1::TouchRequest& request,
+                       v1::TouchResponse* response, Done done) {
+    DoTouch(request, response, StreamCall(), std::move(done));
+  };
+  return calls;
 }
 
 grpc::ServerUnaryReactor* SessionsService::Start(
@@ -239,23 +273,20 @@ std::string SessionsService::MintLocalId() const {
   return NewRawId();
 }
 
-grpc::ServerUnaryReactor* SessionsService::Create(
-    grpc::CallbackServerContext* ctx, const v1::CreateRequest* request,
-    v1::CreateResponse* response) {
-  grpc::ServerUnaryReactor* reactor = Start(ctx);
-  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+void SessionsService::DoCreate(const v1::CreateRequest& request,
+                               v1::CreateResponse* response,
+                               const CallInfo& call, Done done) {
   CreateArgs args;
-  args.ns = request->namespace_();
-  args.user_id = request->user_id();
-  args.attributes = ToMap(request->attributes());
-  args.idle_timeout_ms = request->idle_timeout_ms();
-  args.absolute_ttl_ms = request->absolute_ttl_ms();
+  args.ns = request.namespace_();
+  args.user_id = request.user_id();
+  args.attributes = ToMap(request.attributes());
+  args.idle_timeout_ms = request.idle_timeout_ms();
+  args.absolute_ttl_ms = request.absolute_ttl_ms();
   absl::Status valid = store_->ValidateCreate(args);
   if (!valid.ok()) {
-    reactor->Finish(ToGrpcStatus(valid));
-    return reactor;
+    done(ToGrpcStatus(valid));
+    return;
   }
-  CallInfo call = InfoOf(ctx);
   if (!cluster_->serving() && !call.forwarded) {
     // Catching up: let a node that is serving mint the session.
     for (int node = 0; node < cluster_->node_count(); ++node) {
@@ -263,20 +294,22 @@ grpc::ServerUnaryReactor* SessionsService::Create(
         Forward(node,
                 static_cast<AsyncMethod<v1::CreateRequest,
                                         v1::CreateResponse>>(&Stub::Create),
-                *request, response, call, 0, /*idempotent=*/false, nullptr,
-                FinishWith(reactor));
-        return reactor;
+                request, response, call, 0, /*idempotent=*/false, nullptr,
+                std::move(done));
+        return;
       }
     }
-    reactor->Finish(Unavailable("this node is catching up and no peer is up"));
-    return reactor;
+    done(Unavailable("this node is catching up and no peer is up"));
+    return;
   }
-  auto create = [this, request, response, reactor,
-                 args = std::move(args)]() mutable {
+  // A session with a user counts the user's sessions first: a scan.
+  const bool scans = !request.user_id().empty();
+  auto create = [this, &request, response, args = std::move(args),
+                 done = std::move(done)]() mutable {
     std::string raw = MintLocalId();
     uint32_t partition = PartitionOf(raw);
     coordinator_.Mutate(
-        partition, raw, Effective(request->durability()),
+        partition, raw, Effective(request.durability()),
         Coordinator::Needs::kAnyCopy,
         [this, raw, args = std::move(args),
          response]() -> absl::StatusOr<std::vector<Record>> {
@@ -285,14 +318,21 @@ grpc::ServerUnaryReactor* SessionsService::Create(
           ToPublicSession(*created, response->mutable_session());
           return std::vector<Record>{*created};
         },
-        StatusTo(FinishWith(reactor)));
+        StatusTo(std::move(done)));
   };
-  // A session with a user counts the user's sessions first: a scan.
-  if (request->user_id().empty()) {
-    create();
-  } else {
+  if (scans) {
     Offload(std::move(create));
+  } else {
+    create();
   }
+}
+
+grpc::ServerUnaryReactor* SessionsService::Create(
+    grpc::CallbackServerContext* ctx, const v1::CreateRequest* request,
+    v1::CreateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  DoCreate(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
 
@@ -351,31 +391,28 @@ grpc::ServerUnaryReactor* SessionsService::Get(
   return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionsService::Update(
-    grpc::CallbackServerContext* ctx, const v1::UpdateRequest* request,
-    v1::UpdateResponse* response) {
-  grpc::ServerUnaryReactor* reactor = Start(ctx);
-  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
-  Done done = FinishWith(reactor);
+void SessionsService::DoUpdate(const v1::UpdateRequest& request,
+                               v1::UpdateResponse* response,
+                               const CallInfo& call, Done done) {
   Dispatch(
       static_cast<AsyncMethod<v1::UpdateRequest, v1::UpdateResponse>>(
           &Stub::Update),
-      *request, response, InfoOf(ctx), /*idempotent=*/false,
-      [this, request, response, done](const std::string& raw,
-                                      uint32_t partition) {
+      request, response, call, /*idempotent=*/false,
+      [this, &request, response, done](const std::string& raw,
+                                       uint32_t partition) {
         UpdateArgs args;
-        args.set = ToMap(request->set());
-        args.remove.assign(request->remove().begin(), request->remove().end());
-        args.expected_version = request->expected_version();
-        args.touch = !request->skip_touch();
+        args.set = ToMap(request.set());
+        args.remove.assign(request.remove().begin(), request.remove().end());
+        args.expected_version = request.expected_version();
+        args.touch = !request.skip_touch();
         coordinator_.Mutate(
-            partition, raw, Effective(request->durability()),
+            partition, raw, Effective(request.durability()),
             args.expected_version != 0 ? Coordinator::Needs::kCurrentCopy
                                        : Coordinator::Needs::kAnyCopy,
-            [this, request, response, raw,
+            [this, &request, response, raw,
              args]() -> absl::StatusOr<std::vector<Record>> {
               absl::StatusOr<Record> updated =
-                  store_->Update(request->namespace_(), raw, args);
+                  store_->Update(request.namespace_(), raw, args);
               if (!updated.ok()) return updated.status();
               ToPublicSession(*updated, response->mutable_session());
               return std::vector<Record>{*updated};
@@ -383,22 +420,27 @@ grpc::ServerUnaryReactor* SessionsService::Update(
             StatusTo(done));
       },
       done);
+}
+
+grpc::ServerUnaryReactor* SessionsService::Update(
+    grpc::CallbackServerContext* ctx, const v1::UpdateRequest* request,
+    v1::UpdateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  DoUpdate(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionsService::Touch(
-    grpc::CallbackServerContext* ctx, const v1::TouchRequest* request,
-    v1::TouchResponse* response) {
-  grpc::ServerUnaryReactor* reactor = Start(ctx);
-  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
-  Done done = FinishWith(reactor);
+void SessionsService::DoTouch(const v1::TouchRequest& request,
+                              v1::TouchResponse* response,
+                              const CallInfo& call, Done done) {
   Dispatch(
       static_cast<AsyncMethod<v1::TouchRequest, v1::TouchResponse>>(
           &Stub::Touch),
-      *request, response, InfoOf(ctx), /*idempotent=*/true,
-      [this, request, response, done](const std::string& raw,
-                                      uint32_t partition) {
-        Read(partition, raw, request->namespace_(), /*touch=*/true,
+      request, response, call, /*idempotent=*/true,
+      [this, &request, response, done](const std::string& raw,
+                                       uint32_t partition) {
+        Read(partition, raw, request.namespace_(), /*touch=*/true,
              [response, done](absl::StatusOr<Record> record) {
                if (record.ok()) {
                  response->set_last_access_ms(record->last_access_ms());
@@ -408,12 +450,24 @@ grpc::ServerUnaryReactor* SessionsService::Touch(
              });
       },
       done);
+}
+
+grpc::ServerUnaryReactor* SessionsService::Touch(
+    grpc::CallbackServerContext* ctx, const v1::TouchRequest* request,
+    v1::TouchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = Start(ctx);
+  if (!Admit(ctx, reactor, request->namespace_())) return reactor;
+  DoTouch(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
 
 void SessionsService::DoDestroy(const v1::DestroyRequest& request,
                                 v1::DestroyResponse* response,
                                 const CallInfo& call, Done done) {
+  if (request.id().empty() && !request.handle().empty()) {
+    DoDestroyByHandle(request, call, std::move(done));
+    return;
+  }
   Dispatch(
       static_cast<AsyncMethod<v1::DestroyRequest, v1::DestroyResponse>>(
           &Stub::Destroy),
@@ -437,18 +491,19 @@ void SessionsService::DoDestroy(const v1::DestroyRequest& request,
       done);
 }
 
+void SessionsService::DoDestroyByHandle(const v1::DestroyRequest& request,
+                                        const CallInfo& call, Done done) {
+  // The user's sessions are gathered first: a scan of the user index.
+  Offload([this, &request, deadline = call.deadline, done = std::move(done)] {
+    users_.DestroyByHandle(request, deadline, done);
+  });
+}
+
 grpc::ServerUnaryReactor* SessionsService::Destroy(
     grpc::CallbackServerContext* ctx, const v1::DestroyRequest* request,
     v1::DestroyResponse* response) {
   grpc::ServerUnaryReactor* reactor = Start(ctx);
   if (!Admit(ctx, reactor, request->namespace_())) return reactor;
-  if (request->id().empty() && !request->handle().empty()) {
-    // The user's sessions are gathered first: a scan of the user index.
-    Offload([this, request, reactor, call = InfoOf(ctx)] {
-      users_.DestroyByHandle(*request, call.deadline, FinishWith(reactor));
-    });
-    return reactor;
-  }
   DoDestroy(*request, response, InfoOf(ctx), FinishWith(reactor));
   return reactor;
 }
@@ -524,11 +579,20 @@ grpc::ServerUnaryReactor* SessionsService::BatchGet(
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SessionsService::StreamGet(grpc::CallbackServerContext* ctx) {
   ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
-  return streams_.Open(ctx);
+  return get_streams_.Open(ctx);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+SessionsService::StreamWrite(grpc::CallbackServerContext* ctx) {
+  ctx->AddTrailingMetadata(kEpochHeader, epoch_text_);
+  return write_streams_.Open(ctx);
 }
 
 void SessionsService::EndIdleStreams() {
-  streams_.EndIdle(absl::Milliseconds(options_.stream_idle_timeout_ms));
+  const absl::Duration timeout =
+      absl::Milliseconds(options_.stream_idle_timeout_ms);
+  get_streams_.EndIdle(timeout);
+  write_streams_.EndIdle(timeout);
 }
 
 void SessionsService::ServeBatchGet(const CallInfo& call,

@@ -13,9 +13,10 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "node/batch_streams.h"
 #include "node/call_auth.h"
-#include "node/get_streams.h"
 #include "node/user_sessions.h"
+#include "node/write_batches.h"
 
 #include "node/session_store.h"
 #include "node/worker_pool.h"
@@ -45,14 +46,15 @@ struct ServiceOptions {
   int max_batch = 1000;
   // Sessions one DestroyByUser call destroys at most.
   int max_destroy_per_call = 256;
-  // A StreamGet with no request for this long is ended (UNAVAILABLE); see
-  // EndIdleStreams.
+  // A StreamGet or StreamWrite with no request for this long is ended
+  // (UNAVAILABLE); see EndIdleStreams.
   int64_t stream_idle_timeout_ms = 300000;
 };
 
-// The Sessions service on gRPC's callback API, with StreamGet taking raw
-// bytes: a stream message that does not parse then ends the call with
-// INVALID_ARGUMENT (the typed API reports it like the client's half-close).
+// The Sessions service on gRPC's callback API, with StreamGet and
+// StreamWrite taking raw bytes: a stream message that does not parse then
+// ends the call with INVALID_ARGUMENT (the typed API reports it like the
+// client's half-close).
 using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
     v1::Sessions::WithCallbackMethod_Get<v1::Sessions::WithCallbackMethod_Update<
         v1::Sessions::WithCallbackMethod_Touch<
@@ -62,7 +64,8 @@ using SessionsCallbackBase = v1::Sessions::WithCallbackMethod_Create<
                         v1::Sessions::WithCallbackMethod_DestroyByUser<
                             v1::Sessions::WithCallbackMethod_BatchGet<
                                 v1::Sessions::WithRawCallbackMethod_StreamGet<
-                                    v1::Sessions::Service>>>>>>>>>>;
+                                    v1::Sessions::WithRawCallbackMethod_StreamWrite<
+                                        v1::Sessions::Service>>>>>>>>>>>;
 
 // The public Sessions API of a node: validates each request at the edge,
 // serves it when this node coordinates the session's partition (the first up
@@ -112,6 +115,8 @@ class SessionsService final : public SessionsCallbackBase {
                                      v1::BatchGetResponse* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamGet(
       grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamWrite(
+      grpc::CallbackServerContext* ctx) override;
 
   // Calls this node served itself, and calls it forwarded to another node.
   uint64_t requests_served() const { return coordinator_.served(); }
@@ -119,8 +124,8 @@ class SessionsService final : public SessionsCallbackBase {
   uint64_t repair_reads() const { return coordinator_.repair_reads(); }
   uint64_t requests_forwarded() const { return forwarded_.load(); }
 
-  // Ends the StreamGet calls idle past options.stream_idle_timeout_ms; the
-  // node calls it every second.
+  // Ends the StreamGet and StreamWrite calls idle past
+  // options.stream_idle_timeout_ms; the node calls it every second.
   void EndIdleStreams();
 
  private:
@@ -136,6 +141,10 @@ class SessionsService final : public SessionsCallbackBase {
 
 
   CallInfo InfoOf(grpc::CallbackServerContext* ctx) const;
+  // The CallInfo of the work a stream message asks for.
+  CallInfo StreamCall() const;
+  // The unary write calls' work, for StreamWrite messages.
+  WriteCalls StreamWriteCalls();
   // BatchGet's work, for the unary call and for each StreamGet message;
   // done may run before this returns.
   void ServeBatchGet(const CallInfo& call, const v1::BatchGetRequest& request,
@@ -174,8 +183,20 @@ class SessionsService final : public SessionsCallbackBase {
   void ReplicateIfTouched(uint32_t partition, const std::string& raw,
                           int64_t before, const Record& record);
 
+  // The work of the unary calls, shared with the streams: each answers
+  // through done, and `request` and `response` stay valid until it runs.
+  // The caller has authorized the request's namespace.
+  void DoCreate(const v1::CreateRequest& request,
+                v1::CreateResponse* response, const CallInfo& call,
+                Done done);
   void DoGet(const v1::GetRequest& request, v1::GetResponse* response,
              const CallInfo& call, Done done);
+  void DoUpdate(const v1::UpdateRequest& request,
+                v1::UpdateResponse* response, const CallInfo& call,
+                Done done);
+  void DoTouch(const v1::TouchRequest& request, v1::TouchResponse* response,
+               const CallInfo& call, Done done);
+  // By id, or by handle when the id is empty and a handle is given.
   void DoDestroy(const v1::DestroyRequest& request,
                  v1::DestroyResponse* response, const CallInfo& call,
                  Done done);
@@ -204,7 +225,8 @@ class SessionsService final : public SessionsCallbackBase {
   UserSessions users_;
   std::atomic<uint64_t> batch_get_calls_{0};
   std::atomic<uint64_t> forwarded_{0};
-  GetStreams streams_;
+  GetStreams get_streams_;
+  WriteStreams write_streams_;
 };
 
 // Cluster.Topology and Cluster.NodeStats.

@@ -32,6 +32,40 @@ constexpr char kShopToken[] = "shop-token";
 constexpr char kOtherToken[] = "other-token";
 constexpr char kAdminToken[] = "admin-token";
 
+v1::WriteOp CreateOp(const std::string& ns, const std::string& user,
+                     const std::string& key, const std::string& value) {
+  v1::WriteOp op;
+  v1::CreateRequest* create = op.mutable_create();
+  create->set_namespace_(ns);
+  create->set_user_id(user);
+  (*create->mutable_attributes())[key] = value;
+  create->set_idle_timeout_ms(kIdle);
+  return op;
+}
+
+v1::WriteOp UpdateOp(const std::string& ns, const std::string& id,
+                     const std::string& key, const std::string& value) {
+  v1::WriteOp op;
+  op.mutable_update()->set_namespace_(ns);
+  op.mutable_update()->set_id(id);
+  (*op.mutable_update()->mutable_set())[key] = value;
+  return op;
+}
+
+v1::WriteOp TouchOp(const std::string& ns, const std::string& id) {
+  v1::WriteOp op;
+  op.mutable_touch()->set_namespace_(ns);
+  op.mutable_touch()->set_id(id);
+  return op;
+}
+
+v1::WriteOp DestroyOp(const std::string& ns, const std::string& id) {
+  v1::WriteOp op;
+  op.mutable_destroy()->set_namespace_(ns);
+  op.mutable_destroy()->set_id(id);
+  return op;
+}
+
 // One node, in process, on localhost:0, with a fake clock.
 class SessionsServiceTest : public ::testing::Test {
  protected:
@@ -117,6 +151,51 @@ class SessionsServiceTest : public ::testing::Test {
     grpc::Status status = stub_->Create(&ctx, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.session();
+  }
+
+  // A skip_touch Get that must succeed.
+  v1::Session MustGet(const std::string& id) {
+    grpc::ClientContext ctx;
+    v1::GetRequest request;
+    request.set_namespace_("shop");
+    request.set_id(id);
+    request.set_skip_touch(true);
+    v1::GetResponse response;
+    grpc::Status status = stub_->Get(&ctx, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.session();
+  }
+
+  // Sends `request` as the one message of a StreamWrite call and returns
+  // its answer; the call must then end OK.
+  v1::WriteBatchResponse MustWriteBatch(const v1::WriteBatchRequest& request) {
+    grpc::ClientContext ctx;
+    auto stream = stub_->StreamWrite(&ctx);
+    EXPECT_TRUE(stream->Write(request));
+    v1::WriteBatchResponse response;
+    EXPECT_TRUE(stream->Read(&response));
+    EXPECT_TRUE(stream->WritesDone());
+    grpc::Status status = stream->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // The idle limit is 0 here: once its answer is written, a stream is idle.
+  // EndIdleStreams runs until the stream's next Read fails.
+  template <typename W, typename R>
+  void ExpectEndedAsIdle(grpc::ClientReaderWriter<W, R>* stream) {
+    std::atomic<bool> ended{false};
+    std::thread ender([this, &ended] {
+      for (int i = 0; i < 500 && !ended.load(); ++i) {
+        sessions_->EndIdleStreams();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+    R response;
+    EXPECT_FALSE(stream->Read(&response));
+    ended.store(true);
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+    ender.join();
   }
 
   grpc::StatusCode GetCode(const std::string& id, const std::string& ns = "shop") {
@@ -653,18 +732,237 @@ TEST_F(SessionsServiceTest, StreamGet_IdlePastTheLimit_Ended) {
   ASSERT_TRUE(stream->Write(good));
   v1::BatchGetResponse response;
   ASSERT_TRUE(stream->Read(&response));
-  // The limit is 0 here: once the answer is written, the stream is idle.
-  std::atomic<bool> ended{false};
-  std::thread ender([this, &ended] {
-    for (int i = 0; i < 500 && !ended.load(); ++i) {
-      sessions_->EndIdleStreams();
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  });
+  ExpectEndedAsIdle(stream.get());
+}
+
+TEST_F(SessionsServiceTest, StreamGet_NoTokenEmptyNamespace_Unauthenticated) {
+  auto none = StubWith("");
+  grpc::ClientContext ctx;
+  auto stream = none->StreamGet(&ctx);
+  v1::BatchGetRequest request;  // no namespace: still needs a token
+  request.add_ids(EncodeId(NewRawId()));
+  stream->Write(request);
+  stream->WritesDone();
+  v1::BatchGetResponse response;
   EXPECT_FALSE(stream->Read(&response));
-  ended.store(true);
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
-  ender.join();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_EachKind_ResultsInOrder_EffectsVisible) {
+  v1::Session a = MustCreate("alice");
+  v1::Session b = MustCreate("bob");
+  v1::Session c = MustCreate("carol");
+  clock_.AdvanceMs(1000);
+  const int64_t now = kStart + 1000;
+  v1::WriteBatchRequest request;
+  request.set_namespace_("shop");
+  *request.add_ops() = CreateOp("shop", "dave", "theme", "dark");
+  *request.add_ops() = UpdateOp("shop", a.id(), "cart", "3");
+  *request.add_ops() = TouchOp("shop", b.id());
+  *request.add_ops() = DestroyOp("shop", c.id());
+  v1::WriteBatchResponse response = MustWriteBatch(request);
+
+  ASSERT_EQ(response.results_size(), 4);
+  EXPECT_EQ(response.epoch(), cluster_->epoch());
+  for (const v1::WriteResult& result : response.results()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+    EXPECT_EQ(result.message(), "");
+  }
+  ASSERT_EQ(response.results(0).result_case(), v1::WriteResult::kCreate);
+  const v1::Session& created = response.results(0).create().session();
+  EXPECT_TRUE(DecodeId(created.id()).ok());
+  EXPECT_EQ(created.namespace_(), "shop");
+  EXPECT_EQ(created.user_id(), "dave");
+  EXPECT_EQ(created.attributes().at("theme"), "dark");
+  EXPECT_EQ(created.created_at_ms(), now);
+  EXPECT_EQ(created.expires_at_ms(), now + kIdle);
+
+  ASSERT_EQ(response.results(1).result_case(), v1::WriteResult::kUpdate);
+  const v1::Session& updated = response.results(1).update().session();
+  EXPECT_EQ(updated.id(), a.id());
+  EXPECT_EQ(updated.attributes().size(), 2u);
+  EXPECT_EQ(updated.attributes().at("cart"), "3");
+  EXPECT_EQ(updated.attributes().at("role"), "admin");
+  EXPECT_GT(updated.version(), a.version());
+  EXPECT_EQ(updated.last_access_ms(), now);
+
+  ASSERT_EQ(response.results(2).result_case(), v1::WriteResult::kTouch);
+  EXPECT_EQ(response.results(2).touch().last_access_ms(), now);
+  EXPECT_EQ(response.results(2).touch().expires_at_ms(), now + kIdle);
+
+  EXPECT_EQ(response.results(3).result_case(), v1::WriteResult::kDestroy);
+
+  EXPECT_EQ(MustGet(created.id()).attributes().at("theme"), "dark");
+  EXPECT_EQ(MustGet(a.id()).attributes().at("cart"), "3");
+  EXPECT_EQ(MustGet(b.id()).last_access_ms(), now);
+  EXPECT_EQ(GetCode(c.id()), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_OpOfOtherNamespaceOrNoKind_InvalidArgument_OthersApplied) {
+  v1::Session a = MustCreate();
+  const int64_t stored = store_->CountStoredForTesting();
+  v1::WriteBatchRequest request;
+  request.set_namespace_("shop");
+  *request.add_ops() = CreateOp("other", "eve", "k", "v");
+  request.add_ops();  // no kind
+  *request.add_ops() = CreateOp("shop", "frank", "k", "v");
+  // A destroy writes a tombstone that wins in any namespace: it must not
+  // reach the store.
+  *request.add_ops() = DestroyOp("other", a.id());
+  *request.add_ops() = UpdateOp("shop", a.id(), "cart", "1");
+  *request.add_ops() = UpdateOp("shop", EncodeId(NewRawId()), "cart", "1");
+  v1::WriteBatchResponse response = MustWriteBatch(request);
+
+  ASSERT_EQ(response.results_size(), 6);
+  const std::vector<int> codes = {
+      grpc::StatusCode::INVALID_ARGUMENT, grpc::StatusCode::INVALID_ARGUMENT,
+      grpc::StatusCode::OK,               grpc::StatusCode::INVALID_ARGUMENT,
+      grpc::StatusCode::OK,               grpc::StatusCode::NOT_FOUND};
+  const std::vector<v1::WriteResult::ResultCase> kinds = {
+      v1::WriteResult::RESULT_NOT_SET, v1::WriteResult::RESULT_NOT_SET,
+      v1::WriteResult::kCreate,        v1::WriteResult::RESULT_NOT_SET,
+      v1::WriteResult::kUpdate,        v1::WriteResult::RESULT_NOT_SET};
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(response.results(i).code(), codes[i]) << "op " << i;
+    EXPECT_EQ(response.results(i).result_case(), kinds[i]) << "op " << i;
+  }
+  EXPECT_EQ(response.results(2).create().session().user_id(), "frank");
+  EXPECT_EQ(store_->CountStoredForTesting(), stored + 1);
+  EXPECT_EQ(MustGet(a.id()).attributes().at("cart"), "1");
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_DestroyByHandle_LogsOutThatDeviceOnly) {
+  v1::Session phone = MustCreate("alice");
+  v1::Session laptop = MustCreate("alice");
+  v1::WriteBatchRequest request;
+  request.set_namespace_("shop");
+  v1::DestroyRequest* by_handle = request.add_ops()->mutable_destroy();
+  by_handle->set_namespace_("shop");
+  by_handle->set_user_id("alice");
+  by_handle->set_handle(phone.handle());
+  v1::DestroyRequest* no_user = request.add_ops()->mutable_destroy();
+  no_user->set_namespace_("shop");
+  no_user->set_handle(laptop.handle());
+  v1::WriteBatchResponse response = MustWriteBatch(request);
+
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.results(0).result_case(), v1::WriteResult::kDestroy);
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(GetCode(phone.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(GetCode(laptop.id()), grpc::StatusCode::OK);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_MessagesAnsweredInOrder_EmptyGetsNoResults) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWrite(&ctx);
+  v1::WriteBatchRequest first;
+  first.set_namespace_("shop");
+  *first.add_ops() = CreateOp("shop", "", "seq", "1");
+  v1::WriteBatchRequest second;
+  second.set_namespace_("shop");
+  *second.add_ops() = CreateOp("shop", "", "seq", "2");
+  *second.add_ops() = TouchOp("shop", a.id());
+  v1::WriteBatchRequest empty;
+  empty.set_namespace_("shop");
+  ASSERT_TRUE(stream->Write(first));
+  ASSERT_TRUE(stream->Write(second));
+  ASSERT_TRUE(stream->Write(empty));
+
+  v1::WriteBatchResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).create().session().attributes().at("seq"),
+            "1");
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).create().session().attributes().at("seq"),
+            "2");
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.results(1).result_case(), v1::WriteResult::kTouch);
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.results_size(), 0);
+  EXPECT_EQ(response.epoch(), cluster_->epoch());
+  ASSERT_TRUE(stream->WritesDone());
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().count(kEpochHeader), 1u);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_NamespaceTheTokenMayNotUse_EndsWithUnaryCallsError) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWrite(&ctx);
+  v1::WriteBatchRequest good;
+  good.set_namespace_("shop");
+  *good.add_ops() = TouchOp("shop", a.id());
+  ASSERT_TRUE(stream->Write(good));
+  v1::WriteBatchResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  const int64_t stored = store_->CountStoredForTesting();
+  v1::WriteBatchRequest other;
+  other.set_namespace_("other");
+  *other.add_ops() = CreateOp("other", "eve", "k", "v");
+  stream->Write(other);
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(store_->CountStoredForTesting(), stored);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_NoToken_Unauthenticated_EvenWithEmptyNamespace) {
+  auto none = StubWith("");
+  for (const std::string& ns : {std::string("shop"), std::string()}) {
+    grpc::ClientContext ctx;
+    auto stream = none->StreamWrite(&ctx);
+    v1::WriteBatchRequest request;
+    request.set_namespace_(ns);
+    *request.add_ops() = CreateOp(ns, "eve", "k", "v");
+    stream->Write(request);
+    stream->WritesDone();
+    v1::WriteBatchResponse response;
+    EXPECT_FALSE(stream->Read(&response));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << "namespace '" << ns << "'";
+  }
+  EXPECT_EQ(store_->CountStoredForTesting(), 0);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_MessageThatDoesNotParse_EndsWithInvalidArgument) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWrite(&ctx);
+  v1::WriteBatchRequest good;
+  good.set_namespace_("shop");
+  *good.add_ops() = CreateOp("shop", "", "k", "v");
+  ASSERT_TRUE(stream->Write(good));
+  v1::WriteBatchResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_EQ(response.results_size(), 1);
+  // Invalid UTF-8 in a proto3 string: the client serializes it (with a
+  // logged complaint), the server cannot parse it.
+  v1::WriteBatchRequest bad;
+  bad.set_namespace_("shop");
+  *bad.add_ops() = CreateOp("shop", "\xff\xfe", "k", "v");
+  stream->Write(bad);
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(store_->CountStoredForTesting(), 1);
+}
+
+TEST_F(SessionsServiceTest, StreamWrite_IdlePastTheLimit_Ended) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWrite(&ctx);
+  v1::WriteBatchRequest request;
+  request.set_namespace_("shop");
+  *request.add_ops() = TouchOp("shop", a.id());
+  ASSERT_TRUE(stream->Write(request));
+  v1::WriteBatchResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ExpectEndedAsIdle(stream.get());
 }
 
 }  // namespace

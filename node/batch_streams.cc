@@ -1,20 +1,23 @@
-#include "node/get_streams.h"
+#include "node/batch_streams.h"
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace sesh {
 
-// One StreamGet call. Finish is called once, by whoever ends the call first
-// (the client's half-close, an error, EndIdle).
-class GetStreams::Stream final
+// One call. Finish is called once, by whoever ends the call first (the
+// client's half-close, an error, EndIdle).
+template <typename Request, typename Response>
+class BatchStreams<Request, Response>::Stream final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  Stream(GetStreams* owner, grpc::CallbackServerContext* ctx)
+  Stream(BatchStreams* owner, grpc::CallbackServerContext* ctx)
       : owner_(owner), ctx_(ctx), last_active_(absl::Now()) {}
 
-  void Begin() { StartRead(&in_); }
+  void Begin() { this->StartRead(&in_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client is done, or the call was cancelled
@@ -28,20 +31,23 @@ class GetStreams::Stream final
     }
     request_.Clear();
     grpc::Status parsed =
-        grpc::SerializationTraits<v1::BatchGetRequest>::Deserialize(&in_,
-                                                                    &request_);
+        grpc::SerializationTraits<Request>::Deserialize(&in_, &request_);
     if (!parsed.ok()) {
       End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                       "a StreamGet message is not a BatchGetRequest"));
+                       absl::StrCat("a ", owner_->method_, " message is not a ",
+                                    Request::descriptor()->name())));
       return;
     }
-    if (request_.namespace_() != authorized_ns_) {
+    // The first message is always checked, whatever its namespace (an
+    // empty one too).
+    if (!authorized_ || request_.namespace_() != authorized_ns_) {
       grpc::Status admitted =
           owner_->auth_->ForNamespace(*ctx_, request_.namespace_());
       if (!admitted.ok()) {
         End(admitted);
         return;
       }
+      authorized_ = true;
       authorized_ns_ = request_.namespace_();
     }
     response_.Clear();
@@ -54,13 +60,13 @@ class GetStreams::Stream final
       bool own = false;
       out_.Clear();
       grpc::Status serialized =
-          grpc::SerializationTraits<v1::BatchGetResponse>::Serialize(
-              response_, &out_, &own);
+          grpc::SerializationTraits<Response>::Serialize(response_, &out_,
+                                                         &own);
       if (!serialized.ok()) {
         End(serialized);
         return;
       }
-      StartWrite(&out_);
+      this->StartWrite(&out_);
     });
   }
 
@@ -74,7 +80,7 @@ class GetStreams::Stream final
       busy_ = false;
       last_active_ = absl::Now();
     }
-    StartRead(&in_);
+    this->StartRead(&in_);
   }
 
   void EndIfIdle(absl::Duration timeout) {
@@ -83,7 +89,8 @@ class GetStreams::Stream final
       if (finished_ || busy_ || absl::Now() - last_active_ < timeout) return;
     }
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                     "StreamGet idle too long; open a new stream"));
+                     absl::StrCat(owner_->method_,
+                                  " idle too long; open a new stream")));
   }
 
   // May free this stream: nothing of it is touched afterwards.
@@ -96,24 +103,28 @@ class GetStreams::Stream final
       if (finished_) return;
       finished_ = true;
     }
-    Finish(status);
+    this->Finish(status);
   }
 
-  GetStreams* const owner_;
+  BatchStreams* const owner_;
   grpc::CallbackServerContext* const ctx_;
+  // Read path only (one read at a time): no lock.
+  bool authorized_ = false;
   std::string authorized_ns_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
-  v1::BatchGetRequest request_;
-  v1::BatchGetResponse response_;
+  Request request_;
+  Response response_;
+
   absl::Mutex mu_;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_active_ ABSL_GUARDED_BY(mu_);
 };
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GetStreams::Open(
-    grpc::CallbackServerContext* ctx) {
+template <typename Request, typename Response>
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+BatchStreams<Request, Response>::Open(grpc::CallbackServerContext* ctx) {
   auto stream = std::make_shared<Stream>(this, ctx);
   {
     absl::MutexLock lock(&mu_);
@@ -123,7 +134,8 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GetStreams::Open(
   return stream.get();
 }
 
-void GetStreams::Forget(Stream* stream) {
+template <typename Request, typename Response>
+void BatchStreams<Request, Response>::Forget(Stream* stream) {
   std::shared_ptr<Stream> last;  // may be the last owner: freed unlocked
   absl::MutexLock lock(&mu_);
   auto it = open_.find(stream);
@@ -132,7 +144,8 @@ void GetStreams::Forget(Stream* stream) {
   open_.erase(it);
 }
 
-void GetStreams::EndIdle(absl::Duration timeout) {
+template <typename Request, typename Response>
+void BatchStreams<Request, Response>::EndIdle(absl::Duration timeout) {
   std::vector<std::shared_ptr<Stream>> open;
   {
     absl::MutexLock lock(&mu_);
@@ -140,5 +153,8 @@ void GetStreams::EndIdle(absl::Duration timeout) {
   }
   for (const auto& stream : open) stream->EndIfIdle(timeout);
 }
+
+template class BatchStreams<v1::BatchGetRequest, v1::BatchGetResponse>;
+template class BatchStreams<v1::WriteBatchRequest, v1::WriteBatchResponse>;
 
 }  // namespace sesh

@@ -9,6 +9,7 @@
 #   A=/tmp/sesh-node-before B=bazel-bin/node/sesh-node bash bench/ab_nodes.sh
 #   A_FLAGS=--max_applies_in_flight=1 B_FLAGS=--max_applies_in_flight=2 bash bench/ab_nodes.sh
 #   B_SECURE=0 bash bench/ab_nodes.sh     # B plaintext (--insecure), no tokens
+#   A_LOAD_FLAGS=--sesh_stream_writes=false bash bench/ab_nodes.sh   # client flags
 #
 # Loopback only; starts its own nodes on free ports in a temp dir and stops
 # exactly those (by PID).
@@ -25,6 +26,9 @@ A=${A:-bazel-bin/node/sesh-node}
 B=${B:-bazel-bin/node/sesh-node}
 A_FLAGS=${A_FLAGS:-}
 B_FLAGS=${B_FLAGS:-}
+# sesh-load flags per side, e.g. A_LOAD_FLAGS=--sesh_stream_writes=false
+A_LOAD_FLAGS=${A_LOAD_FLAGS:-}
+B_LOAD_FLAGS=${B_LOAD_FLAGS:-}
 A_SECURE=${A_SECURE:-1}
 B_SECURE=${B_SECURE:-1}
 OUT=${OUT:-bench/results/ab-$(date +%Y%m%d-%H%M%S)}
@@ -41,8 +45,8 @@ cp "$B" "$tmp/bin/node-b"
 cp bazel-bin/bench/sesh-load "$tmp/bin/"
 bash tools/gen_certs.sh "$tmp/tls" n1 n2 n3
 {
-  echo "A: $A $A_FLAGS$([ "$A_SECURE" = 1 ] || echo ' (--insecure)')"
-  echo "B: $B $B_FLAGS$([ "$B_SECURE" = 1 ] || echo ' (--insecure)')"
+  echo "A: $A $A_FLAGS$([ "$A_SECURE" = 1 ] || echo ' (--insecure)')${A_LOAD_FLAGS:+; sesh-load $A_LOAD_FLAGS}"
+  echo "B: $B $B_FLAGS$([ "$B_SECURE" = 1 ] || echo ' (--insecure)')${B_LOAD_FLAGS:+; sesh-load $B_LOAD_FLAGS}"
   git rev-parse --short HEAD
 } >"$OUT/setup.txt"
 
@@ -62,7 +66,7 @@ trap 'exit 130' INT TERM
 
 run() {  # variant(a|b) round
   local v=$1 round=$2 ports peers addr i flags phase n=0 server_pids secure
-  local security client
+  local security client load_flags
   read -r -a ports < <(python3 -c '
 import socket
 socks = [socket.socket() for _ in range(6)]
@@ -71,7 +75,11 @@ for s in socks:
 print(*[s.getsockname()[1] for s in socks])')
   peers="n1=127.0.0.1:${ports[0]}/127.0.0.1:${ports[3]},n2=127.0.0.1:${ports[1]}/127.0.0.1:${ports[4]},n3=127.0.0.1:${ports[2]}/127.0.0.1:${ports[5]}"
   addr="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
-  if [ "$v" = a ]; then flags=$A_FLAGS secure=$A_SECURE; else flags=$B_FLAGS secure=$B_SECURE; fi
+  if [ "$v" = a ]; then
+    flags=$A_FLAGS secure=$A_SECURE load_flags=$A_LOAD_FLAGS
+  else
+    flags=$B_FLAGS secure=$B_SECURE load_flags=$B_LOAD_FLAGS
+  fi
   if [ "$secure" = 1 ]; then
     client=(--tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench")
   else
@@ -102,8 +110,9 @@ print(*[s.getsockname()[1] for s in socks])')
   for phase in $PHASES; do
     n=$((n + 1))
     log "$v round $round: phase $n ($phase)"
+    # shellcheck disable=SC2086  # load_flags are words
     timeout $((120 + KEYS / 500 + 4 * (DURATION + WARMUP + 5))) \
-      "$tmp/bin/sesh-load" --target=sesh --addr="$addr" \
+      "$tmp/bin/sesh-load" --target=sesh --addr="$addr" $load_flags \
       "${client[@]}" --keys="$KEYS" --keys_file="$tmp/keys-$v-$round" "${preload[@]}" \
       --mix="$phase" --concurrency="$CONCURRENCY" --threads="$THREADS" \
       --warmup_s="$WARMUP" --duration_s="$DURATION" --server_pids="$server_pids" \

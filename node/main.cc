@@ -184,7 +184,9 @@ ABSL_FLAG(int64_t, max_idle_timeout_ms, int64_t{30} * 24 * 3600 * 1000,
 ABSL_FLAG(int64_t, max_absolute_ttl_ms, int64_t{90} * 24 * 3600 * 1000,
           "Largest absolute TTL in milliseconds, also the TTL of sessions "
           "created without one. Default 90 days.");
-ABSL_FLAG(int, max_batch, 1000, "Ids per BatchGet. Default 1000.");
+ABSL_FLAG(int, max_batch, 1000,
+          "Ids per BatchGet and StreamGet message, ops per StreamWrite "
+          "message. Default 1000.");
 ABSL_FLAG(bool, fault_injection, false,
           "Tests only: SIGUSR1 toggles isolation of this node from its peers "
           "(no peer traffic either way; clients still reach it).");
@@ -557,6 +559,7 @@ int Run() {
   std::thread housekeeper([&] {
     while (!stop_background.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       sessions.EndIdleStreams();
+      forwarded.EndIdleStreams();  // the peer port's
       if (tokens == nullptr) continue;
       absl::StatusOr<bool> reloaded = tokens->ReloadIfChanged();
       if (!reloaded.ok()) {

@@ -100,6 +100,13 @@ SessionsService::SessionsService(
                      [this, calls = StreamWriteCalls()](
                          const v1::WriteBatchRequest& request,
                          v1::WriteBatchResponse* response, Done done) {
+                       if (request.ops_size() > options_.max_batch) {
+                         done(Invalid(absl::StrFormat(
+                             "max_batch: at most %d ops per StreamWrite "
+                             "message; nothing was applied",
+                             options_.max_batch)));
+                         return;
+                       }
                        ServeWriteBatch(calls, request, response,
                                        std::move(done));
                      },

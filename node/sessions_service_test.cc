@@ -952,6 +952,27 @@ TEST_F(SessionsServiceTest, StreamWrite_MessageThatDoesNotParse_EndsWithInvalidA
   EXPECT_EQ(store_->CountStoredForTesting(), 1);
 }
 
+TEST_F(SessionsServiceTest, StreamWrite_MoreOpsThanMaxBatch_EndsWithInvalidArgumentNothingApplied) {
+  const int64_t stored = store_->CountStoredForTesting();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamWrite(&ctx);
+  v1::WriteBatchRequest request;
+  request.set_namespace_("shop");
+  for (int i = 0; i < 11; ++i) {  // the fixture's --max_batch is 10
+    *request.add_ops() = CreateOp("shop", "", "k", "v");
+  }
+  stream->Write(request);
+  stream->WritesDone();
+  v1::WriteBatchResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "max_batch: at most 10 ops per StreamWrite message; nothing was "
+            "applied");
+  EXPECT_EQ(store_->CountStoredForTesting(), stored);
+}
+
 TEST_F(SessionsServiceTest, StreamWrite_IdlePastTheLimit_Ended) {
   v1::Session a = MustCreate();
   grpc::ClientContext ctx;

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "node/session_store.h"
 #include "replication/clock.h"
+#include "replication/hlc.h"
 #include "replication/merge.h"
 #include "replication/session_id.h"
 #include "tests/status_matchers.h"
@@ -189,6 +190,49 @@ TEST_F(BlindMergeTest, LocalUpdateAfterBlindMerge_SeesIt) {
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->attributes().at("theme").value(), "dark");
   EXPECT_EQ(got->attributes().at("cart").value(), "3");
+}
+
+TEST_F(BlindMergeTest, MergeAll_RefusesBadRecordsAlone_StoresTheRest) {
+  const std::string a = NewRawId();
+  const std::string b = NewRawId();
+  CreateArgs args;
+  args.ns = "shop";
+  args.user_id = "bob";
+  args.idle_timeout_ms = kIdle;
+  absl::StatusOr<Record> indexed = store_->Create(b, args);
+  ASSERT_THAT(indexed, IsOk());
+  Record live = Session(a, 10);
+  Set(&live, "cart", "1", 10);
+  Record bad_id = Session("short", 10);
+  Record ahead = Session(NewRawId(), 0);
+  ahead.set_version(HybridClock::StampOf(kStart + 3'600'000));  // an hour
+  // A tombstone naming no user still drops bob's index entry.
+  Record tombstone;
+  tombstone.set_id(b);
+  tombstone.set_namespace_("shop");
+  tombstone.set_destroyed(true);
+  tombstone.set_version(indexed->version() + 1);
+
+  std::vector<absl::StatusOr<Record>> results =
+      store_->MergeAll({&live, &bad_id, &ahead, &tombstone});
+
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_THAT(results[0], IsOk());
+  EXPECT_THAT(results[1], StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(results[2], StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(results[3], IsOk());
+  absl::StatusOr<Record> got = store_->Get("shop", a, false);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->attributes().at("cart").value(), "1");
+  absl::StatusOr<std::optional<Record>> refused = store_->ReadRaw(ahead.id());
+  ASSERT_THAT(refused, IsOk());
+  EXPECT_FALSE(refused->has_value());
+  EXPECT_THAT(store_->Get("shop", b, false),
+              StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<Record>> bobs = store_->ListByUser("shop", "bob");
+  ASSERT_THAT(bobs, IsOk());
+  EXPECT_TRUE(bobs->empty());
+  EXPECT_EQ(store_->CountUserIndexForTesting(), 1);  // alice's, of `live`
 }
 
 }  // namespace

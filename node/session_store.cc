@@ -698,30 +698,94 @@ absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
   return merged;
 }
 
-absl::StatusOr<Record> SessionStore::MergeBlind(const std::string& key,
-                                                const Record& incoming) {
+std::vector<absl::StatusOr<Record>> SessionStore::MergeAll(
+    const std::vector<const Record*>& incoming) {
+  std::vector<absl::StatusOr<Record>> results;
+  results.reserve(incoming.size());
+  if (!options_.blind_replica_merges) {
+    for (const Record* record : incoming) results.push_back(Merge(*record));
+    return results;
+  }
+  // One write for all of them, under every stripe they need, taken in
+  // address order as Rotate takes its two.
+  std::vector<std::string> keys(incoming.size());
+  std::vector<absl::Mutex*> stripes;
+  for (size_t i = 0; i < incoming.size(); ++i) {
+    const Record& record = *incoming[i];
+    if (record.id().size() != 32) {
+      results.push_back(
+          absl::InvalidArgumentError("replicated record without a valid id"));
+      continue;
+    }
+    absl::Status observed = hlc_.Observe(record.version());
+    if (!observed.ok()) {
+      results.push_back(observed);
+      continue;
+    }
+    keys[i] = StorageKey(record.id());
+    stripes.push_back(&StripeFor(keys[i]));
+    results.push_back(record);
+  }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  for (absl::Mutex* stripe : stripes) stripe->Lock();
+  rocksdb::WriteBatch batch;
+  absl::Status s;
+  for (size_t i = 0; i < incoming.size() && s.ok(); ++i) {
+    if (results[i].ok()) s = AddBlindMerge(keys[i], *incoming[i], &batch);
+  }
+  if (s.ok() && batch.Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    s = FromRocks(db_->Write(write_options, &batch),
+                  "merging replicated sessions");
+  }
+  if (s.ok()) {
+    for (size_t i = 0; i < incoming.size(); ++i) {
+      if (results[i].ok()) touches_.RecordStored(keys[i]);
+    }
+  }
+  for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) (*it)->Unlock();
+  if (!s.ok()) {
+    for (absl::StatusOr<Record>& result : results) {
+      if (result.ok()) result = s;
+    }
+  }
+  return results;
+}
+
+absl::Status SessionStore::AddBlindMerge(const std::string& key,
+                                         const Record& incoming,
+                                         rocksdb::WriteBatch* batch) {
   // The user index follows the incoming state; an entry left for a session
   // destroyed meanwhile is skipped by ListByUser (it checks the record) and
   // dropped by the sweep. A destroy (rare) reads the stored copy once, so
   // that a tombstone naming no user still drops the entry of the user this
   // node indexed.
-  rocksdb::WriteBatch batch;
   if (incoming.destroyed()) {
     absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
     if (!stored.ok()) return stored.status();
     if (stored->has_value() && !(*stored)->user_id().empty() &&
         !(*stored)->destroyed()) {
-      batch.Delete(by_user_cf_, IndexKey(**stored));
+      batch->Delete(by_user_cf_, IndexKey(**stored));
     }
   }
   if (!incoming.user_id().empty()) {
     if (incoming.destroyed()) {
-      batch.Delete(by_user_cf_, IndexKey(incoming));
+      batch->Delete(by_user_cf_, IndexKey(incoming));
     } else {
-      batch.Put(by_user_cf_, IndexKey(incoming), "");
+      batch->Put(by_user_cf_, IndexKey(incoming), "");
     }
   }
-  batch.Merge(sessions_cf_, key, incoming.SerializeAsString());
+  batch->Merge(sessions_cf_, key, incoming.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Record> SessionStore::MergeBlind(const std::string& key,
+                                                const Record& incoming) {
+  rocksdb::WriteBatch batch;
+  absl::Status added = AddBlindMerge(key, incoming, &batch);
+  if (!added.ok()) return added;
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync_writes;
   absl::Status s = FromRocks(db_->Write(write_options, &batch),

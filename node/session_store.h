@@ -27,6 +27,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace sesh {
@@ -217,6 +218,9 @@ class SessionStore : public ReplicaStore {
   // with nothing stored, if its stamp is more than max_clock_ahead_ms ahead
   // of this node's clock; INVALID_ARGUMENT for a bad id.
   absl::StatusOr<Record> Merge(const Record& incoming) override;
+  // Merge() of each, in one RocksDB write with blind_replica_merges.
+  std::vector<absl::StatusOr<Record>> MergeAll(
+      const std::vector<const Record*>& incoming) override;
 
   // The stored state of a session whatever its liveness (tombstones
   // included), or std::nullopt.
@@ -290,6 +294,10 @@ class SessionStore : public ReplicaStore {
   // Merge() with blind_replica_merges; the key's stripe is held.
   absl::StatusOr<Record> MergeBlind(const std::string& key,
                                     const Record& incoming);
+  // Adds a blind merge of `incoming` (and its user index change) to `batch`;
+  // the key's stripe is held.
+  absl::Status AddBlindMerge(const std::string& key, const Record& incoming,
+                             rocksdb::WriteBatch* batch);
   // How far a touch must move last_access before it is written.
   int64_t TouchWriteThreshold(const Record& record) const;
   // True if the sweep may delete the record at now_ms.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -33,8 +34,16 @@ absl::Status Replica::Apply(const internal::ApplyRequest& request,
                                     wall_->NowMs(), limits_);
   if (!checked.ok()) return checked;
   absl::Status status = absl::OkStatus();
+  std::vector<const internal::SessionRecord*> incoming;
+  incoming.reserve(request.records_size());
   for (const internal::SessionRecord& record : request.records()) {
-    absl::StatusOr<internal::SessionRecord> merged = store_->Merge(record);
+    incoming.push_back(&record);
+  }
+  std::vector<absl::StatusOr<internal::SessionRecord>> all =
+      store_->MergeAll(incoming);
+  for (size_t i = 0; i < incoming.size(); ++i) {
+    const internal::SessionRecord& record = *incoming[i];
+    absl::StatusOr<internal::SessionRecord>& merged = all[i];
     if (!merged.ok()) {
       if (status.ok()) {
         // Logged once per call; the sender does not retry refused records.

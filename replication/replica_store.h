@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,6 +27,16 @@ class ReplicaStore {
   // nothing stored then.
   virtual absl::StatusOr<internal::SessionRecord> Merge(
       const internal::SessionRecord& incoming) = 0;
+  // Merge() of each record, in order; a store may write them together.
+  virtual std::vector<absl::StatusOr<internal::SessionRecord>> MergeAll(
+      const std::vector<const internal::SessionRecord*>& incoming) {
+    std::vector<absl::StatusOr<internal::SessionRecord>> merged;
+    merged.reserve(incoming.size());
+    for (const internal::SessionRecord* record : incoming) {
+      merged.push_back(Merge(*record));
+    }
+    return merged;
+  }
   // Raises a session's last_access to at least last_access_ms.
   virtual absl::Status MergeTouch(absl::string_view raw_id,
                                   int64_t last_access_ms) = 0;

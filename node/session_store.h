@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "replication/hlc.h"
 #include "node/limits.h"
+#include "node/store_keys.h"
 #include "node/touch_table.h"
 #include "replication/replica_store.h"
 #include "sesh/internal/record.pb.h"
@@ -27,6 +28,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+class Status;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -91,11 +93,7 @@ struct UpdateArgs {
 bool IsLive(const Record& record, int64_t now_ms);
 // min(last_access + idle_timeout, absolute_deadline).
 int64_t ExpiresAtMs(const Record& record);
-// The RocksDB key of a session: partition (4 bytes, big endian) then
-// SHA-256 of the raw ID. Partition-major order makes a partition one
-// contiguous range (the unit of catch-up); hashing the ID means key
-// comparisons inside RocksDB leak no timing about other sessions' IDs.
-std::string StorageKey(absl::string_view raw_id);
+// StorageKey(raw_id), the RocksDB key of a session: node/store_keys.h.
 
 // The storage engine of one node: sessions in RocksDB, with sliding and
 // absolute expiry, per-attribute updates, tombstones, a by-user index and a
@@ -266,6 +264,9 @@ class SessionStore : public ReplicaStore {
 
   SessionStore(const StoreOptions& options, Clock* clock);
 
+  // A RocksDB status as INTERNAL naming what failed; OK stays OK.
+  static absl::Status FromRocks(const rocksdb::Status& s,
+                                absl::string_view what);
   absl::Mutex& StripeFor(absl::string_view key);
   absl::Status ValidateAttributes(const Record& session) const;
   // Reads the stored record for a storage key; std::nullopt if none (or,
@@ -302,7 +303,6 @@ class SessionStore : public ReplicaStore {
   int64_t TouchWriteThreshold(const Record& record) const;
   // True if the sweep may delete the record at now_ms.
   bool Reclaimable(const Record& record, int64_t now_ms) const;
-
 
   // Folds the touch table's entry for key into record.
   void ApplyTouch(absl::string_view key, Record* record);

@@ -37,6 +37,14 @@ grpc::ServerUnaryReactor* PeerService::OnPool(
 grpc::ServerUnaryReactor* PeerService::Apply(
     grpc::CallbackServerContext* ctx, const internal::ApplyRequest* request,
     internal::ApplyResponse* response) {
+  if (inline_apply_) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    grpc::Status admitted = Admit(ctx, &request->from_node());
+    reactor->Finish(admitted.ok()
+                        ? ToGrpcStatus(replica_->Apply(*request, response))
+                        : admitted);
+    return reactor;
+  }
   return OnPool(ctx, &request->from_node(), [this, request, response] {
     return replica_->Apply(*request, response);
   });

@@ -21,9 +21,16 @@ namespace sesh {
 class PeerService final : public internal::Peer::CallbackService {
  public:
   // All arguments outlive the service.
+  // `inline_apply`: Apply runs on gRPC's callback thread, as the client
+  // port's writes do, instead of on `pool`: one thread handoff less per
+  // message (README, "Performance").
   PeerService(Replica* replica, Cluster* cluster, WorkerPool* pool,
-              const CallAuth* auth)
-      : replica_(replica), cluster_(cluster), pool_(pool), auth_(auth) {}
+              const CallAuth* auth, bool inline_apply = false)
+      : replica_(replica),
+        cluster_(cluster),
+        pool_(pool),
+        auth_(auth),
+        inline_apply_(inline_apply) {}
 
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* ctx,
                                   const internal::ApplyRequest* request,
@@ -64,6 +71,7 @@ class PeerService final : public internal::Peer::CallbackService {
   Cluster* const cluster_;
   WorkerPool* const pool_;
   const CallAuth* const auth_;
+  const bool inline_apply_;
 };
 
 }  // namespace sesh

@@ -335,6 +335,48 @@ L.append("- Store micro-benchmark (GetTouch at 10^6 <= 2x at 10^4): not part of 
          "script; `bazel-bin/bench/store_bench --benchmark_filter=GetTouch`.")
 L.append("")
 
+L.append("## Issue 15 targets (defined at 10^6 sessions; this run: %d)" % keys)
+L.append("")
+L.append("| figure | target | this run | verdict |")
+L.append("|---|---|---|---|")
+def target_row(figure, target, value, ok):
+    L.append("| %s | %s | %s | %s |" % (figure, target, value, verdict(ok)))
+cs, cr = ph("sesh", "c-mix"), ph("redis", "c-mix")
+mix_ratio = cs["all"]["ops_per_s"] / cr["all"]["ops_per_s"]
+target_row("web mix, Sesh / Redis", ">= 0.6x (stretch 1.0x)",
+           "%.2fx (%.0f vs %.0f ops/s)" % (mix_ratio, cs["all"]["ops_per_s"], cr["all"]["ops_per_s"]),
+           mix_ratio >= 0.6)
+mix_cpu = cs.get("server_cpu_us_per_op")
+if isinstance(mix_cpu, (int, float)):
+    target_row("node CPU per web-mix op (3 nodes summed)", "<= 50 us",
+               "%.1f us (+ client %.1f us)" % (mix_cpu, cs.get("client_cpu_us_per_op", 0)),
+               mix_cpu <= 50)
+try:
+    fq = load("sesh", "f-writes-QUORUM")["phases"][0]
+    target_row("QUORUM updates/s (update-only phase)", ">= 20,000",
+               "%.0f (node CPU %.1f us per update)" % (fq["total_ops_per_s"], fq.get("server_cpu_us_per_op", 0)),
+               fq["total_ops_per_s"] >= 20000)
+except (OSError, KeyError, IndexError):
+    pass
+target_row("get+touch, Sesh / Redis GETEX", ">= 1.0x",
+           "%.2fx (%.0f vs %.0f ops/s)" % (sa["ops_per_s"] / ra["ops_per_s"], sa["ops_per_s"], ra["ops_per_s"]),
+           sa["ops_per_s"] >= ra["ops_per_s"])
+target_row("touch overhead: get+touch / get throughput; p99 ratio", ">= 0.90; <= 1.2",
+           "%.2f; %.2f" % (st, sp), st >= 0.9 and sp <= 1.2)
+drg = dr["ops"]["get_touch"]
+target_row("open loop at half peak, get+touch p99", "<= 2x Redis's at half its peak",
+           "%s ms vs Redis %s ms (%.1fx)" % (ms(dsg["p99_us"]), ms(drg["p99_us"]), dsg["p99_us"] / drg["p99_us"]),
+           dsg["p99_us"] <= 2 * drg["p99_us"])
+rss_per_node = sum(rss) / len(rss) * 1e6 / keys
+used = mr["used_memory"] * 1e6 / keys
+target_row("resident memory per node per 10^6 sessions", "<= Redis used_memory",
+           "%s vs %s" % (mib(rss_per_node), mib(used)), rss_per_node <= used)
+L.append("")
+L.append("CPU per operation for each phase is in the CPU table above; the perf "
+         "profiles behind the figures, when the run had PERF=1, are "
+         "`perf-sesh-{get_touch,mix,update}-{nodes,load}.txt`.")
+L.append("")
+
 L.append("## Latency against throughput (open-loop get_touch sweeps)")
 L.append("")
 L.append("![p99 latency against throughput](latency.png)")

@@ -121,6 +121,11 @@ run_load sesh "$sesh_addr" "$tmp/sesh.json" \
   --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench" \
   --admin_token_file="$tmp/tls/token.admin" --idle_timeout_s=60
 check_json "$tmp/sesh.json" touches || fail "sesh results"
+# Writes as a unary call each, as against a node without StreamWrite.
+run_load sesh "$sesh_addr" "$tmp/sesh-unary.json" \
+  --tls_ca="$tmp/tls/ca.pem" --token_file="$tmp/tls/token.bench" \
+  --sesh_stream_writes=false
+check_json "$tmp/sesh-unary.json" || fail "sesh results, unary writes"
 
 # --- Redis --------------------------------------------------------------------
 if ! command -v redis-server >/dev/null 2>&1; then

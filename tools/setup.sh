@@ -9,6 +9,7 @@ packages=(
   librocksdb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libxxhash-dev libssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools gnuplot-nox python3
+  etcd-server
 )
 
 missing=()
@@ -24,9 +25,14 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-# Debian starts redis-server as a service on install; the benchmarks start
-# their own on loopback, so stop the system one if it was just installed.
-if printf '%s\n' "${missing[@]}" | grep -qx redis-server; then
-  (command -v systemctl >/dev/null && $SUDO systemctl stop redis-server) >/dev/null 2>&1 || true
-  (command -v service >/dev/null && $SUDO service redis-server stop) >/dev/null 2>&1 || true
-fi
+# Debian starts redis-server and etcd as services on install; the tests and
+# benchmarks start their own on loopback, so stop a system one that was just
+# installed.
+for service in redis-server etcd; do
+  package=$service
+  [ "$service" = etcd ] && package=etcd-server
+  if printf '%s\n' "${missing[@]}" | grep -qx "$package"; then
+    (command -v systemctl >/dev/null && $SUDO systemctl stop "$service") >/dev/null 2>&1 || true
+    (command -v service >/dev/null && $SUDO service "$service" stop) >/dev/null 2>&1 || true
+  fi
+done

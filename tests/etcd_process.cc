@@ -1,0 +1,115 @@
+#include "tests/etcd_process.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/node_process.h"
+
+namespace sesh {
+namespace testing {
+namespace {
+
+constexpr char kEtcd[] = "/usr/bin/etcd";
+
+}  // namespace
+
+EtcdProcess::EtcdProcess(std::string data_dir)
+    : data_dir_(std::move(data_dir)),
+      client_port_(PickFreePort()),
+      peer_port_(PickFreePort()) {}
+
+EtcdProcess::~EtcdProcess() {
+  if (pid_ > 0) Kill();
+}
+
+std::string EtcdProcess::address() const {
+  return absl::StrCat("127.0.0.1:", client_port_);
+}
+
+std::shared_ptr<grpc::Channel> EtcdProcess::channel() {
+  if (channel_ == nullptr) {
+    channel_ =
+        grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  }
+  return channel_;
+}
+
+absl::Status EtcdProcess::Start(int timeout_ms) {
+  if (access(kEtcd, X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        "etcd is not installed (Debian package etcd-server; tools/setup.sh)");
+  }
+  const std::string client_url = absl::StrCat("http://", address());
+  const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port_);
+  const std::vector<std::string> args = {
+      kEtcd,
+      "--name=test",
+      absl::StrCat("--data-dir=", data_dir_),
+      absl::StrCat("--listen-client-urls=", client_url),
+      absl::StrCat("--advertise-client-urls=", client_url),
+      absl::StrCat("--listen-peer-urls=", peer_url),
+      absl::StrCat("--initial-advertise-peer-urls=", peer_url),
+      absl::StrCat("--initial-cluster=test=", peer_url),
+      "--log-level=warn",
+  };
+  const std::string log = data_dir_ + ".log";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(kEtcd, argv.data());
+    _exit(127);
+  }
+  if (pid < 0) return absl::InternalError("fork failed");
+  pid_ = pid;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("etcd exited at start; see ", log));
+    }
+    // A fresh channel per probe: one that failed to connect would wait out
+    // gRPC's reconnect backoff (seconds) after etcd is up.
+    channel_.reset();
+    auto kv = etcdserverpb::KV::NewStub(channel());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(500));
+    etcdserverpb::RangeRequest request;
+    request.set_key("probe");
+    etcdserverpb::RangeResponse response;
+    if (kv->Range(&ctx, request, &response).ok()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("etcd did not answer within ", timeout_ms, " ms; see ", log));
+}
+
+void EtcdProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  channel_.reset();
+}
+
+}  // namespace testing
+}  // namespace sesh

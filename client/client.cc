@@ -260,19 +260,15 @@ ClientImpl::~ClientImpl() {
   std::vector<std::shared_ptr<GetStream>> get_streams;
   std::vector<std::shared_ptr<WriteStream>> write_streams;
   router_.ForEachConn([&](NodeConn* conn) {
-    {
-      absl::MutexLock lock(&conn->get_stream.mu);
-      if (conn->get_stream.stream != nullptr) {
-        get_streams.push_back(conn->get_stream.stream);
-      }
-    }
-    absl::MutexLock lock(&conn->write_stream.mu);
-    if (conn->write_stream.stream != nullptr) {
-      write_streams.push_back(conn->write_stream.stream);
-    }
+    get_streams.push_back(conn->get_stream.Current());
+    write_streams.push_back(conn->write_stream.Current());
   });
-  for (const auto& stream : get_streams) stream->Cancel();
-  for (const auto& stream : write_streams) stream->Cancel();
+  for (const auto& stream : get_streams) {
+    if (stream != nullptr) stream->Cancel();
+  }
+  for (const auto& stream : write_streams) {
+    if (stream != nullptr) stream->Cancel();
+  }
   get_streams.clear();
   write_streams.clear();
   ops_.AwaitZero();

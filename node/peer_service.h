@@ -57,11 +57,12 @@ class PeerService final : public internal::Peer::CallbackService {
                                    internal::RepairResponse* response) override;
 
  private:
-  // Finishes the call with fn()'s status, run on the pool, if the caller
-  // is the node `sender` (null: any member).
-  grpc::ServerUnaryReactor* OnPool(grpc::CallbackServerContext* ctx,
-                                   const std::string* sender,
-                                   std::function<absl::Status()> fn);
+  // Finishes the call with fn()'s status, if the caller is the node
+  // `sender` (null: any member); fn runs on the pool, or on this gRPC thread
+  // when `in_place`.
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx,
+                                  const std::string* sender, bool in_place,
+                                  std::function<absl::Status()> fn);
   // OK if the call may go on: a member's certificate naming `sender` (null:
   // any member), and this node not isolated by fault injection.
   grpc::Status Admit(grpc::CallbackServerContext* ctx,

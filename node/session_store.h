@@ -292,9 +292,9 @@ class SessionStore : public ReplicaStore {
   // it, so that the write is stamped later even after a restart with the
   // clock set back.
   void ObserveStored(const Record& record);
-  // Merge() with blind_replica_merges; the key's stripe is held.
-  absl::StatusOr<Record> MergeBlind(const std::string& key,
-                                    const Record& incoming);
+  // The storage key of a replicated record, or why it is refused (a bad id,
+  // a stamp too far ahead of this node's clock); the clock observes it.
+  absl::StatusOr<std::string> AdmitReplicated(const Record& incoming);
   // Adds a blind merge of `incoming` (and its user index change) to `batch`;
   // the key's stripe is held.
   absl::Status AddBlindMerge(const std::string& key, const Record& incoming,

@@ -29,16 +29,25 @@ absl::Status SessionStore::MergeTouch(absl::string_view raw_id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
+absl::StatusOr<std::string> SessionStore::AdmitReplicated(
+    const Record& incoming) {
   if (incoming.id().size() != 32) {
     return absl::InvalidArgumentError("replicated record without a valid id");
   }
   // A stamp far ahead of this node's clock is refused, record and all.
   absl::Status observed = hlc_.Observe(incoming.version());
   if (!observed.ok()) return observed;
-  const std::string key = StorageKey(incoming.id());
+  return StorageKey(incoming.id());
+}
+
+absl::StatusOr<Record> SessionStore::Merge(const Record& incoming) {
+  if (options_.blind_replica_merges) {
+    return std::move(MergeAll({&incoming}).front());
+  }
+  absl::StatusOr<std::string> admitted = AdmitReplicated(incoming);
+  if (!admitted.ok()) return admitted.status();
+  const std::string& key = *admitted;
   absl::MutexLock lock(&StripeFor(key));
-  if (options_.blind_replica_merges) return MergeBlind(key, incoming);
   absl::StatusOr<std::optional<Record>> stored = ReadKey(key);
   if (!stored.ok()) return stored.status();
   if (stored->has_value()) ObserveStored(**stored);
@@ -77,20 +86,14 @@ std::vector<absl::StatusOr<Record>> SessionStore::MergeAll(
   std::vector<std::string> keys(incoming.size());
   std::vector<absl::Mutex*> stripes;
   for (size_t i = 0; i < incoming.size(); ++i) {
-    const Record& record = *incoming[i];
-    if (record.id().size() != 32) {
-      results.push_back(
-          absl::InvalidArgumentError("replicated record without a valid id"));
+    absl::StatusOr<std::string> admitted = AdmitReplicated(*incoming[i]);
+    if (!admitted.ok()) {
+      results.push_back(admitted.status());
       continue;
     }
-    absl::Status observed = hlc_.Observe(record.version());
-    if (!observed.ok()) {
-      results.push_back(observed);
-      continue;
-    }
-    keys[i] = StorageKey(record.id());
+    keys[i] = *std::move(admitted);
     stripes.push_back(&StripeFor(keys[i]));
-    results.push_back(record);
+    results.push_back(*incoming[i]);
   }
   std::sort(stripes.begin(), stripes.end());
   stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
@@ -145,20 +148,6 @@ absl::Status SessionStore::AddBlindMerge(const std::string& key,
   }
   batch->Merge(sessions_cf_, key, incoming.SerializeAsString());
   return absl::OkStatus();
-}
-
-absl::StatusOr<Record> SessionStore::MergeBlind(const std::string& key,
-                                                const Record& incoming) {
-  rocksdb::WriteBatch batch;
-  absl::Status added = AddBlindMerge(key, incoming, &batch);
-  if (!added.ok()) return added;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  absl::Status s = FromRocks(db_->Write(write_options, &batch),
-                             "merging a replicated session");
-  if (!s.ok()) return s;
-  touches_.RecordStored(key);
-  return incoming;
 }
 
 absl::StatusOr<std::optional<Record>> SessionStore::ReadRaw(

@@ -1,6 +1,5 @@
 #include "tests/etcd_process.h"
 
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -61,19 +60,7 @@ absl::Status EtcdProcess::Start(int timeout_ms) {
       "--log-level=warn",
   };
   const std::string log = data_dir_ + ".log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(kEtcd, argv.data());
-    _exit(127);
-  }
+  const pid_t pid = Spawn(args, log);
   if (pid < 0) return absl::InternalError("fork failed");
   pid_ = pid;
   const auto deadline =

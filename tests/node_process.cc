@@ -74,6 +74,23 @@ int PickFreePort() {
   return 0;  // nothing free: the node fails to start and says so
 }
 
+pid_t Spawn(std::vector<std::string> args, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      dup2(fd, 1);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 std::string RunfilePath(const std::string& relative) {
   const char* srcdir = getenv("TEST_SRCDIR");
   const char* workspace = getenv("TEST_WORKSPACE");
@@ -141,20 +158,7 @@ absl::Status NodeProcess::Start(int timeout_ms) {
   }
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
   const std::string log = data_dir_ + ".log";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 2);
-      dup2(fd, 1);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  pid_ = pid;
+  pid_ = Spawn(args, log);
   const auto give_up = std::chrono::steady_clock::now() +
                        std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < give_up) {

@@ -92,6 +92,10 @@ absl::Status WaitForView(std::vector<std::unique_ptr<NodeProcess>>& nodes,
 // Path of a binary in the test's runfiles, e.g. "node/sesh-node".
 std::string RunfilePath(const std::string& relative);
 
+// Starts args[0] (a path) with `args`, its stdout and stderr appended to
+// `log`; the child's pid, or -1 if fork failed.
+pid_t Spawn(std::vector<std::string> args, const std::string& log);
+
 // A fresh temp directory for this test.
 std::string NewTempDir(const std::string& name);
 

@@ -35,6 +35,12 @@ using WriteStream = BatchStream<v1::WriteBatchRequest, v1::WriteBatchResponse>;
 // again once it has ended.
 template <typename Stream>
 struct StreamSlot {
+  // The open call, or null.
+  std::shared_ptr<Stream> Current() {
+    absl::MutexLock lock(&mu);
+    return stream;
+  }
+
   absl::Mutex mu;
   std::shared_ptr<Stream> stream ABSL_GUARDED_BY(mu);
   // The node answered the call with UNIMPLEMENTED (an older version).

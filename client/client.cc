@@ -142,6 +142,7 @@ class ClientImpl final : public Client {
   absl::StatusOr<TopologyInfo> Topology() override;
   absl::StatusOr<std::string> OwnerOf(absl::string_view id) override;
   absl::StatusOr<NodeStatsInfo> NodeStats(absl::string_view node_id) override;
+  absl::StatusOr<uint64_t> Decommission(absl::string_view node_id) override;
 
  private:
   // Starts a RetryingCall (see client_internal::StartCall).
@@ -719,6 +720,22 @@ absl::StatusOr<NodeStatsInfo> ClientImpl::NodeStats(absl::string_view node_id) {
   });
   if (!status.ok()) return status;
   return FromProto(*resp);
+}
+
+absl::StatusOr<uint64_t> ClientImpl::Decommission(absl::string_view node_id) {
+  auto req = std::make_shared<v1::DecommissionRequest>();
+  req->set_node_id(std::string(node_id));
+  auto resp = std::make_shared<v1::DecommissionResponse>();
+  absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
+    StartUnary(
+        Route::Of(Route::Kind::kAnyNode), /*idempotent=*/false, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->cluster->PrepareAsyncDecommission(ctx, *q, cq);
+        },
+        std::move(done));
+  });
+  if (!status.ok()) return status;
+  return resp->epoch();
 }
 
 }  // namespace

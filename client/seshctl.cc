@@ -120,7 +120,10 @@ constexpr char kUsage[] =
     "  destroy-handle USER HANDLE   log out one device of USER\n"
     "  destroy-by-user USER [--except=ID | --except_handle=HANDLE]\n"
     "  ring [ID]     nodes, partitions, placement (and ID's preference list)\n"
-    "  status        each node's liveness and counters (admin token)\n"
+    "  status        each node's liveness and counters, membership and\n"
+    "                hand-off progress (admin token)\n"
+    "  decommission NODE   move NODE's partitions away, then remove and stop\n"
+    "                it (managed membership, --etcd; admin token)\n"
     "Global flags: --addr, --namespace, --json, --deadline_ms; security:\n"
     "  --tls_ca=FILE (required unless --insecure), --tls_cert=FILE "
     "--tls_key=FILE,\n"
@@ -466,6 +469,61 @@ int Ring(const Context& ctx, const std::vector<std::string>& args) {
 
 // Exit 0 whenever the topology could be fetched: a node that does not answer
 // is reported, not an error of the command.
+// Managed membership in status: members, and the node's hand-off.
+std::string MembershipText(const NodeStatsInfo& s) {
+  std::vector<std::string> members;
+  for (const auto& [id, state] : s.members) {
+    members.push_back(absl::StrCat(Text(id), ":", state));
+  }
+  std::string text = absl::StrCat(" membership: epoch ", s.epoch, " [",
+                                  absl::StrJoin(members, " "), "]");
+  if (s.handoff.epoch != 0) {
+    absl::StrAppend(&text, " hand-off: epoch ", s.handoff.epoch, " ",
+                    s.handoff.partitions_done, "/", s.handoff.partitions_total,
+                    " partitions, ", s.handoff.records, " records, ",
+                    s.handoff.bytes, " bytes",
+                    s.handoff.done ? ", done"
+                                   : absl::StrFormat(", ETA %.0f s",
+                                                     s.handoff.eta_seconds));
+  }
+  if (!s.etcd_error.empty()) {
+    absl::StrAppend(&text, " etcd_error: ", Text(s.etcd_error));
+  }
+  return text;
+}
+
+std::string MembershipJson(const NodeStatsInfo& s) {
+  std::vector<std::string> members;
+  for (const auto& [id, state] : s.members) {
+    members.push_back(
+        absl::StrCat("{\"id\":", Json(id), ",\"state\":", Json(state), "}"));
+  }
+  return absl::StrCat(
+      "{\"managed\":", s.managed ? "true" : "false", ",\"epoch\":\"", s.epoch,
+      "\",\"members\":[", absl::StrJoin(members, ","),
+      "],\"handoff\":{\"epoch\":\"", s.handoff.epoch,
+      "\",\"partitions_total\":", s.handoff.partitions_total,
+      ",\"partitions_done\":", s.handoff.partitions_done,
+      ",\"records\":", s.handoff.records, ",\"bytes\":", s.handoff.bytes,
+      ",\"eta_seconds\":", absl::StrFormat("%.1f", s.handoff.eta_seconds),
+      ",\"done\":", s.handoff.done ? "true" : "false",
+      "},\"etcd_error\":", Json(s.etcd_error), "}");
+}
+
+int Decommission(const Context& ctx, const std::string& node_id) {
+  absl::StatusOr<uint64_t> epoch = ctx.client->Decommission(node_id);
+  if (!epoch.ok()) return Fail(epoch.status());
+  if (ctx.json) {
+    Print(absl::StrCat("{\"node\":", Json(node_id), ",\"state\":\"LEAVING\","
+                       "\"epoch\":\"", *epoch, "\"}"));
+  } else {
+    Print(absl::StrCat(Text(node_id), " LEAVING at epoch ", *epoch,
+                       "; its partitions move now (seshctl status shows the "
+                       "hand-off), then it stops"));
+  }
+  return 0;
+}
+
 int Status(const Context& ctx) {
   absl::StatusOr<TopologyInfo> topo = ctx.client->Topology();
   if (!topo.ok()) return Fail(topo.status());
@@ -499,7 +557,8 @@ int Status(const Context& ctx) {
             ",\"compared\":", stats->anti_entropy_compared,
             ",\"repaired\":", stats->anti_entropy_repaired,
             ",\"records\":", stats->anti_entropy_records, "}",
-            ",\"membership_error\":", Json(stats->membership_error));
+            ",\"membership_error\":", Json(stats->membership_error),
+            ",\"membership\":", MembershipJson(*stats));
       } else {
         absl::StrAppend(&node,
                         ",\"stats_error\":", Json(stats.status().ToString()));
@@ -530,6 +589,7 @@ int Status(const Context& ctx) {
         absl::StrAppend(&line,
                         " membership_error: ", Text(stats->membership_error));
       }
+      if (stats->managed) absl::StrAppend(&line, MembershipText(*stats));
     } else {
       absl::StrAppend(&line, " stats_error: ",
                       absl::StatusCodeToString(stats.status().code()), ": ",
@@ -552,7 +612,7 @@ int Run(const std::vector<std::string>& argv) {
   static const std::set<std::string> kCommands = {
       "create",          "get",     "update",       "touch",
       "rotate",          "destroy", "list-by-user", "destroy-handle",
-      "destroy-by-user", "ring",    "status"};
+      "destroy-by-user", "ring",    "status", "decommission"};
   if (kCommands.count(command) == 0) {
     return Usage(absl::StrCat("unknown command \"", Text(command), "\""));
   }
@@ -617,6 +677,10 @@ int Run(const std::vector<std::string>& argv) {
     return DestroyByUser(ctx, args[0]);
   }
   if (command == "ring") return Ring(ctx, args);
+  if (command == "decommission") {
+    if (args.size() != 1) return Usage("decommission takes one NODE");
+    return Decommission(ctx, args[0]);
+  }
   if (command == "status") {
     if (!args.empty()) return Usage("status takes no arguments");
     return Status(ctx);

@@ -28,6 +28,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -35,7 +37,11 @@
 #include "auth/token_store.h"
 #include "node/call_auth.h"
 #include "node/credentials.h"
+#include "node/etcd_membership.h"
+#include "node/generation.h"
+#include "node/membership_controller.h"
 #include "node/peer_service.h"
+#include "node/service_proxies.h"
 #include "node/session_store.h"
 #include "node/sessions_service.h"
 #include "node/worker_pool.h"
@@ -43,6 +49,7 @@
 #include "replication/anti_entropy_link.h"
 #include "replication/cluster.h"
 #include "replication/grpc_peer_transport.h"
+#include "replication/managed_membership.h"
 #include "replication/hint_store.h"
 #include "replication/placement.h"
 #include "replication/replica.h"
@@ -191,6 +198,25 @@ ABSL_FLAG(int64_t, max_absolute_ttl_ms, int64_t{90} * 24 * 3600 * 1000,
 ABSL_FLAG(int, max_batch, 1000,
           "Ids per BatchGet and StreamGet message, ops per StreamWrite "
           "message. Default 1000.");
+ABSL_FLAG(std::string, etcd, "",
+          "Managed membership: etcd client endpoints host:port,... The node "
+          "registers itself (joining an existing cluster, or founding one) "
+          "and follows membership changes; --peers is then ignored. See "
+          "docs/scaling.md. Empty: static membership from --peers.");
+ABSL_FLAG(std::string, etcd_cluster, "default",
+          "Name of the cluster in etcd: its keys live under /sesh/<name>/.");
+ABSL_FLAG(int64_t, etcd_lease_ttl_s, 6,
+          "TTL in seconds of the node's liveness lease in etcd; a node that "
+          "dies while joining is rolled back about this long after. "
+          "Default 6.");
+ABSL_FLAG(int64_t, handoff_max_bytes_per_s, 32 << 20,
+          "Bytes per second a node fetches at most when it takes over "
+          "partitions (joins, or another node leaves); 0: unbounded. "
+          "Default 32 MiB/s.");
+ABSL_FLAG(int64_t, orphan_delay_ms, 30000,
+          "After a membership change settles, data of partitions this node "
+          "no longer holds is deleted this many milliseconds later, in the "
+          "background. Default 30000.");
 ABSL_FLAG(bool, fault_injection, false,
           "Tests only: SIGUSR1 toggles isolation of this node from its peers "
           "(no peer traffic either way; clients still reach it).");
@@ -302,16 +328,6 @@ int Run() {
       SessionStore::Open(store_options, SystemClock());
   if (!store.ok()) return Fail(store.status());
 
-  // Bind first: with port 0 the peers list can only name the real port
-  // when there is a single node.
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           insecure ? grpc::InsecureServerCredentials()
-                                    : ClientPortCredentials(tls),
-                           &port);
-
   ClusterOptions cluster_options;
   cluster_options.self_id = node_id;
   cluster_options.replication_factor = absl::GetFlag(FLAGS_replication_factor);
@@ -331,49 +347,40 @@ int Run() {
     grpc::HealthCheckServiceInterface* h = health_for_membership.load();
     if (h != nullptr) h->SetServingStatus("sesh.v1.Cluster", false);
   };
-  const std::string peers_flag = absl::GetFlag(FLAGS_peers);
-  if (!peers_flag.empty()) {
-    absl::StatusOr<std::vector<PeerSpec>> peers = ParsePeers(peers_flag);
-    if (!peers.ok()) return Fail(peers.status());
-    cluster_options.peers = std::move(*peers);
+  const std::string peer_listen = absl::GetFlag(FLAGS_peer_listen);
+  const std::string etcd_flag = absl::GetFlag(FLAGS_etcd);
+  const bool managed = !etcd_flag.empty();
+  if (managed) {
+    if (peer_listen.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--peer_listen is required with --etcd"));
+    }
+  } else {
+    const std::string peers_flag = absl::GetFlag(FLAGS_peers);
+    if (!peers_flag.empty()) {
+      absl::StatusOr<std::vector<PeerSpec>> peers = ParsePeers(peers_flag);
+      if (!peers.ok()) return Fail(peers.status());
+      cluster_options.peers = std::move(*peers);
+    }
+    // A single node serves alone at --listen.
+    if (cluster_options.peers.empty()) {
+      cluster_options.peers.push_back(
+          {node_id, absl::GetFlag(FLAGS_listen), peer_listen});
+    }
+    const bool alone = cluster_options.peers.size() == 1;
+    if (!alone && peer_listen.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          "--peer_listen is required with more than one node"));
+    }
+    for (const PeerSpec& p : cluster_options.peers) {
+      if (!alone && p.peer_address.empty()) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat(
+            "--peers names no peer port for ", p.id,
+            " (id=host:port/host:port)")));
+      }
+    }
   }
 
-  // A single node serves alone at --listen.
-  const std::string peer_listen = absl::GetFlag(FLAGS_peer_listen);
-  if (cluster_options.peers.empty()) {
-    cluster_options.peers.push_back(
-        {node_id, absl::GetFlag(FLAGS_listen), peer_listen});
-  }
-  const bool alone = cluster_options.peers.size() == 1;
-  if (!alone && peer_listen.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        "--peer_listen is required with more than one node"));
-  }
-  std::vector<std::string> members;
-  for (const PeerSpec& p : cluster_options.peers) {
-    if (!alone && p.peer_address.empty()) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(
-          "--peers names no peer port for ", p.id,
-          " (id=host:port/host:port)")));
-    }
-    members.push_back(p.id);
-  }
-  std::vector<std::string> addresses(cluster_options.peers.size());
-  std::vector<std::string> names(cluster_options.peers.size());
-  {
-    // In placement order (the node indexes the transport uses).
-    std::vector<std::string> ids;
-    for (const PeerSpec& p : cluster_options.peers) ids.push_back(p.id);
-    absl::StatusOr<PlacementMap> placement = PlacementMap::Build(
-        ids, cluster_options.replication_factor);
-    if (!placement.ok()) return Fail(placement.status());
-    for (const PeerSpec& p : cluster_options.peers) {
-      addresses[placement->IndexOf(p.id)] = p.peer_address;
-      names[placement->IndexOf(p.id)] = p.id;
-    }
-  }
-  GrpcPeerTransport transport(
-      addresses, insecure ? nullptr : PeerChannelCredentials(tls), names);
   // Writes peers missed, persisted beside the sessions.
   HintStoreOptions hint_options;
   hint_options.path = absl::StrCat(store_options.path, "/hints");
@@ -383,58 +390,120 @@ int Run() {
   absl::StatusOr<std::unique_ptr<HintStore>> hints =
       HintStore::Open(hint_options);
   if (!hints.ok()) return Fail(hints.status());
-  absl::StatusOr<std::unique_ptr<Cluster>> cluster = Cluster::Create(
-      cluster_options, &transport, hints->get(), SteadyClock());
-  if (!cluster.ok()) return Fail(cluster.status());
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (size_t i = 0; i < addresses.size(); ++i) {
-    channels.push_back(transport.channel(static_cast<int>(i)));
-  }
 
   const CallAuth client_auth = CallAuth::ClientPort(tokens.get());
-  const CallAuth peer_auth = CallAuth::PeerPort(members, !insecure);
-  ServiceOptions service_options;
-  service_options.auth = &client_auth;
-  service_options.max_destroy_per_call =
-      std::max(1, absl::GetFlag(FLAGS_max_destroy_per_call));
-  service_options.stream_idle_timeout_ms =
-      absl::GetFlag(FLAGS_stream_idle_timeout_ms);
-  service_options.default_durability = *durability;
-  service_options.forward_timeout_ms = absl::GetFlag(FLAGS_forward_timeout_ms);
-  service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
   // Client-plane storage work that must not block gRPC's threads.
   auto client_pool = std::make_unique<WorkerPool>(2, 4096);
-  SessionsService sessions(store->get(), cluster->get(), channels,
-                           service_options, client_pool.get());
-  // Calls other nodes forward, served on the peer port.
-  ServiceOptions forwarded_options = service_options;
-  forwarded_options.auth = &peer_auth;
-  SessionsService forwarded(store->get(), cluster->get(), channels,
-                            forwarded_options, client_pool.get());
-  // Anti-entropy: replicas compare partitions in the background and repair
-  // what differs at a bounded rate.
-  StoreReplica local_replica(store->get());
-  TransportPeers replica_peers(&transport, node_id,
-                               absl::GetFlag(FLAGS_replicate_timeout_ms) * 5);
-  AntiEntropyOptions anti_entropy_options;
-  anti_entropy_options.self = (*cluster)->self_index();
-  anti_entropy_options.partitions_per_step = static_cast<uint32_t>(
-      std::max<int64_t>(1, absl::GetFlag(FLAGS_anti_entropy_partitions)));
-  anti_entropy_options.max_records_per_step =
-      absl::GetFlag(FLAGS_anti_entropy_records);
-  AntiEntropy anti_entropy(anti_entropy_options, &(*cluster)->placement(),
-                           &local_replica, &replica_peers, SystemClock());
-  ClusterService cluster_service(store->get(), cluster->get(), &sessions,
-                                 &anti_entropy, &client_auth, &forwarded);
-  Replica replica(cluster->get(), store->get(), SystemClock());
   // Peer work that touches storage (Apply, Read, Fetch).
   auto peer_pool = std::make_unique<WorkerPool>(
       std::max(1, absl::GetFlag(FLAGS_peer_threads)),
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_peer_queue))));
-  PeerService peer(&replica, cluster->get(), peer_pool.get(), &peer_auth,
-                   absl::GetFlag(FLAGS_inline_apply));
-  builder.RegisterService(&sessions);
-  builder.RegisterService(&cluster_service);
+  GenerationDeps deps;
+  deps.store = store->get();
+  deps.hints = hints->get();
+  deps.peer_credentials = insecure ? nullptr : PeerChannelCredentials(tls);
+  deps.authenticate_peers = !insecure;
+  deps.client_auth = &client_auth;
+  deps.service_options.max_destroy_per_call =
+      std::max(1, absl::GetFlag(FLAGS_max_destroy_per_call));
+  deps.service_options.stream_idle_timeout_ms =
+      absl::GetFlag(FLAGS_stream_idle_timeout_ms);
+  deps.service_options.default_durability = *durability;
+  deps.service_options.forward_timeout_ms =
+      absl::GetFlag(FLAGS_forward_timeout_ms);
+  deps.service_options.max_batch = absl::GetFlag(FLAGS_max_batch);
+  // Anti-entropy: replicas compare partitions in the background and repair
+  // what differs at a bounded rate.
+  deps.anti_entropy_options.partitions_per_step = static_cast<uint32_t>(
+      std::max<int64_t>(1, absl::GetFlag(FLAGS_anti_entropy_partitions)));
+  deps.anti_entropy_options.max_records_per_step =
+      absl::GetFlag(FLAGS_anti_entropy_records);
+  deps.replicate_timeout_ms = absl::GetFlag(FLAGS_replicate_timeout_ms);
+  deps.client_pool = client_pool.get();
+  deps.peer_pool = peer_pool.get();
+  deps.inline_apply = absl::GetFlag(FLAGS_inline_apply);
+
+  // Every call goes to the current generation: one for the life of the
+  // process under --peers, one per membership epoch under --etcd.
+  CurrentGeneration current;
+  SessionsProxy sessions_proxy(&current, /*forwarded=*/false, &client_auth);
+  SessionsProxy forwarded_proxy(&current, /*forwarded=*/true);
+  ClusterProxy cluster_proxy(&current);
+  PeerProxy peer_proxy(&current);
+
+  std::unique_ptr<EtcdMembership> etcd;
+  std::unique_ptr<MembershipController> controller;
+  if (!managed) {
+    absl::StatusOr<std::unique_ptr<Generation>> generation =
+        Generation::Build(deps, cluster_options);
+    if (!generation.ok()) return Fail(generation.status());
+    current.Swap(std::move(*generation));
+  }
+
+  bool catch_up = true;
+  // For peers' "refetch the membership" hints; set once the controller is.
+  MembershipController* controller_ptr = nullptr;
+  if (managed) {
+    // Registered before the servers start, so that no call arrives before
+    // the first generation exists: the address must be known up front.
+    const std::string listen = absl::GetFlag(FLAGS_listen);
+    if (absl::EndsWith(listen, ":0") || absl::EndsWith(peer_listen, ":0")) {
+      return Fail(absl::InvalidArgumentError(
+          "--etcd needs fixed ports in --listen and --peer_listen"));
+    }
+    EtcdMembershipOptions etcd_options;
+    etcd_options.endpoints = absl::StrSplit(etcd_flag, ',', absl::SkipEmpty());
+    etcd_options.cluster = absl::GetFlag(FLAGS_etcd_cluster);
+    etcd_options.self = {node_id, listen, peer_listen};
+    etcd_options.replication_factor = cluster_options.replication_factor;
+    etcd_options.lease_ttl_s =
+        std::max<int64_t>(2, absl::GetFlag(FLAGS_etcd_lease_ttl_s));
+    etcd = std::make_unique<EtcdMembership>(etcd_options);
+    MembershipControllerOptions controller_options;
+    controller_options.handoff_max_bytes_per_s =
+        absl::GetFlag(FLAGS_handoff_max_bytes_per_s);
+    controller_options.orphan_delay_ms = absl::GetFlag(FLAGS_orphan_delay_ms);
+    cluster_options.on_newer_epoch = [&controller_ptr] {
+      if (controller_ptr != nullptr) controller_ptr->Poke();
+    };
+    controller = std::make_unique<MembershipController>(
+        etcd.get(), &current, store->get(),
+        [&deps, cluster_options](const Membership& m)
+            -> absl::StatusOr<std::shared_ptr<Generation>> {
+          ClusterOptions options = cluster_options;
+          options.peers = MemberPeers(m.record);
+          options.replication_factor = m.record.replication_factor();
+          options.holders = Holders(m.record);
+          options.pending_holders = PendingHolders(m.record);
+          options.epoch = m.epoch;
+          absl::StatusOr<std::unique_ptr<Generation>> g =
+              Generation::Build(deps, options);
+          if (!g.ok()) return g.status();
+          return std::shared_ptr<Generation>(std::move(*g));
+        },
+        controller_options, [] { kill(getpid(), SIGTERM); });
+    controller_ptr = controller.get();
+    absl::StatusOr<Membership> joined = controller->Start(
+        /*register_timeout_ms=*/120000);
+    if (!joined.ok()) return Fail(joined.status());
+    // Only a restarted member has data to catch up on; a joining node
+    // fetches its partitions in the hand-off.
+    const internal::MemberRecord* me = FindMember(joined->record, node_id);
+    catch_up = me != nullptr && me->state() != internal::JOINING &&
+               joined->record.members_size() > 1;
+  }
+
+  // Bind first: with port 0 the peers list can only name the real port
+  // when there is a single node.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
+                           insecure ? grpc::InsecureServerCredentials()
+                                    : ClientPortCredentials(tls),
+                           &port);
+  builder.RegisterService(&sessions_proxy);
+  builder.RegisterService(&cluster_proxy);
   const int max_message = static_cast<int>(std::clamp<int64_t>(
       absl::GetFlag(FLAGS_max_message_bytes), 4096, int64_t{64} << 20));
   builder.SetMaxReceiveMessageSize(max_message);
@@ -460,8 +529,8 @@ int Run() {
                                            : PeerPortCredentials(tls),
                                   &bound);
     peer_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    peer_builder.RegisterService(&peer);
-    peer_builder.RegisterService(&forwarded);
+    peer_builder.RegisterService(&peer_proxy);
+    peer_builder.RegisterService(&forwarded_proxy);
     peer_builder.SetMaxReceiveMessageSize(64 << 20);
     peer_builder.SetMaxSendMessageSize(64 << 20);
     peer_server = peer_builder.BuildAndStart();
@@ -474,27 +543,30 @@ int Run() {
   health->SetServingStatus(false);
   health_for_membership.store(health);
 
-  if (absl::GetFlag(FLAGS_peers).empty()) {
+  if (absl::GetFlag(FLAGS_peers).empty() && !managed) {
     // Port 0 is resolved now: advertise the real one in Topology.
     std::string host = absl::GetFlag(FLAGS_listen);
     host = host.substr(0, host.rfind(':'));
-    (*cluster)->SetSelfAddress(absl::StrCat(host, ":", port));
+    current.Get()->cluster()->SetSelfAddress(absl::StrCat(host, ":", port));
   }
-  (*cluster)->Start();
-  if ((*cluster)->node_count() > 1) {
-    int64_t merged = CatchUp(cluster->get(), store->get(),
+  std::shared_ptr<Generation> first = current.Get();
+  if (!managed) first->cluster()->Start();
+  if (catch_up && first->cluster()->node_count() > 1) {
+    int64_t merged = CatchUp(first->cluster(), store->get(),
                              absl::GetFlag(FLAGS_catch_up_timeout_ms));
     fprintf(stderr, "sesh-node %s: caught up, %lld records merged\n",
             node_id.c_str(), static_cast<long long>(merged));
   }
-  (*cluster)->SetServing(true);
+  first->cluster()->SetServing(true);
   health->SetServingStatus(true);
+  if (controller != nullptr) controller->Run();
   fprintf(stderr,
           "sesh-node %s: serving on port %d, %d nodes, replication factor "
-          "%d, membership epoch %llu\n",
-          node_id.c_str(), port, (*cluster)->node_count(),
-          (*cluster)->placement().replication_factor(),
-          static_cast<unsigned long long>((*cluster)->epoch()));
+          "%d, membership epoch %llu%s\n",
+          node_id.c_str(), port, first->cluster()->node_count(),
+          first->cluster()->placement().replication_factor(),
+          static_cast<unsigned long long>(first->cluster()->epoch()),
+          managed ? " (managed in etcd)" : "");
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty()) {
     std::string tmp = port_file + ".tmp";
@@ -536,10 +608,12 @@ int Run() {
   std::thread anti_entropy_thread([&] {
     LowerThisThreadsPriority();
     const int64_t interval_ms = absl::GetFlag(FLAGS_anti_entropy_interval_ms);
-    if (interval_ms <= 0 || (*cluster)->node_count() == 1) return;
+    if (interval_ms <= 0) return;
     while (!stop_background.WaitForNotificationWithTimeout(
         absl::Milliseconds(interval_ms))) {
-      absl::Status s = anti_entropy.Step();
+      std::shared_ptr<Generation> generation = current.Get();
+      if (generation->cluster()->node_count() == 1) continue;
+      absl::Status s = generation->anti_entropy()->Step();
       if (!s.ok()) {
         fprintf(stderr, "sesh-node %s: anti-entropy step failed: %s\n",
                 node_id.c_str(), s.ToString().c_str());
@@ -563,8 +637,9 @@ int Run() {
   // Tokens reload when their file changes; idle streams end.
   std::thread housekeeper([&] {
     while (!stop_background.WaitForNotificationWithTimeout(absl::Seconds(1))) {
-      sessions.EndIdleStreams();
-      forwarded.EndIdleStreams();  // the peer port's
+      sessions_proxy.EndIdleStreams(absl::Milliseconds(
+          absl::GetFlag(FLAGS_stream_idle_timeout_ms)));
+      current.Get()->forwarded()->EndIdleStreams();  // the peer port's
       if (tokens == nullptr) continue;
       absl::StatusOr<bool> reloaded = tokens->ReloadIfChanged();
       if (!reloaded.ok()) {
@@ -584,21 +659,24 @@ int Run() {
     sigwait(&signals, &signal_number);
     if (signal_number != SIGUSR1) break;
     if (!absl::GetFlag(FLAGS_fault_injection)) continue;
-    bool isolated = !(*cluster)->isolated();
-    (*cluster)->SetIsolatedForTesting(isolated);
+    Cluster* cluster = current.Get()->cluster();
+    bool isolated = !cluster->isolated();
+    cluster->SetIsolatedForTesting(isolated);
     fprintf(stderr, "sesh-node %s: fault injection: %s\n", node_id.c_str(),
             isolated ? "isolated from peers" : "reconnected to peers");
   }
   fprintf(stderr, "sesh-node %s: signal %d, draining\n", node_id.c_str(),
           signal_number);
   health->SetServingStatus(false);
-  (*cluster)->SetServing(false);
+  // No membership change is installed from here on.
+  if (controller != nullptr) controller->Stop();
+  current.Get()->cluster()->SetServing(false);
   // Finish calls in flight (up to 5 s), then stop.
   const auto drain_deadline =
       std::chrono::system_clock::now() + std::chrono::seconds(5);
   server->Shutdown(drain_deadline);
   if (peer_server != nullptr) peer_server->Shutdown(drain_deadline);
-  (*cluster)->Stop();
+  current.Get()->cluster()->Stop();
   stop_background.Notify();
   sweeper.join();
   anti_entropy_thread.join();
@@ -608,6 +686,9 @@ int Run() {
   if (peer_server != nullptr) peer_server->Wait();
   peer_pool.reset();  // every call is over: nothing touches the store
   client_pool.reset();
+  controller.reset();  // and the generations it replaced
+  etcd.reset();        // revokes the lease: a clean stop leaves no trace
+  current.Swap(nullptr);
   store->reset();     // flush and close RocksDB
   fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());
   return 0;

@@ -244,6 +244,13 @@ class SessionStore : public ReplicaStore {
   // The same over partitions [first, last] only, so that a node can spread
   // a full pass over several smaller steps instead of one burst.
   absl::StatusOr<int64_t> Sweep(uint32_t first, uint32_t last);
+  // Deletes every record (and index entry) of the partitions in [first,
+  // last] for which drop(partition) is true, checked again under the
+  // record's lock: data a membership change moved away
+  // (docs/scaling.md, "Orphans"). Returns how many records were deleted.
+  absl::StatusOr<int64_t> DropPartitions(
+      uint32_t first, uint32_t last,
+      const std::function<bool(uint32_t partition)>& drop);
 
   // Records stored (live, expired-not-yet-swept and tombstones), exactly.
   int64_t CountStoredForTesting();

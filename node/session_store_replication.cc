@@ -259,4 +259,37 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
   return deleted;
 }
 
+absl::StatusOr<int64_t> SessionStore::DropPartitions(
+    uint32_t first, uint32_t last,
+    const std::function<bool(uint32_t partition)>& drop) {
+  std::vector<std::string> candidates;
+  absl::Status s = ForEachInPartitions(
+      first, last, "", [&](const std::string& key, const Record&) {
+        if (drop(PartitionOfKey(key))) candidates.push_back(key);
+        return true;
+      });
+  if (!s.ok()) return s;
+  int64_t deleted = 0;
+  for (const std::string& key : candidates) {
+    absl::MutexLock lock(&StripeFor(key));
+    if (!drop(PartitionOfKey(key))) continue;
+    absl::StatusOr<std::optional<Record>> stored =
+        ReadKey(key, /*include_lone_touches=*/true);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) continue;
+    rocksdb::WriteBatch batch;
+    batch.Delete(sessions_cf_, key);
+    batch.Delete(access_cf_, key);
+    if (!(*stored)->user_id().empty()) {
+      batch.Delete(by_user_cf_, IndexKey(**stored));
+    }
+    s = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                  "deleting records of partitions moved away");
+    if (!s.ok()) return s;
+    touches_.Forget(key);
+    ++deleted;
+  }
+  return deleted;
+}
+
 }  // namespace sesh

@@ -89,26 +89,17 @@ SessionsService::SessionsService(
                DoDestroy(*kept, out.get(), call,
                          [kept, out, done](grpc::Status s) { done(s); });
              }),
+      stream_write_calls_(StreamWriteCalls()),
       get_streams_("StreamGet", options.auth,
                    [this](const v1::BatchGetRequest& request,
                           v1::BatchGetResponse* response, Done done) {
-                     ServeBatchGet(StreamCall(), request, response,
-                                   std::move(done));
+                     ServeStreamGet(request, response, std::move(done));
                    },
                    [cluster] { return cluster->epoch(); }),
       write_streams_("StreamWrite", options.auth,
-                     [this, calls = StreamWriteCalls()](
-                         const v1::WriteBatchRequest& request,
-                         v1::WriteBatchResponse* response, Done done) {
-                       if (request.ops_size() > options_.max_batch) {
-                         done(Invalid(absl::StrFormat(
-                             "max_batch: at most %d ops per StreamWrite "
-                             "message; nothing was applied",
-                             options_.max_batch)));
-                         return;
-                       }
-                       ServeWriteBatch(calls, request, response,
-                                       std::move(done));
+                     [this](const v1::WriteBatchRequest& request,
+                            v1::WriteBatchResponse* response, Done done) {
+                       ServeStreamWrite(request, response, std::move(done));
                      },
                      [cluster] { return cluster->epoch(); }) {
   for (const auto& channel : channels) {
@@ -595,9 +586,30 @@ SessionsService::StreamWrite(grpc::CallbackServerContext* ctx) {
   return write_streams_.Open(ctx);
 }
 
+void SessionsService::ServeStreamGet(const v1::BatchGetRequest& request,
+                                     v1::BatchGetResponse* response,
+                                     Done done) {
+  ServeBatchGet(StreamCall(), request, response, std::move(done));
+}
+
+void SessionsService::ServeStreamWrite(const v1::WriteBatchRequest& request,
+                                       v1::WriteBatchResponse* response,
+                                       Done done) {
+  if (request.ops_size() > options_.max_batch) {
+    done(Invalid(absl::StrFormat(
+        "max_batch: at most %d ops per StreamWrite message; nothing was "
+        "applied",
+        options_.max_batch)));
+    return;
+  }
+  ServeWriteBatch(stream_write_calls_, request, response, std::move(done));
+}
+
 void SessionsService::EndIdleStreams() {
-  const absl::Duration timeout =
-      absl::Milliseconds(options_.stream_idle_timeout_ms);
+  EndIdleStreams(absl::Milliseconds(options_.stream_idle_timeout_ms));
+}
+
+void SessionsService::EndIdleStreams(absl::Duration timeout) {
   get_streams_.EndIdle(timeout);
   write_streams_.EndIdle(timeout);
 }
@@ -718,6 +730,12 @@ grpc::ServerUnaryReactor* ClusterService::Topology(
     response->set_partition_map(placement.Serialized());
   }
   response->set_self_id(cluster_->self_id());
+  if (cluster_->managed()) {
+    response->set_managed(true);
+    for (const std::string& id : cluster_->options().holders) {
+      response->add_holders(id);
+    }
+  }
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -764,7 +782,44 @@ grpc::ServerUnaryReactor* ClusterService::NodeStats(
     stats->set_records_pushed(p.records_pushed);
     stats->set_peer_errors(p.peer_errors);
   }
+  v1::MembershipStats* membership = response->mutable_membership();
+  membership->set_epoch(cluster_->epoch());
+  if (hooks_.stats) hooks_.stats(membership);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::Decommission(
+    grpc::CallbackServerContext* ctx, const v1::DecommissionRequest* request,
+    v1::DecommissionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::Status admitted = auth_->ForAdmin(*ctx);
+  if (!admitted.ok()) {
+    reactor->Finish(admitted);
+    return reactor;
+  }
+  if (!hooks_.decommission) {
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        "static membership (--peers): change --peers on every node instead; "
+        "decommission needs managed membership (--etcd)"));
+    return reactor;
+  }
+  if (request->node_id().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "node_id is required"));
+    return reactor;
+  }
+  // A few etcd calls with deadlines: brief enough for this thread.
+  absl::StatusOr<uint64_t> epoch = hooks_.decommission(request->node_id());
+  if (!epoch.ok()) {
+    reactor->Finish(grpc::Status(
+        static_cast<grpc::StatusCode>(epoch.status().code()),
+        std::string(epoch.status().message())));
+    return reactor;
+  }
+  response->set_epoch(*epoch);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -22,6 +22,7 @@
 #include "node/worker_pool.h"
 #include "replication/anti_entropy.h"
 #include "replication/cluster.h"
+#include "absl/time/time.h"
 #include "replication/coordinator.h"
 #include "sesh/v1/cluster.grpc.pb.h"
 #include "sesh/v1/sessions.grpc.pb.h"
@@ -127,6 +128,19 @@ class SessionsService final : public SessionsCallbackBase {
   // Ends the StreamGet and StreamWrite calls idle past
   // options.stream_idle_timeout_ms; the node calls it every second.
   void EndIdleStreams();
+  // Ends those idle for `timeout` (zero: every stream between messages).
+  void EndIdleStreams(absl::Duration timeout);
+
+  // One message of a StreamGet or StreamWrite call, for streams held
+  // elsewhere (node/service_proxies.h keeps a client's stream open across
+  // membership changes). The caller authorized its namespace; `request`
+  // and `response` stay valid until done runs.
+  void ServeStreamGet(const v1::BatchGetRequest& request,
+                      v1::BatchGetResponse* response,
+                      std::function<void(grpc::Status)> done);
+  void ServeStreamWrite(const v1::WriteBatchRequest& request,
+                        v1::WriteBatchResponse* response,
+                        std::function<void(grpc::Status)> done);
 
  private:
   using Done = std::function<void(grpc::Status)>;
@@ -225,6 +239,7 @@ class SessionsService final : public SessionsCallbackBase {
   UserSessions users_;
   std::atomic<uint64_t> batch_get_calls_{0};
   std::atomic<uint64_t> forwarded_{0};
+  const WriteCalls stream_write_calls_;
   GetStreams get_streams_;
   WriteStreams write_streams_;
 };
@@ -252,6 +267,20 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* NodeStats(
       grpc::CallbackServerContext* ctx, const v1::NodeStatsRequest* request,
       v1::NodeStatsResponse* response) override;
+  grpc::ServerUnaryReactor* Decommission(
+      grpc::CallbackServerContext* ctx, const v1::DecommissionRequest* request,
+      v1::DecommissionResponse* response) override;
+
+  // Managed membership's part (node/membership_controller.h): fills
+  // NodeStats' membership, and runs Decommission. Set before serving.
+  struct MembershipHooks {
+    std::function<void(v1::MembershipStats*)> stats;
+    std::function<absl::StatusOr<uint64_t>(const std::string& node_id)>
+        decommission;
+  };
+  void set_membership_hooks(MembershipHooks hooks) {
+    hooks_ = std::move(hooks);
+  }
 
  private:
   SessionStore* const store_;
@@ -260,6 +289,7 @@ class ClusterService final : public v1::Cluster::CallbackService {
   const SessionsService* const forwarded_;
   const AntiEntropy* const anti_entropy_;
   const CallAuth* const auth_;
+  MembershipHooks hooks_;
 };
 
 }  // namespace sesh

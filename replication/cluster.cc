@@ -57,9 +57,18 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
     Clock* steady) {
   std::vector<std::string> ids;
   for (const PeerSpec& p : options.peers) ids.push_back(p.id);
-  absl::StatusOr<PlacementMap> placement =
-      PlacementMap::Build(ids, options.replication_factor);
+  absl::StatusOr<PlacementMap> placement = PlacementMap::Build(
+      ids, options.replication_factor,
+      options.holders.empty() ? ids : options.holders, options.epoch);
   if (!placement.ok()) return placement.status();
+  std::optional<PlacementMap> pending;
+  if (!options.pending_holders.empty()) {
+    absl::StatusOr<PlacementMap> target =
+        PlacementMap::Build(ids, options.replication_factor,
+                            options.pending_holders, options.epoch);
+    if (!target.ok()) return target.status();
+    pending = std::move(*target);
+  }
   if (options.failure_timeout_ms <= 2 * options.heartbeat_interval_ms) {
     return absl::InvalidArgumentError(
         absl::StrCat("--failure_timeout_ms (", options.failure_timeout_ms,
@@ -74,15 +83,17 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
   if (hints == nullptr && options.peers.size() > 1) {
     return absl::InvalidArgumentError("a cluster of several nodes needs hints");
   }
-  return std::unique_ptr<Cluster>(new Cluster(options, std::move(*placement),
-                                              self, transport, hints, steady));
+  return std::unique_ptr<Cluster>(
+      new Cluster(options, std::move(*placement), std::move(pending), self,
+                  transport, hints, steady));
 }
 
 Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
-                 int self_index, PeerTransport* transport, HintStore* hints,
-                 Clock* steady)
+                 std::optional<PlacementMap> pending, int self_index,
+                 PeerTransport* transport, HintStore* hints, Clock* steady)
     : options_(options),
       placement_(std::move(placement)),
+      pending_(std::move(pending)),
       self_index_(self_index),
       transport_(transport),
       hints_(hints),
@@ -101,9 +112,53 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
   for (size_t i = 0; i < addresses_.size(); ++i) {
     peers_.push_back(std::make_unique<PeerState>());
   }
+  peer_epochs_ = std::vector<std::atomic<uint64_t>>(addresses_.size());
+}
+
+std::vector<int> Cluster::PendingOnly(uint32_t partition) const {
+  std::vector<int> nodes;
+  if (!pending_.has_value()) return nodes;
+  for (uint8_t node : pending_->Replicas(partition)) {
+    if (node != self_index_ && !placement_.Holds(node, partition)) {
+      nodes.push_back(node);
+    }
+  }
+  return nodes;
+}
+
+bool Cluster::PeersReached(uint64_t epoch) const {
+  for (int node = 0; node < node_count(); ++node) {
+    if (node == self_index_ || !detector_.IsUp(node)) continue;
+    if (peer_epochs_[node].load() < epoch) return false;
+  }
+  return true;
+}
+
+absl::Status Cluster::CheckCallEpoch(uint64_t epoch) {
+  if (epoch == 0 || !managed() || epoch == this->epoch()) {
+    return absl::OkStatus();
+  }
+  if (epoch > this->epoch()) {
+    if (options_.on_newer_epoch) options_.on_newer_epoch();
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "membership epoch ", epoch, " is older than this node's ",
+      this->epoch(), "; refetch the membership"));
 }
 
 Cluster::~Cluster() { Stop(); }
+
+void Cluster::InheritLiveness(const Cluster& previous) {
+  for (int node = 0; node < node_count(); ++node) {
+    if (node == self_index_) continue;
+    const int before = previous.placement_.IndexOf(placement_.nodes()[node]);
+    if (before < 0 || before == previous.self_index_) continue;
+    leases_.Inherit(node, previous.leases_, before);
+    detector_.Inherit(node, previous.detector_, before);
+    peer_epochs_[node].store(previous.peer_epochs_[before].load());
+  }
+}
 
 void Cluster::Start() {
   if (started_.exchange(true)) return;
@@ -331,6 +386,26 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     }
     Pump(node);
   }
+  // Pending replicas (a move under way) get every write, acknowledged or
+  // not; one they miss is a hint like any other.
+  for (int node : PendingOnly(partition)) {
+    PeerState& p = *peers_[node];
+    bool full = false;
+    {
+      absl::MutexLock lock(&p.mu);
+      if (p.queued_records + records_count > options_.max_queued_per_peer) {
+        full = true;
+      } else {
+        p.queued_records += records_count;
+        p.writes.queue.push_back({records, {}, nullptr, partition});
+      }
+    }
+    if (full) {
+      AddHints(node, records);
+      continue;
+    }
+    Pump(node);
+  }
 }
 
 void Cluster::Pump(int node, bool lazy) {
@@ -375,6 +450,7 @@ void Cluster::Pump(int node, bool lazy) {
   }
   internal::ApplyRequest request;
   request.set_from_node(options_.self_id);
+  request.set_epoch(epoch());
   for (const PeerState::Pending& pending : *batch) {
     for (const SessionRecord& r : pending.records) {
       *request.add_records() = r;
@@ -405,6 +481,9 @@ void Cluster::Pump(int node, bool lazy) {
           }
         }
         if (unreachable) MarkSuspect(node, status);
+        if (absl::IsFailedPrecondition(status) && options_.on_newer_epoch) {
+          options_.on_newer_epoch();  // the peer runs a newer membership
+        }
         if (status.ok() || refused) {
           for (const PeerState::Pending& pending : *batch) {
             if (pending.hints.empty()) continue;
@@ -431,7 +510,9 @@ void Cluster::Pump(int node, bool lazy) {
 
 void Cluster::ReplicateTouch(uint32_t partition, const std::string& raw_id,
                              int64_t last_access_ms) {
-  for (uint8_t node : placement_.Replicas(partition)) {
+  std::vector<int> nodes = PendingOnly(partition);
+  for (uint8_t node : placement_.Replicas(partition)) nodes.push_back(node);
+  for (int node : nodes) {
     if (node == self_index_) continue;
     PeerState& p = *peers_[node];
     absl::MutexLock lock(&p.mu);
@@ -467,6 +548,7 @@ void Cluster::ReadFromReplicas(
   for (int node : others) {
     internal::ReadRequest request;
     request.add_ids(raw_id);
+    request.set_epoch(epoch());
     CallStarted();
     transport_->Read(
         node, std::move(request), options_.replicate_timeout_ms / 2,
@@ -474,6 +556,9 @@ void Cluster::ReadFromReplicas(
                              const internal::ReadResponse& response) {
           if (absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status)) {
             MarkSuspect(node, status);
+          }
+          if (absl::IsFailedPrecondition(status) && options_.on_newer_epoch) {
+            options_.on_newer_epoch();
           }
           SessionRecord result;
           bool last = false;
@@ -544,6 +629,12 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     if (absl::IsUnavailable(status)) MarkSuspect(node, status);
     // The peer refuses this node: not in its membership, or a certificate
     // it does not accept.
+    if (managed() && absl::IsInvalidArgument(status)) {
+      // Not a member in the peer's epoch: the membership moved on (or the
+      // peer's has not caught up yet); refetch rather than alarm.
+      if (options_.on_newer_epoch) options_.on_newer_epoch();
+      return;
+    }
     if (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ||
         absl::IsInvalidArgument(status)) {
       ReportMembershipError(absl::StrCat(
@@ -554,6 +645,7 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     }
     return;
   }
+  peer_epochs_[node].store(response.epoch());
   if (response.epoch() != epoch()) {
     CheckPeerEpoch(placement_.nodes()[node], response.epoch());
     return;
@@ -621,6 +713,13 @@ void Cluster::FlushLazy() {
 
 void Cluster::CheckPeerEpoch(const std::string& peer_id, uint64_t epoch) {
   if (epoch == placement_.epoch()) return;
+  if (managed()) {
+    // A membership change propagating, not a misconfiguration.
+    if (epoch > placement_.epoch() && options_.on_newer_epoch) {
+      options_.on_newer_epoch();
+    }
+    return;
+  }
   ReportMembershipError(absl::StrCat(
       "MEMBERSHIP MISMATCH: peer ", peer_id, " runs membership epoch ", epoch,
       ", this node ", placement_.epoch(),

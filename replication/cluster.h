@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -57,6 +58,19 @@ struct ClusterOptions {
   // Called (once per distinct problem) when a peer turns out to run another
   // membership; the node turns its cluster health to NOT_SERVING.
   std::function<void(const std::string& error)> on_membership_error;
+
+  // Managed membership (docs/scaling.md). Empty holders: every peer holds
+  // data. Non-empty pending_holders: a move is under way, and writes also
+  // go to the replicas of the map over them (pending replicas, whose
+  // acknowledgements do not count). A non-zero epoch names the membership
+  // (the etcd revision) instead of the hash of the peer list.
+  std::vector<std::string> holders;
+  std::vector<std::string> pending_holders;
+  uint64_t epoch = 0;
+  // With managed membership a peer on another epoch is not an error: one
+  // on a newer epoch (or refusing this node's as older) calls this, so
+  // that the node refetches the membership. Must not block.
+  std::function<void()> on_newer_epoch;
 };
 
 // The multi-node view of one node, transport-free: membership and
@@ -87,6 +101,12 @@ class Cluster {
     addresses_[self_index_] = std::move(address);
   }
 
+  // Takes over what `previous` (this node's Cluster of the previous
+  // membership epoch) knows of the peers in both: liveness and heartbeat
+  // times, not read leases. Call before Start(), so that a membership
+  // change does not make live peers look down for a heartbeat round.
+  void InheritLiveness(const Cluster& previous);
+
   // Starts the threads that call SendHeartbeats() every heartbeat interval
   // and FlushLazy() every touch flush interval.
   void Start();
@@ -101,6 +121,24 @@ class Cluster {
   void FlushLazy();
 
   const PlacementMap& placement() const { return placement_; }
+  // The map a move under way leads to, or null.
+  const PlacementMap* pending() const {
+    return pending_.has_value() ? &*pending_ : nullptr;
+  }
+  // `node` holds `partition` now or in the pending map: it takes the
+  // partition's writes and may fetch it.
+  bool WillHold(int node, uint32_t partition) const {
+    return placement_.Holds(node, partition) ||
+           (pending_.has_value() && pending_->Holds(node, partition));
+  }
+  bool managed() const { return options_.epoch != 0; }
+  // Every peer that is up has answered a heartbeat from epoch `epoch` or a
+  // later one (managed membership: it routes writes by that map).
+  bool PeersReached(uint64_t epoch) const;
+  // A managed peer's call carried `epoch`: OK if it is ours or newer (then
+  // this node refetches), FAILED_PRECONDITION telling the sender to
+  // refetch if it is older. Epoch 0 (static membership) is never refused.
+  absl::Status CheckCallEpoch(uint64_t epoch);
   int self_index() const { return self_index_; }
   uint64_t epoch() const { return placement_.epoch(); }
   const std::string& self_id() const { return options_.self_id; }
@@ -196,8 +234,11 @@ class Cluster {
   // Logs and records a membership error (once per distinct message).
   void ReportMembershipError(const std::string& error);
 
-  Cluster(const ClusterOptions& options, PlacementMap placement, int self_index,
+  Cluster(const ClusterOptions& options, PlacementMap placement,
+          std::optional<PlacementMap> pending, int self_index,
           PeerTransport* transport, HintStore* hints, Clock* steady);
+  // Replicas of `partition` in the pending map that do not hold it now.
+  std::vector<int> PendingOnly(uint32_t partition) const;
   // wait_for_connection: the peer reached us, so our connection to it is
   // worth waiting for (it is being re-established).
   void HeartbeatTo(int node, bool wait_for_connection = false);
@@ -219,6 +260,7 @@ class Cluster {
   // Constant after construction.
   const ClusterOptions options_;
   const PlacementMap placement_;
+  const std::optional<PlacementMap> pending_;
   const int self_index_;
   PeerTransport* const transport_;
   HintStore* const hints_;
@@ -228,6 +270,8 @@ class Cluster {
   const int64_t incarnation_;
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<PeerState>> peers_;
+  // The epoch of each peer's last heartbeat answer.
+  std::vector<std::atomic<uint64_t>> peer_epochs_;
 
   Leases leases_;
   FailureDetector detector_;

@@ -25,6 +25,17 @@ bool FailureDetector::IsUp(int node) const {
   return IsUpLocked(node);
 }
 
+void FailureDetector::Inherit(int node, const FailureDetector& from,
+                              int from_node) {
+  Peer seen;
+  {
+    absl::ReaderMutexLock lock(&from.mu_);
+    seen = from.peers_[from_node];
+  }
+  absl::MutexLock lock(&mu_);
+  peers_[node] = seen;
+}
+
 bool FailureDetector::Answered(int node, bool serving) {
   const int64_t now = steady_->NowMs();
   absl::MutexLock lock(&mu_);

@@ -38,6 +38,9 @@ class FailureDetector {
   // What the peer's latest answer said of its serving state.
   bool AnsweredServing(int node) const;
   bool IsUp(int node) const;
+  // Takes `from`'s view of its node `from_node` (a previous membership
+  // epoch's detector, same clock) as this one's of `node`.
+  void Inherit(int node, const FailureDetector& from, int from_node);
 
  private:
   struct Peer {

@@ -35,6 +35,17 @@ bool Leases::HeardFrom(int node, bool serving, int64_t incarnation,
   return true;
 }
 
+void Leases::Inherit(int node, const Leases& from, int from_node) {
+  Peer heard;
+  {
+    absl::ReaderMutexLock lock(&from.mu_);
+    heard = from.peers_[from_node];
+  }
+  heard.lease_until_ms = 0;
+  absl::MutexLock lock(&mu_);
+  peers_[node] = heard;
+}
+
 int64_t Leases::LastHeard(int node) const {
   absl::ReaderMutexLock lock(&mu_);
   return peers_[node].last_heard_ms;

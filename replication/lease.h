@@ -49,6 +49,10 @@ class Leases {
   // nothing and returns false.
   bool HeardFrom(int node, bool serving, int64_t incarnation = 0,
                  uint64_t sequence = 0);
+  // Takes what `from` (of a previous membership epoch, same clock) heard
+  // from its node `from_node` as heard from `node` here; no lease is
+  // carried over.
+  void Inherit(int node, const Leases& from, int from_node);
   // Monotonic ms of the peer's latest heartbeat here (0: none yet), and
   // what it said.
   int64_t LastHeard(int node) const;

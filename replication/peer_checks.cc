@@ -11,10 +11,11 @@ absl::Status Refused(absl::string_view what) {
 }
 
 absl::Status CheckId(const std::string& id, const PlacementMap& placement,
-                     int self) {
+                     int self, const PlacementMap* pending) {
   if (id.size() != 32) return Refused("an id is not 32 bytes");
   const uint32_t partition = PartitionOf(id);
-  if (!placement.Holds(self, partition)) {
+  if (!placement.Holds(self, partition) &&
+      (pending == nullptr || !pending->Holds(self, partition))) {
     return Refused(absl::StrCat("partition ", partition,
                                 " is not replicated by this node"));
   }
@@ -25,8 +26,9 @@ absl::Status CheckId(const std::string& id, const PlacementMap& placement,
 
 absl::Status CheckReplicatedRecord(const internal::SessionRecord& record,
                                    const PlacementMap& placement, int self,
-                                   const PeerLimits& limits) {
-  absl::Status id = CheckId(record.id(), placement, self);
+                                   const PeerLimits& limits,
+                                   const PlacementMap* pending) {
+  absl::Status id = CheckId(record.id(), placement, self, pending);
   if (!id.ok()) return id;
   if (record.namespace_().size() > limits.max_namespace_bytes ||
       record.user_id().size() > limits.max_user_id_bytes) {
@@ -53,8 +55,9 @@ absl::Status CheckReplicatedRecord(const internal::SessionRecord& record,
 
 absl::Status CheckReplicatedTouch(const internal::Touch& touch,
                                   const PlacementMap& placement, int self,
-                                  int64_t now_ms, const PeerLimits& limits) {
-  absl::Status id = CheckId(touch.id(), placement, self);
+                                  int64_t now_ms, const PeerLimits& limits,
+                                  const PlacementMap* pending) {
+  absl::Status id = CheckId(touch.id(), placement, self, pending);
   if (!id.ok()) return id;
   if (touch.last_access_ms() < 0 ||
       touch.last_access_ms() > now_ms + limits.max_clock_ahead_ms) {
@@ -65,18 +68,20 @@ absl::Status CheckReplicatedTouch(const internal::Touch& touch,
 
 absl::Status CheckApply(const internal::ApplyRequest& request,
                         const PlacementMap& placement, int self,
-                        int64_t now_ms, const PeerLimits& limits) {
+                        int64_t now_ms, const PeerLimits& limits,
+                        const PlacementMap* pending) {
   if (request.records_size() > limits.max_records_per_call ||
       request.touches_size() > limits.max_touches_per_call) {
     return Refused("too many records or touches in one call");
   }
   for (const internal::SessionRecord& record : request.records()) {
-    absl::Status s = CheckReplicatedRecord(record, placement, self, limits);
+    absl::Status s =
+        CheckReplicatedRecord(record, placement, self, limits, pending);
     if (!s.ok()) return s;
   }
   for (const internal::Touch& touch : request.touches()) {
     absl::Status s =
-        CheckReplicatedTouch(touch, placement, self, now_ms, limits);
+        CheckReplicatedTouch(touch, placement, self, now_ms, limits, pending);
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

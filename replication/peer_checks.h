@@ -30,20 +30,24 @@ struct PeerLimits {
 
 // A replicated record for this node (`self`): a 32-byte id of a partition
 // this node replicates, sizes within `limits`.
+// With `pending` (a move under way) its partitions count too.
 absl::Status CheckReplicatedRecord(const internal::SessionRecord& record,
                                    const PlacementMap& placement, int self,
-                                   const PeerLimits& limits);
+                                   const PeerLimits& limits,
+                                   const PlacementMap* pending = nullptr);
 
 // A replicated touch: a 32-byte id this node replicates, a last-access time
 // not ahead of now_ms by more than the clock bound.
 absl::Status CheckReplicatedTouch(const internal::Touch& touch,
                                   const PlacementMap& placement, int self,
-                                  int64_t now_ms, const PeerLimits& limits);
+                                  int64_t now_ms, const PeerLimits& limits,
+                                  const PlacementMap* pending = nullptr);
 
 // A whole Apply message: counts, then every record and touch.
 absl::Status CheckApply(const internal::ApplyRequest& request,
                         const PlacementMap& placement, int self,
-                        int64_t now_ms, const PeerLimits& limits);
+                        int64_t now_ms, const PeerLimits& limits,
+                        const PlacementMap* pending = nullptr);
 
 }  // namespace sesh
 

@@ -147,11 +147,43 @@ uint64_t MembershipEpoch(const std::vector<std::string>& node_ids,
 }
 
 PlacementMap::PlacementMap(std::vector<std::string> nodes,
-                           int replication_factor, std::string map)
+                           int replication_factor, std::string map,
+                           uint64_t epoch)
     : nodes_(std::move(nodes)),
       replication_factor_(replication_factor),
-      epoch_(MembershipEpoch(nodes_, replication_factor)),
+      epoch_(epoch != 0 ? epoch : MembershipEpoch(nodes_, replication_factor)),
       map_(std::move(map)) {}
+
+absl::StatusOr<PlacementMap> PlacementMap::Build(
+    std::vector<std::string> node_ids, int replication_factor,
+    const std::vector<std::string>& holders, uint64_t epoch) {
+  std::sort(node_ids.begin(), node_ids.end());
+  if (absl::Status status = ValidateSortedNodeIds(node_ids); !status.ok()) {
+    return status;
+  }
+  if (holders.empty()) {
+    return absl::InvalidArgumentError("placement needs at least one holder");
+  }
+  // Place over the holders alone, then renumber into node_ids.
+  absl::StatusOr<PlacementMap> over_holders =
+      Build(holders, replication_factor);
+  if (!over_holders.ok()) return over_holders.status();
+  std::vector<uint8_t> renumber;
+  for (const std::string& id : over_holders->nodes()) {
+    const auto it = std::lower_bound(node_ids.begin(), node_ids.end(), id);
+    if (it == node_ids.end() || *it != id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("holder ", id, " is not a node"));
+    }
+    renumber.push_back(static_cast<uint8_t>(it - node_ids.begin()));
+  }
+  std::string map = over_holders->map_;
+  for (char& entry : map) {
+    entry = static_cast<char>(renumber[static_cast<uint8_t>(entry)]);
+  }
+  return PlacementMap(std::move(node_ids), over_holders->replication_factor(),
+                      std::move(map), epoch);
+}
 
 absl::StatusOr<PlacementMap> PlacementMap::Build(
     std::vector<std::string> node_ids, int replication_factor) {

@@ -80,6 +80,17 @@ class PlacementMap {
   // Costs kPartitionCount * N score evaluations: about 0.1 s at N = 50.
   static absl::StatusOr<PlacementMap> Build(std::vector<std::string> node_ids,
                                             int replication_factor);
+  // Like Build(node_ids, replication_factor), but only the `holders` (a
+  // non-empty subset of node_ids) are given partitions; the others are
+  // members without data (joining under managed membership). Indexes still
+  // refer to all of nodes(), so maps of one member set with different
+  // holders share them. A non-zero `epoch` names the map instead of
+  // MembershipEpoch (the etcd revision of the change, docs/scaling.md).
+  // Errors: as Build, and INVALID_ARGUMENT if holders is empty or names a
+  // node outside node_ids.
+  static absl::StatusOr<PlacementMap> Build(
+      std::vector<std::string> node_ids, int replication_factor,
+      const std::vector<std::string>& holders, uint64_t epoch);
 
   // Adopts a map received over the wire (TopologyResponse.partition_map):
   // `map` is another map's Serialized(), `replication_factor` its
@@ -97,7 +108,8 @@ class PlacementMap {
   const std::vector<std::string>& nodes() const { return nodes_; }
   // The replication factor after capping at nodes().size().
   int replication_factor() const { return replication_factor_; }
-  // MembershipEpoch(nodes(), replication_factor()).
+  // MembershipEpoch(nodes(), replication_factor()), or the epoch Build
+  // was given.
   uint64_t epoch() const { return epoch_; }
 
   // The preference list of `partition` (< kPartitionCount): replication
@@ -119,7 +131,7 @@ class PlacementMap {
 
  private:
   PlacementMap(std::vector<std::string> nodes, int replication_factor,
-               std::string map);
+               std::string map, uint64_t epoch = 0);
 
   std::vector<std::string> nodes_;
   int replication_factor_;

@@ -483,5 +483,26 @@ TEST(PlacementTest, Movement_Rf3_JoinOrLeaveOfOneNode_MovesOnlyThatNodesShare) {
   ReportMovement(3, summary);
 }
 
+TEST(PlacementTest, Holders_OnlyHoldersGetPartitions_SameAsBuildOverThem) {
+  absl::StatusOr<PlacementMap> with_joiner =
+      PlacementMap::Build({"n1", "n2", "n3", "n4"}, 3, {"n1", "n2", "n3"}, 42);
+  ASSERT_TRUE(with_joiner.ok()) << with_joiner.status();
+  absl::StatusOr<PlacementMap> three = PlacementMap::Build({"n1", "n2", "n3"}, 3);
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(with_joiner->epoch(), 42u);
+  EXPECT_EQ(with_joiner->nodes().size(), 4u);
+  const int n4 = with_joiner->IndexOf("n4");
+  for (uint32_t p = 0; p < kPartitionCount; p += 997) {
+    EXPECT_FALSE(with_joiner->Holds(n4, p));
+    for (int r = 0; r < 3; ++r) {
+      EXPECT_EQ(with_joiner->nodes()[with_joiner->Replicas(p)[r]],
+                three->nodes()[three->Replicas(p)[r]]);
+    }
+  }
+  EXPECT_FALSE(
+      PlacementMap::Build({"n1", "n2"}, 3, {"n1", "n9"}, 1).ok());
+  EXPECT_FALSE(PlacementMap::Build({"n1", "n2"}, 3, {}, 1).ok());
+}
+
 }  // namespace
 }  // namespace sesh

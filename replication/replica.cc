@@ -30,8 +30,13 @@ absl::Status Replica::Apply(const internal::ApplyRequest& request,
   absl::StatusOr<int> sender = Sender(request.from_node());
   if (!sender.ok()) return sender.status();
   const int from = *sender;
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   absl::Status checked = CheckApply(request, placement, cluster_->self_index(),
-                                    wall_->NowMs(), limits_);
+                                    wall_->NowMs(), limits_,
+                                    cluster_->pending());
   if (!checked.ok()) return checked;
   absl::Status status = absl::OkStatus();
   std::vector<const internal::SessionRecord*> incoming;
@@ -77,6 +82,10 @@ absl::Status Replica::Read(const internal::ReadRequest& request,
     return absl::InvalidArgumentError(
         absl::StrCat("Read of more than ", kMaxFetchPage, " ids"));
   }
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   for (const std::string& raw_id : request.ids()) {
     if (raw_id.size() != 32) continue;
     absl::StatusOr<std::optional<internal::SessionRecord>> record =
@@ -90,6 +99,10 @@ absl::Status Replica::Read(const internal::ReadRequest& request,
 absl::Status Replica::Fetch(const internal::FetchRequest& request,
                             internal::FetchResponse* response) {
   const PlacementMap& placement = cluster_->placement();
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   const int for_node = placement.IndexOf(request.for_node());
   if (for_node < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -116,7 +129,14 @@ absl::Status Replica::Fetch(const internal::FetchRequest& request,
         }
         last_key = key;
         if (record.id().empty()) return true;  // a lone touch, no session
-        if (placement.Holds(for_node, PartitionOf(record.id()))) {
+        const uint32_t partition = PartitionOf(record.id());
+        const bool wanted =
+            request.gained_only()
+                ? cluster_->pending() != nullptr &&
+                      cluster_->pending()->Holds(for_node, partition) &&
+                      !placement.Holds(for_node, partition)
+                : cluster_->WillHold(for_node, partition);
+        if (wanted) {
           *response->add_records() = record;
           ++count;
         }

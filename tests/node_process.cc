@@ -233,6 +233,21 @@ int NodeProcess::Terminate() {
   return status;
 }
 
+bool NodeProcess::WaitForExit(int timeout_ms) {
+  if (pid_ <= 0) return true;
+  const auto give_up = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < give_up) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 std::shared_ptr<grpc::Channel> NodeProcess::channel() {
   if (channel_ == nullptr) {
     channel_ = insecure() ? ClientChannel(address(), "", /*tls=*/false)

@@ -42,6 +42,9 @@ class NodeProcess {
   void Resume();
   // SIGTERM, and waits for a clean exit; returns the exit status.
   int Terminate();
+  // Waits up to timeout_ms for the process to exit by itself (a node that
+  // left the cluster); true if it did (it is reaped).
+  bool WaitForExit(int timeout_ms);
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }

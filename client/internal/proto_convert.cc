@@ -66,6 +66,20 @@ NodeStatsInfo FromProto(const v1::NodeStatsResponse& r) {
   info.anti_entropy_repaired = r.anti_entropy().partitions_repaired();
   info.anti_entropy_records =
       r.anti_entropy().records_pulled() + r.anti_entropy().records_pushed();
+  info.managed = r.membership().managed();
+  info.epoch = r.membership().epoch();
+  for (const v1::MemberStatus& m : r.membership().members()) {
+    info.members.emplace_back(m.id(), m.state());
+  }
+  const v1::HandoffStats& h = r.membership().handoff();
+  info.handoff.epoch = h.epoch();
+  info.handoff.partitions_total = h.partitions_total();
+  info.handoff.partitions_done = h.partitions_done();
+  info.handoff.records = h.records_received();
+  info.handoff.bytes = h.bytes_received();
+  info.handoff.eta_seconds = h.eta_seconds();
+  info.handoff.done = h.done();
+  info.etcd_error = r.membership().etcd_error();
   return info;
 }
 

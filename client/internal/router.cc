@@ -123,10 +123,30 @@ absl::Status Router::Install(const v1::TopologyResponse& response) {
   std::shared_ptr<const PlacementMap> placement;
   std::vector<std::string> sorted_ids(ids);
   std::sort(sorted_ids.begin(), sorted_ids.end());
-  if (old != nullptr && old->placement->nodes() == sorted_ids &&
-      old->placement->replication_factor() ==
-          std::min<int>(static_cast<int>(response.replication_factor()),
-                        static_cast<int>(ids.size()))) {
+  if (response.managed()) {
+    // Managed membership: the epoch names the change, holders the nodes
+    // with data.
+    if (old != nullptr && old->placement->epoch() == response.epoch() &&
+        old->placement->nodes() == sorted_ids) {
+      placement = old->placement;
+    } else {
+      std::vector<std::string> holders(response.holders().begin(),
+                                       response.holders().end());
+      absl::StatusOr<PlacementMap> built = PlacementMap::Build(
+          ids, static_cast<int>(response.replication_factor()),
+          holders.empty() ? ids : holders, response.epoch());
+      if (!built.ok()) {
+        return absl::Status(
+            built.status().code(),
+            absl::StrCat("topology from node ", response.self_id(), ": ",
+                         built.status().message()));
+      }
+      placement = std::make_shared<const PlacementMap>(*std::move(built));
+    }
+  } else if (old != nullptr && old->placement->nodes() == sorted_ids &&
+             old->placement->replication_factor() ==
+                 std::min<int>(static_cast<int>(response.replication_factor()),
+                               static_cast<int>(ids.size()))) {
     placement = old->placement;  // same membership: only liveness changed
   } else {
     absl::StatusOr<PlacementMap> built = PlacementMap::Build(

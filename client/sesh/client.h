@@ -319,6 +319,22 @@ struct NodeStatsInfo {
   uint64_t anti_entropy_compared = 0;
   uint64_t anti_entropy_repaired = 0;
   uint64_t anti_entropy_records = 0;
+  // Managed membership (--etcd): the epoch the node serves, the members
+  // and their states (JOINING, NORMAL, LEAVING), the hand-off it runs, and
+  // the last etcd error if it cannot reach etcd now.
+  bool managed = false;
+  uint64_t epoch = 0;
+  std::vector<std::pair<std::string, std::string>> members;
+  struct Handoff {
+    uint64_t epoch = 0;
+    uint32_t partitions_total = 0;
+    uint32_t partitions_done = 0;
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+    double eta_seconds = 0;
+    bool done = false;
+  } handoff;
+  std::string etcd_error;
 };
 
 class Client {
@@ -476,6 +492,13 @@ class Client {
   // UNAVAILABLE, DEADLINE_EXCEEDED.
   virtual absl::StatusOr<NodeStatsInfo> NodeStats(
       absl::string_view node_id) = 0;
+
+  // Asks the cluster to remove node `node_id`: its partitions move to their
+  // next replicas, then it stops (managed membership; admin token). Returns
+  // the membership epoch of the change. Not retried. Errors:
+  // FAILED_PRECONDITION (static membership, another change under way, the
+  // last node), NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE.
+  virtual absl::StatusOr<uint64_t> Decommission(absl::string_view node_id) = 0;
 
  protected:
   Client() = default;

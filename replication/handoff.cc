@@ -1,0 +1,179 @@
+#include "replication/handoff.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "replication/managed_membership.h"
+#include "replication/replica.h"
+
+namespace sesh {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Handoff::Handoff(Cluster* cluster, ReplicaStore* store,
+                 int64_t max_bytes_per_s)
+    : cluster_(cluster), store_(store), max_bytes_per_s_(max_bytes_per_s) {}
+
+HandoffProgress Handoff::progress() const {
+  absl::MutexLock lock(&mu_);
+  HandoffProgress p = progress_;
+  if (!p.done && sources_ > 0) {
+    const double fraction = scanned_ / sources_;
+    p.partitions_done = static_cast<uint32_t>(p.partitions_total * fraction);
+    const int64_t elapsed = NowMs() - started_ms_;
+    if (fraction > 0.01) {
+      p.eta_seconds = elapsed * (1 - fraction) / fraction / 1000.0;
+    }
+  }
+  return p;
+}
+
+absl::Status Handoff::Run() {
+  const PlacementMap* next = cluster_->pending();
+  if (next == nullptr) {
+    return absl::FailedPreconditionError("no membership change under way");
+  }
+  const uint32_t gained = static_cast<uint32_t>(
+      GainedPartitions(cluster_->placement(), *next, cluster_->self_index())
+          .size());
+  {
+    absl::MutexLock lock(&mu_);
+    progress_.epoch = cluster_->epoch();
+    progress_.partitions_total = gained;
+    started_ms_ = NowMs();
+  }
+  if (gained == 0) {
+    return absl::FailedPreconditionError("this node gains no partition");
+  }
+  // Writes acknowledged from now on reach this node once every coordinator
+  // routes by this epoch; what came before is in the current replicas.
+  while (!cluster_->PeersReached(cluster_->epoch())) {
+    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::vector<int> sources;
+  for (int node = 0; node < cluster_->node_count(); ++node) {
+    if (node == cluster_->self_index()) continue;
+    bool holds_any = false;
+    for (uint32_t p = 0; p < kPartitionCount && !holds_any; p += 61) {
+      holds_any = cluster_->placement().Holds(node, p);
+    }
+    if (holds_any) sources.push_back(node);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    sources_ = static_cast<int>(sources.size());
+    started_ms_ = NowMs();
+  }
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (!FetchFrom(sources[i], static_cast<int>(i))) {
+      return absl::CancelledError("hand-off cancelled");
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  progress_.done = true;
+  progress_.partitions_done = progress_.partitions_total;
+  progress_.eta_seconds = 0;
+  fprintf(stderr,
+          "sesh-node %s: hand-off of epoch %llu done: %u partitions, %llu "
+          "records, %llu bytes in %.1f s\n",
+          cluster_->self_id().c_str(),
+          static_cast<unsigned long long>(progress_.epoch),
+          progress_.partitions_total,
+          static_cast<unsigned long long>(progress_.records_received),
+          static_cast<unsigned long long>(progress_.bytes_received),
+          (NowMs() - started_ms_) / 1000.0);
+  return absl::OkStatus();
+}
+
+bool Handoff::FetchFrom(int node, int source_index) {
+  const std::string& peer = cluster_->placement().nodes()[node];
+  std::string after_key;
+  bool done = false;
+  int64_t window_start = NowMs();
+  int64_t window_bytes = 0;
+  while (!done) {
+    if (cancelled_.load()) return false;
+    internal::FetchRequest request;
+    request.set_first_partition(0);
+    request.set_last_partition(kPartitionCount - 1);
+    request.set_for_node(cluster_->self_id());
+    request.set_after_key(after_key);
+    request.set_max_records(Replica::kMaxFetchPage);
+    request.set_epoch(cluster_->epoch());
+    request.set_gained_only(true);
+    absl::Notification answered;
+    absl::Status status;
+    internal::FetchResponse response;
+    cluster_->transport()->Fetch(
+        node, std::move(request), 5000,
+        [&](absl::Status s, const internal::FetchResponse& r) {
+          status = s;
+          response = r;
+          answered.Notify();
+        });
+    answered.WaitForNotification();
+    if (!status.ok()) {
+      if (!cluster_->IsUp(node)) {
+        fprintf(stderr,
+                "sesh-node %s: hand-off source %s is down (%s); the other "
+                "replicas hold every acknowledged write\n",
+                cluster_->self_id().c_str(), peer.c_str(),
+                std::string(status.message()).c_str());
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    int64_t bytes = 0;
+    std::vector<const internal::SessionRecord*> records;
+    for (const internal::SessionRecord& r : response.records()) {
+      records.push_back(&r);
+      bytes += static_cast<int64_t>(r.ByteSizeLong());
+    }
+    store_->MergeAll(records);
+    after_key = response.last_key();
+    done = response.done();
+    {
+      absl::MutexLock lock(&mu_);
+      progress_.records_received += records.size();
+      progress_.bytes_received += static_cast<uint64_t>(bytes);
+      const double within =
+          done || records.empty()
+              ? (done ? 1.0 : 0.0)
+              : static_cast<double>(PartitionOf(records.back()->id())) /
+                    kPartitionCount;
+      if (done || !records.empty()) {
+        scanned_ = source_index + within;
+      }
+    }
+    // Rate bound: sleep off any excess over max_bytes_per_s per second.
+    if (max_bytes_per_s_ > 0) {
+      window_bytes += bytes;
+      const int64_t due_ms = window_bytes * 1000 / max_bytes_per_s_;
+      const int64_t elapsed = NowMs() - window_start;
+      if (due_ms > elapsed) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(due_ms - elapsed));
+      }
+      if (elapsed > 1000) {
+        window_start = NowMs();
+        window_bytes = 0;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace sesh

@@ -1,0 +1,507 @@
+// Managed membership with real processes: a real etcd and sesh-node
+// processes with --etcd grow from 3 nodes to 5 and shrink back to 3 under a
+// recorded load of creates, updates, destroys and get+touch, and nodes are
+// killed with SIGKILL in the middle of a hand-off. The checker records every
+// acknowledged operation, as in tests/failover_test, and checks every read
+// against it while the load runs and every session afterwards.
+// docs/scaling.md describes the protocol under test.
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "client/sesh/client.h"
+#include "gtest/gtest.h"
+#include "replication/placement.h"
+#include "replication/session_id.h"
+#include "tests/cluster_calls.h"
+#include "tests/etcd_process.h"
+#include "tests/node_process.h"
+#include "tests/status_matchers.h"
+#include "tests/test_credentials.h"
+
+namespace sesh {
+namespace {
+
+using testing::EtcdProcess;
+using testing::GetThrough;
+using testing::NewTempDir;
+using testing::NodeProcess;
+using testing::NowMs;
+using testing::PickFreePort;
+using testing::PollUntil;
+using testing::ReadReplica;
+
+constexpr int64_t kIdle = testing::kTestIdleMs;
+
+// What the checker knows of one session; written by its owning thread.
+struct History {
+  int64_t last_acked = 0;
+  int64_t last_attempted = 0;
+  bool destroy_acked = false;
+  bool destroy_attempted = false;
+};
+
+class ScalingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir("scaling");
+    etcd_ = std::make_unique<EtcdProcess>(dir_ + "/etcd");
+    absl::Status started = etcd_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+  }
+
+  // Node n<i>, managed in the test's etcd; not started.
+  NodeProcess& Node(int i, std::vector<std::string> extra = {}) {
+    auto& slot = nodes_[i];
+    if (slot == nullptr) {
+      std::vector<std::string> flags = {
+          absl::StrCat("--etcd=", etcd_->address()),
+          "--etcd_lease_ttl_s=3",
+          "--orphan_delay_ms=2000",
+          "--touch_flush_interval_ms=200",
+      };
+      flags.insert(flags.end(), extra.begin(), extra.end());
+      slot = std::make_unique<NodeProcess>(
+          absl::StrCat("n", i), PickFreePort(), PickFreePort(),
+          absl::StrCat(dir_, "/n", i), flags);
+    }
+    return *slot;
+  }
+
+  static absl::StatusOr<v1::NodeStatsResponse> Stats(NodeProcess& node) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(testing::Deadline(2000));
+    v1::NodeStatsResponse stats;
+    grpc::Status s = node.ClusterStub()->NodeStats(&ctx, {}, &stats);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    return stats;
+  }
+
+  // "n1:NORMAL n2:JOINING ..." as `node` last read it from etcd.
+  static std::string Members(NodeProcess& node) {
+    absl::StatusOr<v1::NodeStatsResponse> stats = Stats(node);
+    if (!stats.ok()) return stats.status().ToString();
+    std::vector<std::string> parts;
+    for (const v1::MemberStatus& m : stats->membership().members()) {
+      parts.push_back(absl::StrCat(m.id(), ":", m.state()));
+    }
+    return absl::StrJoin(parts, " ");
+  }
+
+  // Waits until every running node of `ids` reports exactly those members,
+  // all NORMAL, at the same epoch.
+  bool WaitSettled(const std::vector<int>& ids, int timeout_ms = 60000) {
+    std::vector<std::string> want;
+    for (int i : ids) want.push_back(absl::StrCat("n", i, ":NORMAL"));
+    const std::string expected = absl::StrJoin(want, " ");
+    return PollUntil(timeout_ms, 50, [&] {
+      uint64_t epoch = 0;
+      for (int i : ids) {
+        NodeProcess& node = Node(i);
+        if (!node.running()) continue;
+        absl::StatusOr<v1::NodeStatsResponse> stats = Stats(node);
+        if (!stats.ok() || Members(node) != expected) return false;
+        if (epoch != 0 && stats->membership().epoch() != epoch) return false;
+        epoch = stats->membership().epoch();
+      }
+      return true;
+    });
+  }
+
+  std::unique_ptr<Client> Connect(const std::vector<int>& seeds) {
+    ClientOptions options;
+    for (int i : seeds) options.seeds.push_back(Node(i).address());
+    options.tls_ca_pem = testing::Credentials().ca_pem;
+    options.token = testing::Credentials().admin_token;
+    options.deadline = absl::Seconds(3);
+    auto client = Client::Connect(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+
+  std::string dir_;
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::map<int, std::unique_ptr<NodeProcess>> nodes_;
+};
+
+// A recorded load: each thread creates sessions, updates a counter in them,
+// reads them with get+touch and destroys some, and checks every read
+// against what was acknowledged before it. Errors are counted per phase.
+class RecordedLoad {
+ public:
+  static constexpr int kPhases = 8;
+
+  RecordedLoad(Client* client, int threads) : client_(client) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, t] { Run(t); });
+    }
+  }
+  ~RecordedLoad() { Stop(); }
+
+  void SetPhase(int phase) { phase_.store(phase); }
+  void Stop() {
+    stop_.store(true);
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  int64_t ops(int phase) const { return ops_[phase].load(); }
+  int64_t errors(int phase) const { return errors_[phase].load(); }
+  int64_t longest_read_outage_ms() const { return longest_outage_.load(); }
+  std::vector<std::string> violations() {
+    absl::MutexLock lock(&mu_);
+    return violations_;
+  }
+  std::map<std::string, History> histories() {
+    absl::MutexLock lock(&mu_);
+    return histories_;
+  }
+
+ private:
+  void Violation(std::string what) {
+    absl::MutexLock lock(&mu_);
+    if (violations_.size() < 20) violations_.push_back(std::move(what));
+  }
+  void Count(const absl::Status& status, const char* op) {
+    const int phase = phase_.load();
+    ops_[phase].fetch_add(1);
+    if (status.ok()) return;
+    if (errors_[phase].fetch_add(1) < 3) {
+      fprintf(stderr, "phase %d: %s: %s\n", phase, op,
+              status.ToString().c_str());
+    }
+  }
+
+  void Run(int t) {
+    std::map<std::string, History> mine;
+    std::vector<std::string> live;
+    int64_t failing_since = 0;
+    for (int step = 0; !stop_.load(); ++step) {
+      if (live.size() < 8 || step % 10 == 0) {
+        CreateOptions create;
+        create.user_id = absl::StrCat("user", t);
+        create.idle_timeout_ms = kIdle;
+        create.attributes["n"] = "0";
+        absl::StatusOr<SessionData> created = client_->Create("shop", create);
+        Count(created.status(), "create");
+        if (created.ok()) {
+          mine[created->id] = History();
+          live.push_back(created->id);
+        }
+        continue;
+      }
+      const std::string id = live[step % live.size()];
+      History& h = mine[id];
+      if (step % 3 == 0) {
+        UpdateOptions update;
+        update.set["n"] = absl::StrCat(h.last_attempted + 1);
+        h.last_attempted += 1;
+        const absl::Status updated = client_->Update("shop", id, update).status();
+        Count(updated, "update");
+        if (updated.ok()) h.last_acked = h.last_attempted;
+      } else if (step % 17 == 0) {
+        h.destroy_attempted = true;
+        const absl::Status destroyed = client_->Destroy("shop", id);
+        h.destroy_acked = destroyed.ok();
+        Count(destroyed, "destroy");
+        live.erase(std::find(live.begin(), live.end(), id));
+      } else {
+        const History before = h;
+        absl::StatusOr<SessionData> read = client_->Get("shop", id);
+        Count(read.status(), "get+touch");
+        if (!read.ok() && absl::IsUnavailable(read.status())) {
+          if (failing_since == 0) failing_since = NowMs();
+          const int64_t outage = NowMs() - failing_since;
+          int64_t longest = longest_outage_.load();
+          while (outage > longest &&
+                 !longest_outage_.compare_exchange_weak(longest, outage)) {
+          }
+          continue;
+        }
+        failing_since = 0;
+        if (!read.ok()) {
+          Violation(absl::StrCat(id.substr(0, 8), ": read failed ",
+                                 read.status().ToString()));
+          continue;
+        }
+        int64_t n = -1;
+        auto it = read->attributes.find("n");
+        if (it == read->attributes.end() || !absl::SimpleAtoi(it->second, &n)) {
+          Violation(absl::StrCat(id.substr(0, 8), ": no counter"));
+        } else if (n < before.last_acked) {
+          Violation(absl::StrCat(id.substr(0, 8), ": read ", n,
+                                 " after update ", before.last_acked,
+                                 " was acknowledged"));
+        } else if (n > before.last_attempted) {
+          Violation(absl::StrCat(id.substr(0, 8), ": read ", n,
+                                 ", never written"));
+        }
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    histories_.insert(mine.begin(), mine.end());
+  }
+
+  Client* const client_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> phase_{0};
+  std::atomic<int64_t> ops_[kPhases] = {};
+  std::atomic<int64_t> errors_[kPhases] = {};
+  std::atomic<int64_t> longest_outage_{0};
+  std::vector<std::thread> threads_;
+  absl::Mutex mu_;
+  std::vector<std::string> violations_;
+  std::map<std::string, History> histories_;
+};
+
+// Every session of `histories` read through each node of `ids`, and each
+// replica's own copy under the final placement (at least a quorum of them
+// must hold every acknowledged write).
+void CheckAll(std::map<int, std::unique_ptr<NodeProcess>>& nodes,
+              const std::vector<int>& ids,
+              const std::map<std::string, History>& histories,
+              std::vector<int> members = {}) {
+  if (members.empty()) members = ids;
+  std::vector<std::string> names;
+  for (int i : members) names.push_back(absl::StrCat("n", i));
+  absl::StatusOr<PlacementMap> placement = PlacementMap::Build(names, 3);
+  ASSERT_TRUE(placement.ok());
+  int checked = 0;
+  for (const auto& [id, h] : histories) {
+    for (int i : ids) {
+      v1::Session session;
+      grpc::Status status = GetThrough(*nodes[i], id, &session);
+      if (h.destroy_acked) {
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+            << "n" << i << ": an acknowledged destroy came back";
+        continue;
+      }
+      if (h.destroy_attempted &&
+          status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        continue;
+      }
+      ASSERT_TRUE(status.ok()) << "n" << i << ": acknowledged session lost: "
+                               << status.error_message();
+      int64_t n = 0;
+      ASSERT_TRUE(absl::SimpleAtoi(session.attributes().at("n"), &n));
+      EXPECT_GE(n, h.last_acked) << "n" << i << ": acknowledged update lost";
+    }
+    absl::StatusOr<std::string> raw = DecodeId(id);
+    ASSERT_TRUE(raw.ok());
+    int current = 0;
+    int down = 0;
+    for (uint8_t r : placement->Replicas(PartitionOf(*raw))) {
+      const int node = members[r];
+      if (!nodes[node]->running()) {
+        ++down;
+        continue;
+      }
+      auto copy = ReadReplica(*nodes[node], id);
+      ASSERT_TRUE(copy.ok()) << copy.status();
+      if (!copy->has_value()) continue;
+      const internal::SessionRecord& record = **copy;
+      if (h.destroy_acked) {
+        current += record.destroyed() ? 1 : 0;
+      } else if (record.destroyed()) {
+        current += h.destroy_attempted ? 1 : 0;
+      } else {
+        int64_t n = 0;
+        auto it = record.attributes().find("n");
+        if (it != record.attributes().end() &&
+            absl::SimpleAtoi(it->second.value(), &n) && n >= h.last_acked) {
+          ++current;
+        }
+      }
+    }
+    // With a replica down, the other two must both hold it.
+    EXPECT_GE(current, 2 - down) << id.substr(0, 8)
+                          << ": fewer than a quorum of its replicas hold "
+                             "every acknowledged write";
+    ++checked;
+  }
+  fprintf(stderr, "checked %d sessions on %zu nodes\n", checked, ids.size());
+}
+
+TEST_F(ScalingTest, Scale3To5To3_UnderRecordedLoad_NothingLost) {
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(Node(i).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  std::unique_ptr<Client> client = Connect({1, 2, 3});
+  ASSERT_NE(client, nullptr);
+
+  RecordedLoad load(client.get(), 4);
+  const char* kSteps[] = {"3 nodes", "join n4", "join n5", "leave n5",
+                          "leave n4", "3 nodes again"};
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Scale up, one node at a time (a second join waits for the first).
+  load.SetPhase(1);
+  ASSERT_THAT(Node(4).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  absl::StatusOr<v1::NodeStatsResponse> joined = Stats(Node(4));
+  ASSERT_TRUE(joined.ok());
+  EXPECT_TRUE(joined->membership().handoff().done());
+  load.SetPhase(2);
+  ASSERT_THAT(Node(5).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4, 5})) << Members(Node(1));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  // Scale down: each leaver hands its partitions over, then stops.
+  load.SetPhase(3);
+  absl::StatusOr<uint64_t> leaving = client->Decommission("n5");
+  ASSERT_TRUE(leaving.ok()) << leaving.status();
+  EXPECT_TRUE(Node(5).WaitForExit(60000));
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  load.SetPhase(4);
+  leaving = client->Decommission("n4");
+  ASSERT_TRUE(leaving.ok()) << leaving.status();
+  EXPECT_TRUE(Node(4).WaitForExit(60000));
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  load.SetPhase(5);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  load.Stop();
+
+  for (int phase = 0; phase <= 5; ++phase) {
+    fprintf(stderr, "scale step %-14s %6lld ops, %lld client-visible errors\n",
+            kSteps[phase], static_cast<long long>(load.ops(phase)),
+            static_cast<long long>(load.errors(phase)));
+  }
+  fprintf(stderr, "longest read outage: %lld ms\n",
+          static_cast<long long>(load.longest_read_outage_ms()));
+  for (const std::string& v : load.violations()) ADD_FAILURE() << v;
+  EXPECT_GT(load.ops(1) + load.ops(2) + load.ops(3) + load.ops(4), 100);
+  // Reads never fail for longer than a failover would take.
+  EXPECT_LT(load.longest_read_outage_ms(), 3000);
+  CheckAll(nodes_, {1, 2, 3}, load.histories());
+}
+
+// Preloads `count` sessions through `client` with a counter at 1.
+std::map<std::string, History> Preload(Client* client, int count) {
+  std::map<std::string, History> histories;
+  for (int i = 0; i < count; ++i) {
+    CreateOptions create;
+    create.idle_timeout_ms = kIdle;
+    create.attributes["n"] = "1";
+    create.attributes["pad"] = std::string(200, 'x');
+    absl::StatusOr<SessionData> created = client->Create("shop", create);
+    if (!created.ok()) continue;
+    History h;
+    h.last_acked = h.last_attempted = 1;
+    histories[created->id] = h;
+  }
+  return histories;
+}
+
+// Waits until `node` reports a hand-off that received some records.
+bool WaitHandoffUnderWay(NodeProcess& node) {
+  return PollUntil(30000, 20, [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(testing::Deadline(1000));
+    v1::NodeStatsResponse stats;
+    if (!node.ClusterStub()->NodeStats(&ctx, {}, &stats).ok()) return false;
+    const v1::HandoffStats& h = stats.membership().handoff();
+    return h.records_received() > 0 && !h.done();
+  });
+}
+
+TEST_F(ScalingTest, KillJoiningNodeMidHandoff_RolledBackThenRejoins) {
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(Node(i).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  std::unique_ptr<Client> client = Connect({1, 2, 3});
+  ASSERT_NE(client, nullptr);
+  std::map<std::string, History> histories = Preload(client.get(), 1500);
+  ASSERT_GT(histories.size(), 1400u);
+
+  // A slow hand-off (64 KiB/s), killed while under way.
+  NodeProcess& joiner = Node(4, {"--handoff_max_bytes_per_s=65536"});
+  ASSERT_THAT(joiner.Start(60000), IsOk());
+  ASSERT_TRUE(WaitHandoffUnderWay(joiner)) << Members(Node(1));
+  joiner.Kill();
+  // Its lease lapses (3 s) and the join is rolled back.
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  CheckAll(nodes_, {1, 2, 3}, histories);
+
+  // Restarted (same data dir), it joins again and completes.
+  nodes_.erase(4);
+  ASSERT_THAT(Node(4).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  CheckAll(nodes_, {1, 2, 3, 4}, histories);
+}
+
+TEST_F(ScalingTest, KillSourceMidHandoff_MoveCompletesNothingLost) {
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(Node(i).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  std::unique_ptr<Client> client = Connect({1, 2, 3});
+  ASSERT_NE(client, nullptr);
+  std::map<std::string, History> histories = Preload(client.get(), 1500);
+  ASSERT_GT(histories.size(), 1400u);
+
+  NodeProcess& joiner = Node(4, {"--handoff_max_bytes_per_s=65536"});
+  ASSERT_THAT(joiner.Start(60000), IsOk());
+  ASSERT_TRUE(WaitHandoffUnderWay(joiner)) << Members(Node(1));
+  Node(2).Kill();  // a source of the hand-off
+  // The joiner finishes from the other replicas; the move settles without
+  // waiting for the dead one, which stays a member (down is not gone).
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  CheckAll(nodes_, {1, 3, 4}, histories, {1, 2, 3, 4});
+  ASSERT_THAT(Node(2).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  CheckAll(nodes_, {1, 2, 3, 4}, histories);
+}
+
+TEST_F(ScalingTest, EtcdDown_ClusterServesOnLastMembership_ChangesWait) {
+  for (int i = 1; i <= 3; ++i) ASSERT_THAT(Node(i).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3})) << Members(Node(1));
+  std::unique_ptr<Client> client = Connect({1, 2, 3});
+  ASSERT_NE(client, nullptr);
+  std::map<std::string, History> histories = Preload(client.get(), 100);
+  const uint64_t epoch = Stats(Node(1))->membership().epoch();
+
+  etcd_->Kill();
+  // Every node notices, and keeps serving reads and writes.
+  ASSERT_TRUE(PollUntil(10000, 50, [&] {
+    for (int i = 1; i <= 3; ++i) {
+      absl::StatusOr<v1::NodeStatsResponse> s = Stats(Node(i));
+      if (!s.ok() || s->membership().etcd_error().empty()) return false;
+    }
+    return true;
+  }));
+  int ok = 0;
+  for (auto& [id, h] : histories) {
+    UpdateOptions update;
+    update.set["n"] = "2";
+    h.last_attempted = 2;
+    if (client->Update("shop", id, update).ok()) {
+      h.last_acked = 2;
+      ++ok;
+    }
+  }
+  EXPECT_EQ(ok, static_cast<int>(histories.size()));
+  // A membership change cannot be made now.
+  absl::StatusOr<uint64_t> refused = client->Decommission("n3");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
+      << refused.status();
+  EXPECT_EQ(Stats(Node(2))->membership().epoch(), epoch);
+
+  ASSERT_THAT(etcd_->Start(), IsOk());
+  ASSERT_TRUE(PollUntil(10000, 50, [&] {
+    absl::StatusOr<v1::NodeStatsResponse> s = Stats(Node(1));
+    return s.ok() && s->membership().etcd_error().empty();
+  }));
+  // Changes go through again.
+  ASSERT_THAT(Node(4).Start(60000), IsOk());
+  ASSERT_TRUE(WaitSettled({1, 2, 3, 4})) << Members(Node(1));
+  CheckAll(nodes_, {1, 2, 3, 4}, histories);
+}
+
+}  // namespace
+}  // namespace sesh

@@ -46,7 +46,7 @@ absl::StatusOr<std::unique_ptr<Generation>> Generation::Build(
   g->local_replica_ = std::make_unique<StoreReplica>(deps.store);
   g->replica_peers_ = std::make_unique<TransportPeers>(
       g->transport_.get(), cluster_options.self_id,
-      deps.replicate_timeout_ms * 5);
+      deps.replicate_timeout_ms * 5, cluster_options.epoch);
   AntiEntropyOptions anti_entropy_options = deps.anti_entropy_options;
   anti_entropy_options.self = g->cluster_->self_index();
   g->anti_entropy_ = std::make_unique<AntiEntropy>(

@@ -467,7 +467,7 @@ int Run() {
       if (controller_ptr != nullptr) controller_ptr->Poke();
     };
     controller = std::make_unique<MembershipController>(
-        etcd.get(), &current, store->get(),
+        etcd.get(), &current, store->get(), hints->get(),
         [&deps, cluster_options](const Membership& m)
             -> absl::StatusOr<std::shared_ptr<Generation>> {
           ClusterOptions options = cluster_options;

@@ -42,11 +42,12 @@ std::string Describe(const internal::MembershipRecord& record) {
 
 MembershipController::MembershipController(
     EtcdMembership* etcd, CurrentGeneration* current, SessionStore* store,
-    BuildFn build, MembershipControllerOptions options,
+    HintStore* hints, BuildFn build, MembershipControllerOptions options,
     std::function<void()> on_removed)
     : etcd_(etcd),
       current_(current),
       store_(store),
+      hints_(hints),
       build_(std::move(build)),
       options_(options),
       on_removed_(std::move(on_removed)) {}
@@ -197,6 +198,15 @@ void MembershipController::Install(const Membership& membership) {
   }
   old = current_->Swap(next);
   if (old != nullptr) {
+    // Writes held for a node that left would never be delivered.
+    for (const std::string& id : old->cluster()->placement().nodes()) {
+      if (next->cluster()->placement().IndexOf(id) >= 0) continue;
+      absl::Status cleared = hints_->Clear(id);
+      if (!cleared.ok()) {
+        fprintf(stderr, "sesh-node: dropping hints for %s: %s\n", id.c_str(),
+                cleared.ToString().c_str());
+      }
+    }
     old->Retire();
     retired_.emplace_back(NowMs() + options_.retire_after_ms, std::move(old));
   }

@@ -23,6 +23,7 @@
 #include "node/service_proxies.h"
 #include "node/session_store.h"
 #include "replication/handoff.h"
+#include "replication/hint_store.h"
 #include "sesh/v1/cluster.pb.h"
 
 namespace sesh {
@@ -50,7 +51,7 @@ class MembershipController {
   // All pointers outlive the controller. `on_removed` runs once when this
   // node is no longer a member (it left, or its join was rolled back).
   MembershipController(EtcdMembership* etcd, CurrentGeneration* current,
-                       SessionStore* store, BuildFn build,
+                       SessionStore* store, HintStore* hints, BuildFn build,
                        MembershipControllerOptions options,
                        std::function<void()> on_removed);
   ~MembershipController();
@@ -82,6 +83,7 @@ class MembershipController {
   EtcdMembership* const etcd_;
   CurrentGeneration* const current_;
   SessionStore* const store_;
+  HintStore* const hints_;
   const BuildFn build_;
   const MembershipControllerOptions options_;
   const std::function<void()> on_removed_;

@@ -212,6 +212,17 @@ void SessionsService::Forward(int node, AsyncMethod<Request, Response> method,
         const bool no_answer =
             !answered &&
             (status.error_code() == grpc::StatusCode::UNAVAILABLE || timed_out);
+        if (!answered &&
+            (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+             status.error_code() == grpc::StatusCode::PERMISSION_DENIED)) {
+          // The peer port refused this node, not the caller: a membership
+          // change between the two (docs/scaling.md). Nothing ran there.
+          done(Unavailable(absl::StrFormat(
+              "the partition's coordinator refused this node (%s); the "
+              "membership is changing, retry",
+              status.error_message())));
+          return;
+        }
         if (!no_answer || (timed_out && callers_deadline)) {
           done(status);
           return;
@@ -263,6 +274,8 @@ void SessionsService::Dispatch(AsyncMethod<Request, Response> method,
 std::string SessionsService::MintLocalId() const {
   const int self = cluster_->self_index();
   const PlacementMap& placement = cluster_->placement();
+  // A joining node is the primary of nothing: any id, forwarded.
+  if (!cluster_->holds_data()) return NewRawId();
   // Expected tries: the node count.
   for (int attempt = 0; attempt < 100000; ++attempt) {
     std::string raw = NewRawId();
@@ -285,10 +298,12 @@ void SessionsService::DoCreate(const v1::CreateRequest& request,
     done(ToGrpcStatus(valid));
     return;
   }
-  if (!cluster_->serving() && !call.forwarded) {
-    // Catching up: let a node that is serving mint the session.
+  if ((!cluster_->serving() || !cluster_->holds_data()) && !call.forwarded) {
+    // Catching up, or joining (no partition yet): let a node that serves
+    // and holds data mint the session.
     for (int node = 0; node < cluster_->node_count(); ++node) {
-      if (node != cluster_->self_index() && cluster_->IsUp(node)) {
+      if (node != cluster_->self_index() && cluster_->IsUp(node) &&
+          cluster_->IsHolder(node)) {
         Forward(node,
                 static_cast<AsyncMethod<v1::CreateRequest,
                                         v1::CreateResponse>>(&Stub::Create),

@@ -41,6 +41,7 @@ absl::StatusOr<std::map<uint32_t, uint64_t>> TransportPeers::Digests(
     int node, uint32_t first, uint32_t last) {
   internal::DigestsRequest request;
   request.set_from_node(self_id_);
+  request.set_epoch(epoch_);
   request.set_first_partition(first);
   request.set_last_partition(last);
   absl::StatusOr<internal::DigestsResponse> response =
@@ -60,6 +61,7 @@ absl::StatusOr<std::vector<internal::SessionRecord>> TransportPeers::Records(
     int node, const std::vector<uint32_t>& partitions) {
   internal::PartitionRecordsRequest request;
   request.set_from_node(self_id_);
+  request.set_epoch(epoch_);
   for (uint32_t p : partitions) request.add_partitions(p);
   absl::StatusOr<internal::PartitionRecordsResponse> response =
       Wait<internal::PartitionRecordsResponse>([&](auto done) {
@@ -75,6 +77,7 @@ absl::Status TransportPeers::Push(
     int node, const std::vector<internal::SessionRecord>& records) {
   internal::RepairRequest request;
   request.set_from_node(self_id_);
+  request.set_epoch(epoch_);
   for (const internal::SessionRecord& r : records) *request.add_records() = r;
   return Wait<internal::RepairResponse>([&](auto done) {
            transport_->Repair(node, std::move(request), timeout_ms_,

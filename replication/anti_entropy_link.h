@@ -29,12 +29,14 @@ class StoreReplica final : public LocalReplica {
 // and Repair peer calls, waited for (anti-entropy runs on its own thread).
 class TransportPeers final : public ReplicaPeers {
  public:
-  // `transport` outlives this object; self_id names this node to peers.
+  // `transport` outlives this object; self_id names this node to peers;
+  // `epoch` is the managed membership epoch every call carries (0: static).
   TransportPeers(PeerTransport* transport, std::string self_id,
-                 int64_t timeout_ms)
+                 int64_t timeout_ms, uint64_t epoch = 0)
       : transport_(transport),
         self_id_(std::move(self_id)),
-        timeout_ms_(timeout_ms) {}
+        timeout_ms_(timeout_ms),
+        epoch_(epoch) {}
 
   absl::StatusOr<std::map<uint32_t, uint64_t>> Digests(int node, uint32_t first,
                                                        uint32_t last) override;
@@ -47,6 +49,7 @@ class TransportPeers final : public ReplicaPeers {
   PeerTransport* const transport_;
   const std::string self_id_;
   const int64_t timeout_ms_;
+  const uint64_t epoch_;
 };
 
 }  // namespace sesh

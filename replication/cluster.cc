@@ -113,6 +113,16 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
     peers_.push_back(std::make_unique<PeerState>());
   }
   peer_epochs_ = std::vector<std::atomic<uint64_t>>(addresses_.size());
+  owed_to_me_ = std::vector<std::atomic<int64_t>>(addresses_.size());
+  for (auto& owed : owed_to_me_) owed.store(-1);  // not heard yet
+}
+
+bool Cluster::NothingOwed() const {
+  for (int node = 0; node < node_count(); ++node) {
+    if (node == self_index_ || !detector_.IsUp(node)) continue;
+    if (owed_to_me_[node].load() != 0) return false;
+  }
+  return true;
 }
 
 std::vector<int> Cluster::PendingOnly(uint32_t partition) const {
@@ -629,7 +639,9 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     if (absl::IsUnavailable(status)) MarkSuspect(node, status);
     // The peer refuses this node: not in its membership, or a certificate
     // it does not accept.
-    if (managed() && absl::IsInvalidArgument(status)) {
+    if (managed() &&
+        (absl::IsInvalidArgument(status) || absl::IsUnauthenticated(status) ||
+         absl::IsPermissionDenied(status))) {
       // Not a member in the peer's epoch: the membership moved on (or the
       // peer's has not caught up yet); refetch rather than alarm.
       if (options_.on_newer_epoch) options_.on_newer_epoch();
@@ -650,6 +662,7 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     CheckPeerEpoch(placement_.nodes()[node], response.epoch());
     return;
   }
+  owed_to_me_[node].store(response.hints_for_you());
   // The peer heard this node at or after sent_ms, so it vouches for
   // no write of this node's partitions before sent_ms +
   // vouch_after_ms(). Granted only once it holds no write this node

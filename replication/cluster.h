@@ -1,6 +1,7 @@
 #ifndef SESH_REPLICATION_CLUSTER_H_
 #define SESH_REPLICATION_CLUSTER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -132,9 +133,20 @@ class Cluster {
            (pending_.has_value() && pending_->Holds(node, partition));
   }
   bool managed() const { return options_.epoch != 0; }
+  // Node `node` holds partitions in the current map (a joining one does
+  // not).
+  bool IsHolder(int node) const {
+    return options_.holders.empty() ||
+           std::find(options_.holders.begin(), options_.holders.end(),
+                     placement_.nodes()[node]) != options_.holders.end();
+  }
+  bool holds_data() const { return IsHolder(self_index_); }
   // Every peer that is up has answered a heartbeat from epoch `epoch` or a
   // later one (managed membership: it routes writes by that map).
   bool PeersReached(uint64_t epoch) const;
+  // Every peer that is up said, in its last heartbeat answer of this epoch,
+  // that it holds no write for this node (hints_for_you is 0).
+  bool NothingOwed() const;
   // A managed peer's call carried `epoch`: OK if it is ours or newer (then
   // this node refetches), FAILED_PRECONDITION telling the sender to
   // refetch if it is older. Epoch 0 (static membership) is never refused.
@@ -272,6 +284,8 @@ class Cluster {
   std::vector<std::unique_ptr<PeerState>> peers_;
   // The epoch of each peer's last heartbeat answer.
   std::vector<std::atomic<uint64_t>> peer_epochs_;
+  // hints_for_you of each peer's last heartbeat answer of this epoch.
+  std::vector<std::atomic<int64_t>> owed_to_me_;
 
   Leases leases_;
   FailureDetector detector_;

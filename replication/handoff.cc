@@ -24,13 +24,16 @@ int64_t NowMs() {
 
 Handoff::Handoff(Cluster* cluster, ReplicaStore* store,
                  int64_t max_bytes_per_s)
-    : cluster_(cluster), store_(store), max_bytes_per_s_(max_bytes_per_s) {}
+    : cluster_(cluster), store_(store), max_bytes_per_s_(max_bytes_per_s) {
+  progress_.epoch = cluster->epoch();
+}
 
 HandoffProgress Handoff::progress() const {
   absl::MutexLock lock(&mu_);
   HandoffProgress p = progress_;
-  if (!p.done && sources_ > 0) {
-    const double fraction = scanned_ / sources_;
+  if (!p.done && !scanned_.empty()) {
+    double fraction = 0;
+    for (double f : scanned_) fraction += f / scanned_.size();
     p.partitions_done = static_cast<uint32_t>(p.partitions_total * fraction);
     const int64_t elapsed = NowMs() - started_ms_;
     if (fraction > 0.01) {
@@ -38,6 +41,37 @@ HandoffProgress Handoff::progress() const {
     }
   }
   return p;
+}
+
+bool Handoff::FetchFromAll(const std::vector<int>& sources,
+                           uint32_t max_rank) {
+  {
+    absl::MutexLock lock(&mu_);
+    scanned_.assign(sources.size(), 0.0);
+  }
+  std::vector<Fetched> results(sources.size(), Fetched::kDone);
+  std::vector<std::thread> threads;
+  const int64_t share =
+      max_bytes_per_s_ / std::max<int64_t>(1, sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    threads.emplace_back([this, &results, &sources, i, max_rank, share] {
+      results[i] = FetchFrom(sources[i], static_cast<int>(i), max_rank,
+                             max_bytes_per_s_ > 0 ? std::max<int64_t>(1, share)
+                                                  : 0);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  bool skipped = false;
+  for (Fetched r : results) {
+    if (r == Fetched::kCancelled) return false;
+    if (r == Fetched::kSourceDown) skipped = true;
+  }
+  if (!skipped || max_rank == 0) return true;
+  std::vector<int> up;
+  for (int node : sources) {
+    if (cluster_->IsUp(node)) up.push_back(node);
+  }
+  return FetchFromAll(up, /*max_rank=*/0);
 }
 
 absl::Status Handoff::Run() {
@@ -74,13 +108,19 @@ absl::Status Handoff::Run() {
   }
   {
     absl::MutexLock lock(&mu_);
-    sources_ = static_cast<int>(sources.size());
     started_ms_ = NowMs();
   }
-  for (size_t i = 0; i < sources.size(); ++i) {
-    if (!FetchFrom(sources[i], static_cast<int>(i))) {
-      return absl::CancelledError("hand-off cancelled");
-    }
+  // Each partition from its first two current replicas (every write
+  // acknowledged at QUORUM is on one of them), all sources at once; if a
+  // source is down, every partition again from all the others.
+  if (!FetchFromAll(sources, /*max_rank=*/2)) {
+    return absl::CancelledError("hand-off cancelled");
+  }
+  // Writes the coordinators sent while this node could not take them are
+  // hints held for it: wait until they are delivered.
+  while (!cluster_->NothingOwed()) {
+    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   absl::MutexLock lock(&mu_);
   progress_.done = true;
@@ -98,14 +138,16 @@ absl::Status Handoff::Run() {
   return absl::OkStatus();
 }
 
-bool Handoff::FetchFrom(int node, int source_index) {
+Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
+                                     uint32_t max_rank,
+                                     int64_t max_bytes_per_s) {
   const std::string& peer = cluster_->placement().nodes()[node];
   std::string after_key;
   bool done = false;
   int64_t window_start = NowMs();
   int64_t window_bytes = 0;
   while (!done) {
-    if (cancelled_.load()) return false;
+    if (cancelled_.load()) return Fetched::kCancelled;
     internal::FetchRequest request;
     request.set_first_partition(0);
     request.set_last_partition(kPartitionCount - 1);
@@ -114,6 +156,7 @@ bool Handoff::FetchFrom(int node, int source_index) {
     request.set_max_records(Replica::kMaxFetchPage);
     request.set_epoch(cluster_->epoch());
     request.set_gained_only(true);
+    request.set_max_rank(max_rank);
     absl::Notification answered;
     absl::Status status;
     internal::FetchResponse response;
@@ -132,7 +175,7 @@ bool Handoff::FetchFrom(int node, int source_index) {
                 "replicas hold every acknowledged write\n",
                 cluster_->self_id().c_str(), peer.c_str(),
                 std::string(status.message()).c_str());
-        break;
+        return Fetched::kSourceDown;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
@@ -155,14 +198,26 @@ bool Handoff::FetchFrom(int node, int source_index) {
               ? (done ? 1.0 : 0.0)
               : static_cast<double>(PartitionOf(records.back()->id())) /
                     kPartitionCount;
-      if (done || !records.empty()) {
-        scanned_ = source_index + within;
-      }
+      if (done || !records.empty()) scanned_[source_index] = within;
+    }
+    // Progress in the log every 5 s (seshctl status has it at any time).
+    if (source_index == 0 && NowMs() - last_log_ms_ >= 5000) {
+      last_log_ms_ = NowMs();
+      const HandoffProgress p = progress();
+      fprintf(stderr,
+              "sesh-node %s: hand-off of epoch %llu: %u of %u partitions, "
+              "%llu records, %llu bytes, ETA %.0f s\n",
+              cluster_->self_id().c_str(),
+              static_cast<unsigned long long>(p.epoch), p.partitions_done,
+              p.partitions_total,
+              static_cast<unsigned long long>(p.records_received),
+              static_cast<unsigned long long>(p.bytes_received),
+              p.eta_seconds);
     }
     // Rate bound: sleep off any excess over max_bytes_per_s per second.
-    if (max_bytes_per_s_ > 0) {
+    if (max_bytes_per_s > 0) {
       window_bytes += bytes;
-      const int64_t due_ms = window_bytes * 1000 / max_bytes_per_s_;
+      const int64_t due_ms = window_bytes * 1000 / max_bytes_per_s;
       const int64_t elapsed = NowMs() - window_start;
       if (due_ms > elapsed) {
         std::this_thread::sleep_for(std::chrono::milliseconds(due_ms - elapsed));
@@ -173,7 +228,7 @@ bool Handoff::FetchFrom(int node, int source_index) {
       }
     }
   }
-  return true;
+  return Fetched::kDone;
 }
 
 }  // namespace sesh

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -38,15 +39,24 @@ class Handoff {
   // fetches, from each other current replica, the records of the
   // partitions this node gains, and merges them. A replica that stays
   // unreachable until it is down is skipped: the others hold every
-  // acknowledged write. CANCELLED once Cancel() is called; FAILED_PRECONDITION
+  // acknowledged write. Then waits until no peer holds hints for this
+  // node. CANCELLED once Cancel() is called; FAILED_PRECONDITION
   // if this node gains nothing or no move is under way.
   absl::Status Run();
   void Cancel() { cancelled_.store(true); }
   HandoffProgress progress() const;
 
  private:
-  // Fetches gained records from one peer; false if cancelled.
-  bool FetchFrom(int node, int source_index);
+  enum class Fetched { kDone, kSourceDown, kCancelled };
+  // Fetches from one peer the gained records of partitions it is among the
+  // first max_rank replicas of (0: all it holds), at most max_bytes_per_s
+  // (0: unbounded).
+  Fetched FetchFrom(int node, int source_index, uint32_t max_rank,
+                    int64_t max_bytes_per_s);
+  // FetchFrom every source in parallel, sharing the rate bound; then, if
+  // one was down, again from all that are up with no rank limit. False if
+  // cancelled.
+  bool FetchFromAll(const std::vector<int>& sources, uint32_t max_rank);
 
   Cluster* const cluster_;
   ReplicaStore* const store_;
@@ -54,10 +64,11 @@ class Handoff {
   std::atomic<bool> cancelled_{false};
   mutable absl::Mutex mu_;
   HandoffProgress progress_ ABSL_GUARDED_BY(mu_);
-  // Per source, the share of the key space scanned, summed.
-  double scanned_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per source, the share of the key space scanned.
+  std::vector<double> scanned_ ABSL_GUARDED_BY(mu_);
   int64_t started_ms_ ABSL_GUARDED_BY(mu_) = 0;
-  int sources_ ABSL_GUARDED_BY(mu_) = 0;
+  // The thread of the first source only.
+  int64_t last_log_ms_ = 0;
 };
 
 }  // namespace sesh

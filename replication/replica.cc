@@ -14,6 +14,20 @@
 
 namespace sesh {
 
+namespace {
+
+// Position of `node` in the partition's preference list (kMaxNodes if it is
+// not a replica).
+int RankOf(const PlacementMap& placement, int node, uint32_t partition) {
+  absl::Span<const uint8_t> replicas = placement.Replicas(partition);
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    if (replicas[i] == node) return static_cast<int>(i);
+  }
+  return kMaxNodes;
+}
+
+}  // namespace
+
 absl::StatusOr<int> Replica::Sender(const std::string& from_node) const {
   const int from = cluster_->placement().IndexOf(from_node);
   if (from < 0 || from == cluster_->self_index()) {
@@ -117,6 +131,10 @@ absl::Status Replica::Fetch(const internal::FetchRequest& request,
   }
   const int limit =
       request.max_records() > 0 ? request.max_records() : kMaxFetchPage / 2;
+  const int self = cluster_->self_index();
+  const int max_rank = request.max_rank() > 0
+                           ? static_cast<int>(request.max_rank())
+                           : kMaxNodes;
   int count = 0;
   bool stopped_early = false;
   std::string last_key;
@@ -134,7 +152,8 @@ absl::Status Replica::Fetch(const internal::FetchRequest& request,
             request.gained_only()
                 ? cluster_->pending() != nullptr &&
                       cluster_->pending()->Holds(for_node, partition) &&
-                      !placement.Holds(for_node, partition)
+                      !placement.Holds(for_node, partition) &&
+                      RankOf(placement, self, partition) < max_rank
                 : cluster_->WillHold(for_node, partition);
         if (wanted) {
           *response->add_records() = record;
@@ -167,6 +186,10 @@ absl::Status Replica::Digests(const internal::DigestsRequest& request,
                               internal::DigestsResponse* response) {
   absl::StatusOr<int> from = Sender(request.from_node());
   if (!from.ok()) return from.status();
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   absl::StatusOr<std::map<uint32_t, uint64_t>> digests = DigestPartitions(
       &local_, cluster_->placement(), cluster_->self_index(), *from,
       request.first_partition(), request.last_partition(), wall_->NowMs());
@@ -184,6 +207,10 @@ absl::Status Replica::PartitionRecords(
     internal::PartitionRecordsResponse* response) {
   absl::StatusOr<int> from = Sender(request.from_node());
   if (!from.ok()) return from.status();
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   if (request.partitions_size() > kMaxFetchPage) {
     return absl::InvalidArgumentError(absl::StrCat(
         "PartitionRecords of more than ", kMaxFetchPage, " partitions"));
@@ -204,6 +231,10 @@ absl::Status Replica::PartitionRecords(
 absl::Status Replica::Repair(const internal::RepairRequest& request) {
   absl::StatusOr<int> from = Sender(request.from_node());
   if (!from.ok()) return from.status();
+  if (absl::Status epoch = cluster_->CheckCallEpoch(request.epoch());
+      !epoch.ok()) {
+    return epoch;
+  }
   if (request.records_size() > limits_.max_records_per_call) {
     return absl::InvalidArgumentError("Repair with too many records");
   }

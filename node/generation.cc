@@ -34,14 +34,14 @@ absl::StatusOr<std::unique_ptr<Generation>> Generation::Build(
 
   ServiceOptions client_options = deps.service_options;
   client_options.auth = deps.client_auth;
-  g->sessions_ = std::make_unique<SessionsService>(
-      deps.store, g->cluster_.get(), channels, client_options,
-      deps.client_pool);
+  g->sessions_ =
+      std::make_unique<SessionsService>(deps.store, g->cluster_.get(), channels,
+                                        client_options, deps.client_pool);
   ServiceOptions forwarded_options = deps.service_options;
   forwarded_options.auth = g->peer_auth_.get();
-  g->forwarded_ = std::make_unique<SessionsService>(
-      deps.store, g->cluster_.get(), channels, forwarded_options,
-      deps.client_pool);
+  g->forwarded_ =
+      std::make_unique<SessionsService>(deps.store, g->cluster_.get(), channels,
+                                        forwarded_options, deps.client_pool);
 
   g->local_replica_ = std::make_unique<StoreReplica>(deps.store);
   g->replica_peers_ = std::make_unique<TransportPeers>(
@@ -50,13 +50,13 @@ absl::StatusOr<std::unique_ptr<Generation>> Generation::Build(
   AntiEntropyOptions anti_entropy_options = deps.anti_entropy_options;
   anti_entropy_options.self = g->cluster_->self_index();
   g->anti_entropy_ = std::make_unique<AntiEntropy>(
-      anti_entropy_options, &g->cluster_->placement(),
-      g->local_replica_.get(), g->replica_peers_.get(), SystemClock());
+      anti_entropy_options, &g->cluster_->placement(), g->local_replica_.get(),
+      g->replica_peers_.get(), SystemClock());
   g->cluster_service_ = std::make_unique<ClusterService>(
-      deps.store, g->cluster_.get(), g->sessions_.get(),
-      g->anti_entropy_.get(), deps.client_auth, g->forwarded_.get());
-  g->replica_ = std::make_unique<Replica>(g->cluster_.get(), deps.store,
-                                          SystemClock());
+      deps.store, g->cluster_.get(), g->sessions_.get(), g->anti_entropy_.get(),
+      deps.client_auth, g->forwarded_.get());
+  g->replica_ =
+      std::make_unique<Replica>(g->cluster_.get(), deps.store, SystemClock());
   g->peer_ = std::make_unique<PeerService>(g->replica_.get(), g->cluster_.get(),
                                            deps.peer_pool, g->peer_auth_.get(),
                                            deps.inline_apply);

@@ -36,7 +36,7 @@ struct GenerationDeps {
   std::shared_ptr<grpc::ChannelCredentials> peer_credentials;
   bool authenticate_peers = true;
   const CallAuth* client_auth = nullptr;
-  ServiceOptions service_options;  // auth is set per port
+  ServiceOptions service_options;           // auth is set per port
   AntiEntropyOptions anti_entropy_options;  // self is set per generation
   int64_t replicate_timeout_ms = 1000;
   WorkerPool* client_pool = nullptr;

@@ -468,7 +468,7 @@ int Run() {
     };
     controller = std::make_unique<MembershipController>(
         etcd.get(), &current, store->get(), hints->get(),
-        [&deps, cluster_options](const Membership& m)
+        [&deps, &current, cluster_options](const Membership& m)
             -> absl::StatusOr<std::shared_ptr<Generation>> {
           ClusterOptions options = cluster_options;
           options.peers = MemberPeers(m.record);
@@ -476,6 +476,11 @@ int Run() {
           options.holders = Holders(m.record);
           options.pending_holders = PendingHolders(m.record);
           options.epoch = m.epoch;
+          if (std::shared_ptr<Generation> now = current.Get()) {
+            options.previous = std::make_shared<const PlacementMap>(
+                now->cluster()->placement());
+            options.previous_leaving = now->cluster()->LeavingIds();
+          }
           absl::StatusOr<std::unique_ptr<Generation>> g =
               Generation::Build(deps, options);
           if (!g.ok()) return g.status();

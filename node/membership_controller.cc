@@ -40,10 +40,12 @@ std::string Describe(const internal::MembershipRecord& record) {
 
 }  // namespace
 
-MembershipController::MembershipController(
-    EtcdMembership* etcd, CurrentGeneration* current, SessionStore* store,
-    HintStore* hints, BuildFn build, MembershipControllerOptions options,
-    std::function<void()> on_removed)
+MembershipController::MembershipController(EtcdMembership* etcd,
+                                           CurrentGeneration* current,
+                                           SessionStore* store,
+                                           HintStore* hints, BuildFn build,
+                                           MembershipControllerOptions options,
+                                           std::function<void()> on_removed)
     : etcd_(etcd),
       current_(current),
       store_(store),
@@ -111,6 +113,16 @@ void MembershipController::Step() {
   while (!retired_.empty() && retired_.front().first <= NowMs()) {
     retired_.pop_front();
   }
+  for (auto it = departed_.begin(); it != departed_.end();) {
+    if (hints_->Count(it->first) > 0) {
+      absl::Status cleared = hints_->Clear(it->first);
+      if (!cleared.ok()) {
+        fprintf(stderr, "sesh-node: dropping hints for %s: %s\n",
+                it->first.c_str(), cleared.ToString().c_str());
+      }
+    }
+    it = it->second <= NowMs() ? departed_.erase(it) : std::next(it);
+  }
   absl::StatusOr<Membership> fetched = etcd_->Fetch();
   std::shared_ptr<Generation> generation = current_->Get();
   if (!fetched.ok()) {
@@ -161,6 +173,10 @@ void MembershipController::Step() {
     for (int node : Gainers(generation->cluster()->placement(), *pending)) {
       gainers.push_back(generation->cluster()->placement().nodes()[node]);
     }
+    // A leaving node reports too, once it holds no hints.
+    for (const std::string& id : generation->cluster()->LeavingIds()) {
+      gainers.push_back(id);
+    }
     absl::StatusOr<bool> advanced = etcd_->Advance(*fetched, gainers);
     if (!advanced.ok()) {
       fprintf(stderr, "sesh-node %s: advancing the membership change: %s\n",
@@ -176,11 +192,10 @@ void MembershipController::Step() {
 void MembershipController::Install(const Membership& membership) {
   absl::StatusOr<std::shared_ptr<Generation>> built = build_(membership);
   if (!built.ok()) {
-    fprintf(stderr,
-            "sesh-node: cannot install membership epoch %llu (%s): %s\n",
-            static_cast<unsigned long long>(membership.epoch),
-            Describe(membership.record).c_str(),
-            built.status().ToString().c_str());
+    fprintf(
+        stderr, "sesh-node: cannot install membership epoch %llu (%s): %s\n",
+        static_cast<unsigned long long>(membership.epoch),
+        Describe(membership.record).c_str(), built.status().ToString().c_str());
     return;
   }
   std::shared_ptr<Generation> next = *built;
@@ -198,14 +213,11 @@ void MembershipController::Install(const Membership& membership) {
   }
   old = current_->Swap(next);
   if (old != nullptr) {
-    // Writes held for a node that left would never be delivered.
+    // Writes held for a node that left would never be delivered; calls of
+    // the old generation still in flight may add some for a while.
     for (const std::string& id : old->cluster()->placement().nodes()) {
       if (next->cluster()->placement().IndexOf(id) >= 0) continue;
-      absl::Status cleared = hints_->Clear(id);
-      if (!cleared.ok()) {
-        fprintf(stderr, "sesh-node: dropping hints for %s: %s\n", id.c_str(),
-                cleared.ToString().c_str());
-      }
+      departed_[id] = NowMs() + options_.retire_after_ms;
     }
     old->Retire();
     retired_.emplace_back(NowMs() + options_.retire_after_ms, std::move(old));
@@ -213,13 +225,11 @@ void MembershipController::Install(const Membership& membership) {
   next->cluster()->Start();
   if (handoff_thread_.joinable()) {
     absl::MutexLock lock(&mu_);
-    if (handoff_ != nullptr &&
-        handoff_->progress().epoch != membership.epoch) {
+    if (handoff_ != nullptr && handoff_->progress().epoch != membership.epoch) {
       handoff_->Cancel();
     }
   }
-  fprintf(stderr,
-          "sesh-node %s: membership epoch %llu installed: %s%s\n",
+  fprintf(stderr, "sesh-node %s: membership epoch %llu installed: %s%s\n",
           next->cluster()->self_id().c_str(),
           static_cast<unsigned long long>(membership.epoch),
           Describe(membership.record).c_str(),
@@ -236,7 +246,8 @@ void MembershipController::MaybeStartHandoff(
   }
   StopHandoff();
   const PlacementMap* pending = generation->cluster()->pending();
-  if (GainedPartitions(generation->cluster()->placement(), *pending,
+  if (!generation->cluster()->leaving() &&
+      GainedPartitions(generation->cluster()->placement(), *pending,
                        generation->cluster()->self_index())
           .empty()) {
     absl::MutexLock lock(&mu_);
@@ -254,8 +265,19 @@ void MembershipController::MaybeStartHandoff(
           static_cast<unsigned long long>(epoch));
   handoff_thread_ = std::thread([this, generation, handoff, epoch] {
     absl::Status s = handoff->Run();
-    if (s.ok()) s = etcd_->ReportHandoff(epoch);
-    while (!s.ok() && !absl::IsCancelled(s)) {
+    if (!s.ok()) {
+      // Not done: never reported. The next step starts it again.
+      if (!absl::IsCancelled(s)) {
+        fprintf(stderr, "sesh-node %s: hand-off of epoch %llu failed: %s\n",
+                generation->cluster()->self_id().c_str(),
+                static_cast<unsigned long long>(epoch), s.ToString().c_str());
+        absl::MutexLock lock(&mu_);
+        if (handoff_ == handoff) handoff_ = nullptr;
+      }
+      return;
+    }
+    s = etcd_->ReportHandoff(epoch);
+    while (!s.ok()) {
       // etcd down: the data is here, keep trying to say so.
       fprintf(stderr, "sesh-node %s: hand-off of epoch %llu: %s\n",
               generation->cluster()->self_id().c_str(),

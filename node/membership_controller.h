@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -99,6 +100,8 @@ class MembershipController {
   // Control thread only.
   std::thread handoff_thread_;
   std::deque<std::pair<int64_t, std::shared_ptr<Generation>>> retired_;
+  // Nodes no longer members, until when their hints are dropped.
+  std::map<std::string, int64_t> departed_;
   uint64_t orphans_epoch_ = 0;
   int64_t orphans_due_ms_ = 0;
   uint32_t orphans_next_ = 0;

@@ -72,8 +72,7 @@ class SessionsProxy final : public SessionsCallbackBase {
       grpc::CallbackServerContext* ctx, const v1::ListByUserRequest* request,
       v1::ListByUserResponse* response) override;
   grpc::ServerUnaryReactor* DestroyByUser(
-      grpc::CallbackServerContext* ctx,
-      const v1::DestroyByUserRequest* request,
+      grpc::CallbackServerContext* ctx, const v1::DestroyByUserRequest* request,
       v1::DestroyByUserResponse* response) override;
   grpc::ServerUnaryReactor* BatchGet(grpc::CallbackServerContext* ctx,
                                      const v1::BatchGetRequest* request,
@@ -96,15 +95,14 @@ class SessionsProxy final : public SessionsCallbackBase {
 
 class ClusterProxy final : public v1::Cluster::CallbackService {
  public:
-  explicit ClusterProxy(const CurrentGeneration* current)
-      : current_(current) {}
+  explicit ClusterProxy(const CurrentGeneration* current) : current_(current) {}
 
   grpc::ServerUnaryReactor* Topology(grpc::CallbackServerContext* ctx,
                                      const v1::TopologyRequest* request,
                                      v1::TopologyResponse* response) override;
-  grpc::ServerUnaryReactor* NodeStats(
-      grpc::CallbackServerContext* ctx, const v1::NodeStatsRequest* request,
-      v1::NodeStatsResponse* response) override;
+  grpc::ServerUnaryReactor* NodeStats(grpc::CallbackServerContext* ctx,
+                                      const v1::NodeStatsRequest* request,
+                                      v1::NodeStatsResponse* response) override;
   grpc::ServerUnaryReactor* Decommission(
       grpc::CallbackServerContext* ctx, const v1::DecommissionRequest* request,
       v1::DecommissionResponse* response) override;

@@ -29,6 +29,8 @@ struct Cluster::PeerState {
     // A replay of these hints (records is empty then); removed from the
     // hint store once the peer applied them.
     std::vector<Hint> hints;
+    // For a pending replica: applied counts, vouched or not.
+    bool applied_is_enough = false;
   };
 
   // Apply calls to the peer, queued and in flight.
@@ -115,60 +117,15 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
   peer_epochs_ = std::vector<std::atomic<uint64_t>>(addresses_.size());
   owed_to_me_ = std::vector<std::atomic<int64_t>>(addresses_.size());
   for (auto& owed : owed_to_me_) owed.store(-1);  // not heard yet
-}
-
-bool Cluster::NothingOwed() const {
-  for (int node = 0; node < node_count(); ++node) {
-    if (node == self_index_ || !detector_.IsUp(node)) continue;
-    if (owed_to_me_[node].load() != 0) return false;
+  created_ms_ = steady->NowMs();
+  leaving_nodes_.assign(addresses_.size(), false);
+  for (const std::string& id : LeavingIds()) {
+    if (id == options_.self_id) leaving_ = true;
+    leaving_nodes_[placement_.IndexOf(id)] = true;
   }
-  return true;
-}
-
-std::vector<int> Cluster::PendingOnly(uint32_t partition) const {
-  std::vector<int> nodes;
-  if (!pending_.has_value()) return nodes;
-  for (uint8_t node : pending_->Replicas(partition)) {
-    if (node != self_index_ && !placement_.Holds(node, partition)) {
-      nodes.push_back(node);
-    }
-  }
-  return nodes;
-}
-
-bool Cluster::PeersReached(uint64_t epoch) const {
-  for (int node = 0; node < node_count(); ++node) {
-    if (node == self_index_ || !detector_.IsUp(node)) continue;
-    if (peer_epochs_[node].load() < epoch) return false;
-  }
-  return true;
-}
-
-absl::Status Cluster::CheckCallEpoch(uint64_t epoch) {
-  if (epoch == 0 || !managed() || epoch == this->epoch()) {
-    return absl::OkStatus();
-  }
-  if (epoch > this->epoch()) {
-    if (options_.on_newer_epoch) options_.on_newer_epoch();
-    return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "membership epoch ", epoch, " is older than this node's ",
-      this->epoch(), "; refetch the membership"));
 }
 
 Cluster::~Cluster() { Stop(); }
-
-void Cluster::InheritLiveness(const Cluster& previous) {
-  for (int node = 0; node < node_count(); ++node) {
-    if (node == self_index_) continue;
-    const int before = previous.placement_.IndexOf(placement_.nodes()[node]);
-    if (before < 0 || before == previous.self_index_) continue;
-    leases_.Inherit(node, previous.leases_, before);
-    detector_.Inherit(node, previous.detector_, before);
-    peer_epochs_[node].store(previous.peer_epochs_[before].load());
-  }
-}
 
 void Cluster::Start() {
   if (started_.exchange(true)) return;
@@ -245,6 +202,7 @@ int64_t Cluster::AnswerHeartbeat(const internal::HeartbeatRequest& request) {
     // and a lease the sender derives from it ends earlier than the one
     // from the newer: answering it is safe.
     leases_.HeardFrom(node, serving, request.incarnation(), request.sequence());
+    peer_epochs_[node].store(request.epoch());  // called at equal epochs
     owed = hints_ == nullptr ? 0 : hints_->Count(request.from_node());
   }
   if (stop_.HasBeenNotified()) return owed;
@@ -264,6 +222,7 @@ int64_t Cluster::AnswerHeartbeat(const internal::HeartbeatRequest& request) {
 
 bool Cluster::VouchFor(uint32_t partition,
                        const std::vector<SessionRecord>& records) {
+  if (PreviousPrimaryMayServe(partition)) return false;
   const int primary = placement_.Primary(partition);
   if (primary == self_index_) return true;
   absl::MutexLock lock(&vouch_mu_);
@@ -278,10 +237,15 @@ int64_t Cluster::HintsFor(const std::string& node_id) const {
 }
 
 int Cluster::Coordinator(uint32_t partition) const {
+  // A LEAVING node coordinates nothing, so that it holds no hints when it
+  // goes (docs/scaling.md); it still does if no other replica is up.
+  int leaving = -1;
   for (uint8_t node : placement_.Replicas(partition)) {
-    if (IsUp(node)) return node;
+    if (!IsUp(node)) continue;
+    if (!leaving_nodes_[node]) return node;
+    if (leaving < 0) leaving = node;
   }
-  return -1;
+  return leaving;
 }
 
 std::vector<int> Cluster::LiveReplicas(uint32_t partition) const {
@@ -330,34 +294,64 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     absl::Mutex mu;
     int acks ABSL_GUARDED_BY(mu) = 0;
     int answered ABSL_GUARDED_BY(mu) = 0;
+    int pending_acks ABSL_GUARDED_BY(mu) = 0;
+    int pending_answered ABSL_GUARDED_BY(mu) = 0;
     bool fired ABSL_GUARDED_BY(mu) = false;
     int total = 0;
     int wanted = 0;
+    int pending_total = 0;
     std::function<void(int)> done;
   };
   std::vector<int> others;
   for (uint8_t node : placement_.Replicas(partition)) {
     if (node != self_index_) others.push_back(node);
   }
+  // Pending replicas that are up must apply the write too: a gainer then
+  // holds every write acknowledged while it fetches (docs/scaling.md). One
+  // that is down fetches again when it comes back.
+  std::vector<int> pending_up, pending_down;
+  for (int node : PendingOnly(partition)) {
+    (IsUp(node) ? pending_up : pending_down).push_back(node);
+  }
   auto tally = std::make_shared<Tally>();
   tally->total = static_cast<int>(others.size());
   tally->wanted = acks_wanted;
+  tally->pending_total = static_cast<int>(pending_up.size());
   tally->done = std::move(done);
-  auto record_answer = [tally](bool ok) {
-    std::function<void(int)> fire;
-    int acks = 0;
+  // Under tally->mu: the callback to run once the write is decided.
+  auto settle = [tally]() -> std::function<void()> {
+    const bool pending_ok = tally->pending_acks == tally->pending_total;
+    const bool all_in = tally->answered == tally->total &&
+                        tally->pending_answered == tally->pending_total;
+    if (tally->fired || !((tally->acks >= tally->wanted && pending_ok) ||
+                          all_in)) {
+      return nullptr;
+    }
+    tally->fired = true;
+    // A pending replica that did not apply it fails the write.
+    const int acks = pending_ok ? tally->acks
+                                : std::min(tally->acks, tally->wanted - 1);
+    return [done = tally->done, acks] { done(acks); };
+  };
+  auto record_answer = [tally, settle](bool ok) {
+    std::function<void()> fire;
     {
       absl::MutexLock lock(&tally->mu);
       ++tally->answered;
       if (ok) ++tally->acks;
-      if (!tally->fired &&
-          (tally->acks >= tally->wanted || tally->answered == tally->total)) {
-        tally->fired = true;
-        fire = tally->done;
-        acks = tally->acks;
-      }
+      fire = settle();
     }
-    if (fire) fire(acks);
+    if (fire) fire();
+  };
+  auto record_pending = [tally, settle](bool ok) {
+    std::function<void()> fire;
+    {
+      absl::MutexLock lock(&tally->mu);
+      ++tally->pending_answered;
+      if (ok) ++tally->pending_acks;
+      fire = settle();
+    }
+    if (fire) fire();
   };
   if (others.empty() || acks_wanted <= 0) {
     {
@@ -396,9 +390,8 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
     }
     Pump(node);
   }
-  // Pending replicas (a move under way) get every write, acknowledged or
-  // not; one they miss is a hint like any other.
-  for (int node : PendingOnly(partition)) {
+  for (int node : pending_down) AddHints(node, records);
+  for (int node : pending_up) {
     PeerState& p = *peers_[node];
     bool full = false;
     {
@@ -407,11 +400,14 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
         full = true;
       } else {
         p.queued_records += records_count;
-        p.writes.queue.push_back({records, {}, nullptr, partition});
+        PeerState::Pending pending{records, {}, record_pending, partition};
+        pending.applied_is_enough = true;
+        p.writes.queue.push_back(std::move(pending));
       }
     }
     if (full) {
       AddHints(node, records);
+      record_pending(false);
       continue;
     }
     Pump(node);
@@ -509,8 +505,9 @@ void Cluster::Pump(int node, bool lazy) {
         for (PeerState::Pending& pending : *batch) {
           if (!pending.ack) continue;
           pending.ack(status.ok() &&
-                      std::find(unvouched.begin(), unvouched.end(),
-                                pending.partition) == unvouched.end());
+                      (pending.applied_is_enough ||
+                       std::find(unvouched.begin(), unvouched.end(),
+                                 pending.partition) == unvouched.end()));
         }
         release();
         Pump(node, lazy);

@@ -68,6 +68,11 @@ struct ClusterOptions {
   std::vector<std::string> holders;
   std::vector<std::string> pending_holders;
   uint64_t epoch = 0;
+  // The map of the epoch before (managed membership; null at start): a
+  // primary it named may still serve reads under a lease granted then.
+  std::shared_ptr<const PlacementMap> previous;
+  // Members that were LEAVING in that epoch: they took no read leases.
+  std::vector<std::string> previous_leaving;
   // With managed membership a peer on another epoch is not an error: one
   // on a newer epoch (or refusing this node's as older) calls this, so
   // that the node refetches the membership. Must not block.
@@ -176,9 +181,27 @@ class Cluster {
   // if they cannot be kept it does not vouch.
   bool VouchFor(uint32_t partition,
                 const std::vector<internal::SessionRecord>& records);
+  // False until this generation is fenced (LeasesFenced), and on a
+  // LEAVING node.
   bool HasReadLease(uint32_t partition) const {
-    return leases_.HasReadLease(partition, serving());
+    return !leaving() && LeasesFenced() &&
+           leases_.HasReadLease(partition, serving());
   }
+  // Holders that the move under way removes (LEAVING members).
+  std::vector<std::string> LeavingIds() const;
+  bool leaving() const { return leaving_; }
+  // After a membership change, read leases wait until every peer that is
+  // up routes by this epoch, the calls sent before have ended (one
+  // replicate timeout), and no peer holds hints for this node: until then
+  // a write acknowledged under the previous map may be missing here
+  // (docs/scaling.md, "Leases across a change"). True at once without a
+  // previous map; once true, stays true.
+  bool LeasesFenced() const;
+  // The previous epoch's primary of `partition` is another node that may
+  // still serve it under a read lease granted then: it has not answered a
+  // heartbeat from this epoch and is not silent. No replica vouches for a
+  // write to the partition meanwhile.
+  bool PreviousPrimaryMayServe(uint32_t partition) const;
   int OthersCoveringQuorum(uint32_t partition) const {
     return leases_.OthersCoveringQuorum(partition);
   }
@@ -193,7 +216,8 @@ class Cluster {
   void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 
-  // The first up node of the partition's preference list, or -1.
+  // The first up node of the partition's preference list that is not
+  // LEAVING (a LEAVING one if no other is up), or -1.
   int Coordinator(uint32_t partition) const;
   // Replicas that are up, in preference order.
   std::vector<int> LiveReplicas(uint32_t partition) const;
@@ -286,6 +310,13 @@ class Cluster {
   std::vector<std::atomic<uint64_t>> peer_epochs_;
   // hints_for_you of each peer's last heartbeat answer of this epoch.
   std::vector<std::atomic<int64_t>> owed_to_me_;
+  // Monotonic ms of this object's creation, and of the first time every
+  // up peer was seen at this epoch (0: not yet); LeasesFenced once set.
+  int64_t created_ms_ = 0;
+  bool leaving_ = false;
+  std::vector<bool> leaving_nodes_;
+  mutable std::atomic<int64_t> peers_reached_ms_{0};
+  mutable std::atomic<bool> fenced_{false};
 
   Leases leases_;
   FailureDetector detector_;

@@ -84,5 +84,50 @@ TEST(ClusterTest, Stop_WithCallsInFlight_WaitsForTheirCallbacks) {
   EXPECT_TRUE(answered);
 }
 
+// After a membership change (managed membership), a partition whose primary
+// changed is not vouched for while its previous primary may still serve it
+// under an old lease; read leases wait until every peer is at the new epoch.
+TEST(ClusterTest, MembershipChange_FencesThePreviousPrimaryAndReadLeases) {
+  // Before: n1, n2, n3 and n9. Now n9 is gone and n4 has joined.
+  ClusterOptions base;
+  base.epoch = 7;
+  absl::StatusOr<PlacementMap> previous =
+      PlacementMap::Build({"n1", "n2", "n3", "n9"}, 3);
+  ASSERT_TRUE(previous.ok());
+  base.previous = std::make_shared<const PlacementMap>(*previous);
+  FakePeers peers(4, 3, TempDir(), 1'000'000, base);
+  const PlacementMap& now = peers.placement();
+  // A partition n4 took over from n2 as primary, and one n9 was primary of.
+  uint32_t from_n2 = kPartitionCount, from_n9 = kPartitionCount;
+  for (uint32_t p = 0; p < kPartitionCount; ++p) {
+    const std::string& primary = now.nodes()[now.Primary(p)];
+    const std::string& before = previous->nodes()[previous->Primary(p)];
+    if (before == "n2" && primary == "n4" && from_n2 == kPartitionCount) {
+      from_n2 = p;
+    }
+    if (before == "n9" && primary != "n3" && from_n9 == kPartitionCount) {
+      from_n9 = p;
+    }
+  }
+  ASSERT_LT(from_n2, kPartitionCount);
+  ASSERT_LT(from_n9, kPartitionCount);
+  Cluster& n3 = peers.cluster(2);
+  EXPECT_TRUE(n3.PreviousPrimaryMayServe(from_n2));
+  EXPECT_TRUE(n3.PreviousPrimaryMayServe(from_n9));
+  EXPECT_FALSE(n3.VouchFor(from_n2, {}));
+  EXPECT_FALSE(peers.cluster(0).LeasesFenced());
+
+  // n2 is heard at this epoch: its old lease went with its old generation.
+  peers.Heartbeats();
+  EXPECT_FALSE(n3.PreviousPrimaryMayServe(from_n2));
+  EXPECT_TRUE(n3.PreviousPrimaryMayServe(from_n9));
+  // n9 left the membership: waited out for one vouch window.
+  peers.clock().AdvanceMs(1000);
+  peers.Heartbeats();
+  EXPECT_FALSE(n3.PreviousPrimaryMayServe(from_n9));
+  // Every peer at this epoch, a replicate timeout later, nothing owed.
+  EXPECT_TRUE(peers.cluster(0).LeasesFenced());
+}
+
 }  // namespace
 }  // namespace sesh

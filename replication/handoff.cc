@@ -14,6 +14,10 @@
 namespace sesh {
 namespace {
 
+// How long a hand-off waits for a source that is not up before leaving it
+// out.
+constexpr int64_t kSourceGraceMs = 5000;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -22,8 +26,7 @@ int64_t NowMs() {
 
 }  // namespace
 
-Handoff::Handoff(Cluster* cluster, ReplicaStore* store,
-                 int64_t max_bytes_per_s)
+Handoff::Handoff(Cluster* cluster, ReplicaStore* store, int64_t max_bytes_per_s)
     : cluster_(cluster), store_(store), max_bytes_per_s_(max_bytes_per_s) {
   progress_.epoch = cluster->epoch();
 }
@@ -43,21 +46,37 @@ HandoffProgress Handoff::progress() const {
   return p;
 }
 
-bool Handoff::FetchFromAll(const std::vector<int>& sources,
-                           uint32_t max_rank) {
+absl::Status Handoff::DrainHints() {
+  // Writes this node coordinated before it stopped coordinating end within
+  // a replicate timeout; then every hint it holds must be delivered.
+  const int64_t settle_at = NowMs() + cluster_->options().replicate_timeout_ms;
+  while (NowMs() < settle_at || cluster_->HintsQueued() > 0) {
+    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  absl::MutexLock lock(&mu_);
+  progress_.done = true;
+  fprintf(stderr,
+          "sesh-node %s: leaving at epoch %llu: no hints held, its "
+          "partitions can move\n",
+          cluster_->self_id().c_str(),
+          static_cast<unsigned long long>(progress_.epoch));
+  return absl::OkStatus();
+}
+
+bool Handoff::FetchFromAll(const std::vector<int>& sources, uint32_t max_rank) {
   {
     absl::MutexLock lock(&mu_);
     scanned_.assign(sources.size(), 0.0);
   }
   std::vector<Fetched> results(sources.size(), Fetched::kDone);
   std::vector<std::thread> threads;
-  const int64_t share =
-      max_bytes_per_s_ / std::max<int64_t>(1, sources.size());
+  const int64_t share = max_bytes_per_s_ / std::max<int64_t>(1, sources.size());
   for (size_t i = 0; i < sources.size(); ++i) {
     threads.emplace_back([this, &results, &sources, i, max_rank, share] {
-      results[i] = FetchFrom(sources[i], static_cast<int>(i), max_rank,
-                             max_bytes_per_s_ > 0 ? std::max<int64_t>(1, share)
-                                                  : 0);
+      results[i] =
+          FetchFrom(sources[i], static_cast<int>(i), max_rank,
+                    max_bytes_per_s_ > 0 ? std::max<int64_t>(1, share) : 0);
     });
   }
   for (std::thread& t : threads) t.join();
@@ -67,9 +86,18 @@ bool Handoff::FetchFromAll(const std::vector<int>& sources,
     if (r == Fetched::kSourceDown) skipped = true;
   }
   if (!skipped || max_rank == 0) return true;
+  // Every partition again from all the sources that are up, as long as
+  // two of them are (any two replicas hold every QUORUM write).
+  const size_t needed = std::min<size_t>(2, sources.size());
   std::vector<int> up;
-  for (int node : sources) {
-    if (cluster_->IsUp(node)) up.push_back(node);
+  while (true) {
+    if (cancelled_.load()) return false;
+    up.clear();
+    for (int node : sources) {
+      if (cluster_->IsUp(node)) up.push_back(node);
+    }
+    if (up.size() >= needed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return FetchFromAll(up, /*max_rank=*/0);
 }
@@ -89,13 +117,10 @@ absl::Status Handoff::Run() {
     started_ms_ = NowMs();
   }
   if (gained == 0) {
-    return absl::FailedPreconditionError("this node gains no partition");
-  }
-  // Writes acknowledged from now on reach this node once every coordinator
-  // routes by this epoch; what came before is in the current replicas.
-  while (!cluster_->PeersReached(cluster_->epoch())) {
-    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!cluster_->leaving()) {
+      return absl::FailedPreconditionError("this node gains no partition");
+    }
+    return DrainHints();
   }
   std::vector<int> sources;
   for (int node = 0; node < cluster_->node_count(); ++node) {
@@ -105,6 +130,26 @@ absl::Status Handoff::Run() {
       holds_any = cluster_->placement().Holds(node, p);
     }
     if (holds_any) sources.push_back(node);
+  }
+  // The sources must be seen up (a node that just started sees no peer up
+  // yet); one still down after a grace period is left out, but never so
+  // many that fewer than two remain.
+  const int64_t grace_until = NowMs() + kSourceGraceMs;
+  const size_t needed = std::min<size_t>(2, sources.size());
+  while (true) {
+    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
+    size_t up = 0;
+    for (int node : sources) up += cluster_->IsUp(node) ? 1 : 0;
+    if (up == sources.size() || (NowMs() >= grace_until && up >= needed)) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Writes acknowledged from now on reach this node once every coordinator
+  // routes by this epoch; what came before is in the current replicas.
+  while (!cluster_->PeersReached(cluster_->epoch())) {
+    if (cancelled_.load()) return absl::CancelledError("hand-off cancelled");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -139,8 +184,8 @@ absl::Status Handoff::Run() {
 }
 
 Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
-                                     uint32_t max_rank,
-                                     int64_t max_bytes_per_s) {
+                                    uint32_t max_rank,
+                                    int64_t max_bytes_per_s) {
   const std::string& peer = cluster_->placement().nodes()[node];
   std::string after_key;
   bool done = false;
@@ -211,8 +256,7 @@ Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
               static_cast<unsigned long long>(p.epoch), p.partitions_done,
               p.partitions_total,
               static_cast<unsigned long long>(p.records_received),
-              static_cast<unsigned long long>(p.bytes_received),
-              p.eta_seconds);
+              static_cast<unsigned long long>(p.bytes_received), p.eta_seconds);
     }
     // Rate bound: sleep off any excess over max_bytes_per_s per second.
     if (max_bytes_per_s > 0) {
@@ -220,7 +264,8 @@ Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
       const int64_t due_ms = window_bytes * 1000 / max_bytes_per_s;
       const int64_t elapsed = NowMs() - window_start;
       if (due_ms > elapsed) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(due_ms - elapsed));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(due_ms - elapsed));
       }
       if (elapsed > 1000) {
         window_start = NowMs();

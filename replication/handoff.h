@@ -34,7 +34,9 @@ class Handoff {
   // max_bytes_per_s bounds the bytes fetched per second (0: unbounded).
   Handoff(Cluster* cluster, ReplicaStore* store, int64_t max_bytes_per_s);
 
-  // Waits until every peer that is up routes by this epoch (so that every
+  // On a LEAVING node (it gains nothing): waits until it holds no hints,
+  // so that none leaves with it. Otherwise: waits until every peer that is
+  // up routes by this epoch (so that every
   // write from then on reaches this node as a pending replica), then
   // fetches, from each other current replica, the records of the
   // partitions this node gains, and merges them. A replica that stays
@@ -47,6 +49,7 @@ class Handoff {
   HandoffProgress progress() const;
 
  private:
+  absl::Status DrainHints();
   enum class Fetched { kDone, kSourceDown, kCancelled };
   // Fetches from one peer the gained records of partitions it is among the
   // first max_rank replicas of (0: all it holds), at most max_bytes_per_s

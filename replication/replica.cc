@@ -74,7 +74,8 @@ absl::Status Replica::Apply(const internal::ApplyRequest& request,
       continue;
     }
     const uint32_t partition = PartitionOf(record.id());
-    if (placement.Primary(partition) != from &&
+    if ((placement.Primary(partition) != from ||
+         cluster_->PreviousPrimaryMayServe(partition)) &&
         !cluster_->VouchFor(partition, {*merged})) {
       auto* unvouched = response->mutable_unvouched_partitions();
       if (std::find(unvouched->begin(), unvouched->end(), partition) ==

@@ -303,7 +303,13 @@ void CheckAll(std::map<int, std::unique_ptr<NodeProcess>>& nodes,
   for (const auto& [id, h] : histories) {
     for (int i : ids) {
       v1::Session session;
-      grpc::Status status = GetThrough(*nodes[i], id, &session);
+      grpc::Status status;
+      // Data is checked here, not availability: a read that cannot be
+      // completed yet (UNAVAILABLE) is asked again.
+      PollUntil(10000, 100, [&] {
+        status = GetThrough(*nodes[i], id, &session);
+        return status.error_code() != grpc::StatusCode::UNAVAILABLE;
+      });
       if (h.destroy_acked) {
         EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
             << "n" << i << ": an acknowledged destroy came back: " << id;

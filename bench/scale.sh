@@ -97,8 +97,9 @@ wait_members() {  # expected
   die "membership did not become '$1' (now '$(members)')"
 }
 
-for _ in $(seq 1 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $e1), 1)" 2>/dev/null && break
+# etcd accepts connections before it serves: wait for its health check.
+for _ in $(seq 1 200); do
+  python3 -c "import json, urllib.request as u; assert json.load(u.urlopen('http://127.0.0.1:$e1/health', timeout=1))['health'] == 'true'" 2>/dev/null && break
   sleep 0.1
 done
 start_node 1 "$p1" "$q1"

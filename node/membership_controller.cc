@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "replication/clock.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "replication/managed_membership.h"
@@ -11,11 +12,7 @@
 namespace sesh {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return SteadyClock()->NowMs(); }
 
 const char* StateName(internal::MemberState state) {
   switch (state) {

@@ -118,6 +118,10 @@ Cluster::Cluster(const ClusterOptions& options, PlacementMap placement,
   owed_to_me_ = std::vector<std::atomic<int64_t>>(addresses_.size());
   for (auto& owed : owed_to_me_) owed.store(-1);  // not heard yet
   created_ms_ = steady->NowMs();
+  holder_nodes_.assign(addresses_.size(), options_.holders.empty());
+  for (const std::string& id : options_.holders) {
+    holder_nodes_[placement_.IndexOf(id)] = true;
+  }
   leaving_nodes_.assign(addresses_.size(), false);
   for (const std::string& id : LeavingIds()) {
     if (id == options_.self_id) leaving_ = true;

@@ -140,11 +140,7 @@ class Cluster {
   bool managed() const { return options_.epoch != 0; }
   // Node `node` holds partitions in the current map (a joining one does
   // not).
-  bool IsHolder(int node) const {
-    return options_.holders.empty() ||
-           std::find(options_.holders.begin(), options_.holders.end(),
-                     placement_.nodes()[node]) != options_.holders.end();
-  }
+  bool IsHolder(int node) const { return holder_nodes_[node]; }
   bool holds_data() const { return IsHolder(self_index_); }
   // Every peer that is up has answered a heartbeat from epoch `epoch` or a
   // later one (managed membership: it routes writes by that map).
@@ -315,6 +311,8 @@ class Cluster {
   int64_t created_ms_ = 0;
   bool leaving_ = false;
   std::vector<bool> leaving_nodes_;
+  // IsHolder of each node, from options_.holders.
+  std::vector<bool> holder_nodes_;
   mutable std::atomic<int64_t> peers_reached_ms_{0};
   mutable std::atomic<bool> fenced_{false};
 

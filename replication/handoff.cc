@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "replication/clock.h"
 #include "absl/synchronization/notification.h"
 #include "replication/managed_membership.h"
 #include "replication/replica.h"
@@ -18,11 +19,7 @@ namespace {
 // out.
 constexpr int64_t kSourceGraceMs = 5000;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return SteadyClock()->NowMs(); }
 
 }  // namespace
 

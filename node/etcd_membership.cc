@@ -54,8 +54,10 @@ EtcdMembership::EtcdMembership(EtcdMembershipOptions options)
     // Reconnect quickly once etcd is back (gRPC's default backoff grows to
     // two minutes).
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // gRPC's name for the connect timeout: a slow handshake (etcd just
+    // restarted, a loaded machine) must not fail every attempt.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
     // Notice a connection that went silent (the watch would wait forever);
     // etcd refuses pings more often than every 5 s.
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);

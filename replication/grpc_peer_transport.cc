@@ -22,7 +22,9 @@ GrpcPeerTransport::GrpcPeerTransport(
     // Reconnect quickly after a peer restarts.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    // The connect timeout (gRPC's name for it): a TLS handshake on a loaded
+    // machine can take longer than 100 ms, and one cut short never succeeds.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
     args.SetMaxReceiveMessageSize(64 << 20);
     channels_.push_back(grpc::CreateCustomChannel(
         address,

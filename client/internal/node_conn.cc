@@ -26,7 +26,8 @@ grpc::ChannelArguments NodeConn::ChannelArgs(const ChannelConfig& config) {
   // A node that restarts is reconnected within about a second, not after
   // gRPC's default backoff of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
+  // The connect timeout (gRPC's name for it), TLS handshake included.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   if (!config.server_name.empty()) {
     args.SetSslTargetNameOverride(config.server_name);

@@ -47,12 +47,14 @@
 #include "node/worker_pool.h"
 #include "replication/anti_entropy.h"
 #include "replication/anti_entropy_link.h"
+#include "replication/clock.h"
 #include "replication/cluster.h"
 #include "replication/grpc_peer_transport.h"
-#include "replication/managed_membership.h"
 #include "replication/hint_store.h"
+#include "replication/managed_membership.h"
 #include "replication/placement.h"
 #include "replication/replica.h"
+#include "util/log.h"
 #include "xxhash.h"
 
 ABSL_FLAG(std::string, node_id, "n1",
@@ -64,6 +66,15 @@ ABSL_FLAG(std::string, peer_listen, "",
           "host:port of the peer port (the Peer service and calls forwarded "
           "by other nodes, mutual TLS). Required with more than one node; "
           "must match this node's entry in --peers.");
+ABSL_FLAG(bool, log_json, false,
+          "Log one JSON object per line (ts, level, component, node, msg) "
+          "instead of text lines.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error.");
+ABSL_FLAG(std::string, health_listen, "",
+          "host:port of a plaintext listener serving only gRPC health, for "
+          "probes without TLS: \"\" SERVING once caught up, sesh.liveness "
+          "while the process runs. Default empty: none.");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate of this node, for both ports. Its subject "
           "alternative names must include the node id (DNS:<node_id>) and "
@@ -244,12 +255,20 @@ absl::StatusOr<v1::Durability> ParseDurability(const std::string& text) {
 }
 
 int Fail(const absl::Status& status) {
-  fprintf(stderr, "sesh-node: %s\n", status.ToString().c_str());
+  LogError("node", "%s", status.ToString().c_str());
   return 2;
 }
 
 int Run() {
   const std::string node_id = absl::GetFlag(FLAGS_node_id);
+  LogOptions log_options;
+  log_options.json = absl::GetFlag(FLAGS_log_json);
+  log_options.node_id = node_id;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &log_options.min_level)) {
+    return Fail(absl::InvalidArgumentError(
+        "--log_level must be debug, info, warning or error"));
+  }
+  ConfigureLogging(log_options);
   if (absl::GetFlag(FLAGS_data_dir).empty()) {
     return Fail(absl::InvalidArgumentError("--data_dir is required"));
   }
@@ -261,10 +280,9 @@ int Run() {
   const bool insecure = absl::GetFlag(FLAGS_insecure);
   TlsMaterial tls;
   if (insecure) {
-    fprintf(stderr,
-            "sesh-node %s: WARNING: --insecure: plaintext on both ports, "
-            "peers not authenticated; use only on a trusted network\n",
-            node_id.c_str());
+    LogWarning("node",
+               "--insecure: plaintext on both ports, peers not authenticated; "
+               "use only on a trusted network");
   } else {
     if (absl::GetFlag(FLAGS_tls_cert).empty() ||
         absl::GetFlag(FLAGS_tls_key).empty() ||
@@ -289,10 +307,7 @@ int Run() {
     return Fail(absl::InvalidArgumentError(
         "--token_file is required (or --insecure)"));
   } else {
-    fprintf(stderr,
-            "sesh-node %s: WARNING: no --token_file: every caller may use "
-            "every namespace\n",
-            node_id.c_str());
+    LogWarning("node", "no --token_file: every caller may use every namespace");
   }
 
   // Block the shutdown signals in every thread; main waits for them below.
@@ -559,16 +574,16 @@ int Run() {
   if (catch_up && first->cluster()->node_count() > 1) {
     int64_t merged = CatchUp(first->cluster(), store->get(),
                              absl::GetFlag(FLAGS_catch_up_timeout_ms));
-    fprintf(stderr, "sesh-node %s: caught up, %lld records merged\n",
-            node_id.c_str(), static_cast<long long>(merged));
+    LogInfo("node", "caught up, %lld records merged",
+            static_cast<long long>(merged));
   }
   first->cluster()->SetServing(true);
   health->SetServingStatus(true);
   if (controller != nullptr) controller->Run();
-  fprintf(stderr,
-          "sesh-node %s: serving on port %d, %d nodes, replication factor "
-          "%d, membership epoch %llu%s\n",
-          node_id.c_str(), port, first->cluster()->node_count(),
+  LogInfo("node",
+          "serving on port %d, %d nodes, replication factor %d, membership "
+          "epoch %llu%s",
+          port, first->cluster()->node_count(),
           first->cluster()->placement().replication_factor(),
           static_cast<unsigned long long>(first->cluster()->epoch()),
           managed ? " (managed in etcd)" : "");
@@ -601,11 +616,11 @@ int Run() {
       step = (step + 1) % kSteps;
       absl::StatusOr<int64_t> swept = (*store)->Sweep(first, last);
       if (!swept.ok()) {
-        fprintf(stderr, "sesh-node %s: sweep failed: %s\n", node_id.c_str(),
-                swept.status().ToString().c_str());
+        LogWarning("node", "sweep failed: %s",
+                   swept.status().ToString().c_str());
       } else if (*swept > 0) {
-        fprintf(stderr, "sesh-node %s: swept %lld expired records\n",
-                node_id.c_str(), static_cast<long long>(*swept));
+        LogInfo("node", "swept %lld expired records",
+                static_cast<long long>(*swept));
       }
     }
   });
@@ -620,8 +635,8 @@ int Run() {
       if (generation->cluster()->node_count() == 1) continue;
       absl::Status s = generation->anti_entropy()->Step();
       if (!s.ok()) {
-        fprintf(stderr, "sesh-node %s: anti-entropy step failed: %s\n",
-                node_id.c_str(), s.ToString().c_str());
+        LogWarning("node", "anti-entropy step failed: %s",
+                   s.ToString().c_str());
       }
     }
   });
@@ -633,8 +648,8 @@ int Run() {
     while (!stop_background.WaitForNotificationWithTimeout(interval)) {
       absl::StatusOr<int64_t> persisted = (*store)->PersistTouches();
       if (!persisted.ok()) {
-        fprintf(stderr, "sesh-node %s: persisting touches failed: %s\n",
-                node_id.c_str(), persisted.status().ToString().c_str());
+        LogWarning("node", "persisting touches failed: %s",
+                   persisted.status().ToString().c_str());
       }
     }
   });
@@ -648,13 +663,11 @@ int Run() {
       if (tokens == nullptr) continue;
       absl::StatusOr<bool> reloaded = tokens->ReloadIfChanged();
       if (!reloaded.ok()) {
-        fprintf(stderr,
-                "sesh-node %s: token file not reloaded, keeping the old "
-                "tokens: %s\n",
-                node_id.c_str(), reloaded.status().ToString().c_str());
+        LogWarning("node",
+                   "token file not reloaded, keeping the old tokens: %s",
+                   reloaded.status().ToString().c_str());
       } else if (*reloaded) {
-        fprintf(stderr, "sesh-node %s: token file reloaded\n",
-                node_id.c_str());
+        LogInfo("node", "token file reloaded");
       }
     }
   });
@@ -667,11 +680,10 @@ int Run() {
     Cluster* cluster = current.Get()->cluster();
     bool isolated = !cluster->isolated();
     cluster->SetIsolatedForTesting(isolated);
-    fprintf(stderr, "sesh-node %s: fault injection: %s\n", node_id.c_str(),
+    LogInfo("node", "fault injection: %s",
             isolated ? "isolated from peers" : "reconnected to peers");
   }
-  fprintf(stderr, "sesh-node %s: signal %d, draining\n", node_id.c_str(),
-          signal_number);
+  LogInfo("node", "signal %d, draining", signal_number);
   health->SetServingStatus(false);
   // No membership change is installed from here on.
   if (controller != nullptr) controller->Stop();
@@ -695,7 +707,7 @@ int Run() {
   etcd.reset();        // revokes the lease: a clean stop leaves no trace
   current.Swap(nullptr);
   store->reset();     // flush and close RocksDB
-  fprintf(stderr, "sesh-node %s: stopped\n", node_id.c_str());
+  LogInfo("node", "stopped");
   return 0;
 }
 

@@ -1,13 +1,13 @@
 #include "node/membership_controller.h"
 
 #include <chrono>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "replication/clock.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "replication/managed_membership.h"
+#include "util/log.h"
 
 namespace sesh {
 namespace {
@@ -114,8 +114,8 @@ void MembershipController::Step() {
     if (hints_->Count(it->first) > 0) {
       absl::Status cleared = hints_->Clear(it->first);
       if (!cleared.ok()) {
-        fprintf(stderr, "sesh-node: dropping hints for %s: %s\n",
-                it->first.c_str(), cleared.ToString().c_str());
+        LogWarning("membership", "dropping hints for %s: %s", it->first.c_str(),
+                   cleared.ToString().c_str());
       }
     }
     it = it->second <= NowMs() ? departed_.erase(it) : std::next(it);
@@ -126,11 +126,12 @@ void MembershipController::Step() {
     absl::MutexLock lock(&mu_);
     const std::string error = std::string(fetched.status().message());
     if (etcd_error_.empty()) {
-      fprintf(stderr,
-              "sesh-node %s: etcd unreachable (%s); serving on membership "
-              "epoch %llu, changes wait\n",
-              generation->cluster()->self_id().c_str(), error.c_str(),
-              static_cast<unsigned long long>(generation->cluster()->epoch()));
+      LogWarning(
+          "membership",
+          "etcd unreachable (%s); serving on membership epoch %llu, changes "
+          "wait",
+          error.c_str(),
+          static_cast<unsigned long long>(generation->cluster()->epoch()));
     }
     etcd_error_ = error;
     return;
@@ -138,8 +139,7 @@ void MembershipController::Step() {
   {
     absl::MutexLock lock(&mu_);
     if (!etcd_error_.empty()) {
-      fprintf(stderr, "sesh-node %s: etcd reachable again\n",
-              generation->cluster()->self_id().c_str());
+      LogInfo("membership", "etcd reachable again");
     }
     etcd_error_.clear();
     seen_ = *fetched;
@@ -148,11 +148,10 @@ void MembershipController::Step() {
   if (FindMember(fetched->record, self) == nullptr) {
     if (!removed_) {
       removed_ = true;
-      fprintf(stderr,
-              "sesh-node %s: no longer a member at epoch %llu (%s); "
-              "stopping\n",
-              self.c_str(), static_cast<unsigned long long>(fetched->epoch),
-              Describe(fetched->record).c_str());
+      LogWarning("membership",
+                 "no longer a member at epoch %llu (%s); stopping",
+                 static_cast<unsigned long long>(fetched->epoch),
+                 Describe(fetched->record).c_str());
       StopHandoff();
       if (on_removed_) on_removed_();
     }
@@ -176,8 +175,8 @@ void MembershipController::Step() {
     }
     absl::StatusOr<bool> advanced = etcd_->Advance(*fetched, gainers);
     if (!advanced.ok()) {
-      fprintf(stderr, "sesh-node %s: advancing the membership change: %s\n",
-              self.c_str(), advanced.status().ToString().c_str());
+      LogWarning("membership", "advancing the membership change: %s",
+                 advanced.status().ToString().c_str());
     } else if (*advanced) {
       Poke();
     }
@@ -189,10 +188,10 @@ void MembershipController::Step() {
 void MembershipController::Install(const Membership& membership) {
   absl::StatusOr<std::shared_ptr<Generation>> built = build_(membership);
   if (!built.ok()) {
-    fprintf(
-        stderr, "sesh-node: cannot install membership epoch %llu (%s): %s\n",
-        static_cast<unsigned long long>(membership.epoch),
-        Describe(membership.record).c_str(), built.status().ToString().c_str());
+    LogWarning("membership", "cannot install membership epoch %llu (%s): %s",
+               static_cast<unsigned long long>(membership.epoch),
+               Describe(membership.record).c_str(),
+               built.status().ToString().c_str());
     return;
   }
   std::shared_ptr<Generation> next = *built;
@@ -226,8 +225,7 @@ void MembershipController::Install(const Membership& membership) {
       handoff_->Cancel();
     }
   }
-  fprintf(stderr, "sesh-node %s: membership epoch %llu installed: %s%s\n",
-          next->cluster()->self_id().c_str(),
+  LogInfo("membership", "membership epoch %llu installed: %s%s",
           static_cast<unsigned long long>(membership.epoch),
           Describe(membership.record).c_str(),
           next->cluster()->pending() != nullptr ? " (move under way)" : "");
@@ -257,17 +255,16 @@ void MembershipController::MaybeStartHandoff(
     absl::MutexLock lock(&mu_);
     handoff_ = handoff;
   }
-  fprintf(stderr, "sesh-node %s: hand-off of epoch %llu started\n",
-          generation->cluster()->self_id().c_str(),
+  LogInfo("membership", "hand-off of epoch %llu started",
           static_cast<unsigned long long>(epoch));
   handoff_thread_ = std::thread([this, generation, handoff, epoch] {
     absl::Status s = handoff->Run();
     if (!s.ok()) {
       // Not done: never reported. The next step starts it again.
       if (!absl::IsCancelled(s)) {
-        fprintf(stderr, "sesh-node %s: hand-off of epoch %llu failed: %s\n",
-                generation->cluster()->self_id().c_str(),
-                static_cast<unsigned long long>(epoch), s.ToString().c_str());
+        LogWarning("membership", "hand-off of epoch %llu failed: %s",
+                   static_cast<unsigned long long>(epoch),
+                   s.ToString().c_str());
         absl::MutexLock lock(&mu_);
         if (handoff_ == handoff) handoff_ = nullptr;
       }
@@ -276,8 +273,7 @@ void MembershipController::MaybeStartHandoff(
     s = etcd_->ReportHandoff(epoch);
     while (!s.ok()) {
       // etcd down: the data is here, keep trying to say so.
-      fprintf(stderr, "sesh-node %s: hand-off of epoch %llu: %s\n",
-              generation->cluster()->self_id().c_str(),
+      LogInfo("membership", "hand-off of epoch %llu: %s",
               static_cast<unsigned long long>(epoch), s.ToString().c_str());
       {
         absl::MutexLock lock(&mu_);
@@ -322,16 +318,15 @@ void MembershipController::DropOrphansStep(
       first, last,
       [cluster, self](uint32_t p) { return !cluster->WillHold(self, p); });
   if (!dropped.ok()) {
-    fprintf(stderr, "sesh-node %s: deleting moved-away data: %s\n",
-            cluster->self_id().c_str(), dropped.status().ToString().c_str());
+    LogWarning("membership", "deleting moved-away data: %s",
+               dropped.status().ToString().c_str());
     return;
   }
   orphans_dropped_ += *dropped;
   if (orphans_next_ >= kPartitionCount && orphans_dropped_ > 0) {
-    fprintf(stderr,
-            "sesh-node %s: deleted %lld records of partitions this node no "
-            "longer holds (epoch %llu)\n",
-            cluster->self_id().c_str(),
+    LogInfo("membership",
+            "deleted %lld records of partitions this node no longer holds "
+            "(epoch %llu)",
             static_cast<long long>(orphans_dropped_),
             static_cast<unsigned long long>(orphans_epoch_));
   }

@@ -6,7 +6,6 @@
 #include "node/session_store.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,6 +20,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
 #include "xxhash.h"
+#include "util/log.h"
 
 namespace sesh {
 namespace {
@@ -145,8 +145,8 @@ SessionStore::~SessionStore() {
   if (db_ == nullptr) return;
   absl::StatusOr<int64_t> persisted = PersistTouches();
   if (!persisted.ok()) {
-    fprintf(stderr, "sesh: touches not persisted at close: %s\n",
-            persisted.status().ToString().c_str());
+    LogWarning("store", "touches not persisted at close: %s",
+               persisted.status().ToString().c_str());
   }
   rocksdb::FlushOptions flush;
   db_->Flush(flush, handles_);

@@ -1,7 +1,6 @@
 #include "replication/cluster.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <deque>
 #include <set>
 
@@ -9,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "replication/merge.h"
+#include "util/log.h"
 
 namespace sesh {
 namespace {
@@ -188,10 +188,8 @@ bool Cluster::IsUp(int node) const {
 void Cluster::MarkSuspect(int node, const absl::Status& reason) {
   if (node == self_index_) return;
   if (detector_.Suspect(node)) {
-    fprintf(stderr,
-            "sesh-node %s: peer %s unreachable (%s), treating it as down\n",
-            options_.self_id.c_str(), placement_.nodes()[node].c_str(),
-            reason.ToString().c_str());
+    LogWarning("cluster", "peer %s unreachable (%s), treating it as down",
+               placement_.nodes()[node].c_str(), reason.ToString().c_str());
   }
 }
 
@@ -278,10 +276,10 @@ bool Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
     p.hints_dropped = true;
   }
   if (log) {
-    fprintf(stderr,
-            "sesh-node %s: hints for peer %s not kept (%s); what it missed "
-            "is left to its catch-up, read repair and anti-entropy\n",
-            options_.self_id.c_str(), peer.c_str(),
+    LogInfo("cluster",
+            "hints for peer %s not kept (%s); what it missed is left to its "
+            "catch-up, read repair and anti-entropy",
+            peer.c_str(),
             dropped.ok() ? "over --max_hint_bytes_per_peer"
                          : dropped.status().ToString().c_str());
   }
@@ -500,8 +498,8 @@ void Cluster::Pump(int node, bool lazy) {
             absl::Status removed =
                 hints_->Remove(placement_.nodes()[node], pending.hints);
             if (!removed.ok()) {
-              fprintf(stderr, "sesh-node %s: removing delivered hints: %s\n",
-                      options_.self_id.c_str(), removed.ToString().c_str());
+              LogInfo("cluster", "removing delivered hints: %s",
+                      removed.ToString().c_str());
             }
           }
         }
@@ -673,8 +671,7 @@ void Cluster::OnHeartbeatAnswer(int node, bool serving, int64_t sent_ms,
     leases_.Granted(node, sent_ms);
   }
   if (detector_.Answered(node, response.serving())) {
-    fprintf(stderr, "sesh-node %s: peer %s is up\n", options_.self_id.c_str(),
-            placement_.nodes()[node].c_str());
+    LogInfo("cluster", "peer %s is up", placement_.nodes()[node].c_str());
   }
 }
 
@@ -746,8 +743,7 @@ void Cluster::ReportMembershipError(const std::string& error) {
     if (membership_error_ == error) return;
     membership_error_ = error;
   }
-  fprintf(stderr, "sesh-node %s: %s\n", options_.self_id.c_str(),
-          error.c_str());
+  LogWarning("cluster", "%s", error.c_str());
   if (options_.on_membership_error) options_.on_membership_error(error);
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -11,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "replication/managed_membership.h"
 #include "replication/replica.h"
+#include "util/log.h"
 
 namespace sesh {
 namespace {
@@ -53,10 +53,8 @@ absl::Status Handoff::DrainHints() {
   }
   absl::MutexLock lock(&mu_);
   progress_.done = true;
-  fprintf(stderr,
-          "sesh-node %s: leaving at epoch %llu: no hints held, its "
-          "partitions can move\n",
-          cluster_->self_id().c_str(),
+  LogInfo("handoff",
+          "leaving at epoch %llu: no hints held, its partitions can move",
           static_cast<unsigned long long>(progress_.epoch));
   return absl::OkStatus();
 }
@@ -168,10 +166,9 @@ absl::Status Handoff::Run() {
   progress_.done = true;
   progress_.partitions_done = progress_.partitions_total;
   progress_.eta_seconds = 0;
-  fprintf(stderr,
-          "sesh-node %s: hand-off of epoch %llu done: %u partitions, %llu "
-          "records, %llu bytes in %.1f s\n",
-          cluster_->self_id().c_str(),
+  LogInfo("handoff",
+          "hand-off of epoch %llu done: %u partitions, %llu records, %llu "
+          "bytes in %.1f s",
           static_cast<unsigned long long>(progress_.epoch),
           progress_.partitions_total,
           static_cast<unsigned long long>(progress_.records_received),
@@ -212,11 +209,10 @@ Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
     answered.WaitForNotification();
     if (!status.ok()) {
       if (!cluster_->IsUp(node)) {
-        fprintf(stderr,
-                "sesh-node %s: hand-off source %s is down (%s); the other "
-                "replicas hold every acknowledged write\n",
-                cluster_->self_id().c_str(), peer.c_str(),
-                std::string(status.message()).c_str());
+        LogInfo("handoff",
+                "hand-off source %s is down (%s); the other replicas hold "
+                "every acknowledged write",
+                peer.c_str(), std::string(status.message()).c_str());
         return Fetched::kSourceDown;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -246,10 +242,9 @@ Handoff::Fetched Handoff::FetchFrom(int node, int source_index,
     if (source_index == 0 && NowMs() - last_log_ms_ >= 5000) {
       last_log_ms_ = NowMs();
       const HandoffProgress p = progress();
-      fprintf(stderr,
-              "sesh-node %s: hand-off of epoch %llu: %u of %u partitions, "
-              "%llu records, %llu bytes, ETA %.0f s\n",
-              cluster_->self_id().c_str(),
+      LogInfo("handoff",
+              "hand-off of epoch %llu: %u of %u partitions, %llu records, %llu "
+              "bytes, ETA %.0f s",
               static_cast<unsigned long long>(p.epoch), p.partitions_done,
               p.partitions_total,
               static_cast<unsigned long long>(p.records_received),

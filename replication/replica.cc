@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "replication/placement.h"
+#include "util/log.h"
 
 namespace sesh {
 
@@ -66,9 +66,9 @@ absl::Status Replica::Apply(const internal::ApplyRequest& request,
     if (!merged.ok()) {
       if (status.ok()) {
         // Logged once per call; the sender does not retry refused records.
-        fprintf(stderr, "sesh-node %s: refused records from %s: %s\n",
-                cluster_->self_id().c_str(), request.from_node().c_str(),
-                std::string(merged.status().message()).c_str());
+        LogWarning("replica", "refused records from %s: %s",
+                   request.from_node().c_str(),
+                   std::string(merged.status().message()).c_str());
         status = merged.status();
       }
       continue;
@@ -280,11 +280,10 @@ int64_t CatchUp(Cluster* cluster, ReplicaStore* store, int64_t timeout_ms) {
       answered.WaitForNotification();
       if (!status.ok()) {
         if (std::chrono::steady_clock::now() > give_up) {
-          fprintf(stderr,
-                  "sesh-node %s: catch-up from %s failed (%s); serving "
-                  "without it, read repair and hints will fill the gaps\n",
-                  cluster->self_id().c_str(), peer_id.c_str(),
-                  std::string(status.message()).c_str());
+          LogWarning("replica",
+                     "catch-up from %s failed (%s); serving without it, read "
+                     "repair and hints will fill the gaps",
+                     peer_id.c_str(), std::string(status.message()).c_str());
           break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -39,6 +39,7 @@
 #include "node/credentials.h"
 #include "node/etcd_membership.h"
 #include "node/generation.h"
+#include "node/health_server.h"
 #include "node/membership_controller.h"
 #include "node/peer_service.h"
 #include "node/service_proxies.h"
@@ -317,6 +318,9 @@ int Run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::StatusOr<std::unique_ptr<HealthServer>> health_server =
+      HealthServer::Start(absl::GetFlag(FLAGS_health_listen));
+  if (!health_server.ok()) return Fail(health_server.status());
 
   StoreOptions store_options;
   store_options.path = absl::GetFlag(FLAGS_data_dir);
@@ -559,7 +563,10 @@ int Run() {
           absl::StrCat("cannot listen on ", peer_listen)));
     }
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  NodeHealth node_health(
+      {server->GetHealthCheckService(),
+       *health_server ? (*health_server)->health() : nullptr});
+  grpc::HealthCheckServiceInterface* health = &node_health;
   health->SetServingStatus(false);
   health_for_membership.store(health);
 

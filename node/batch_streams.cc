@@ -75,6 +75,10 @@ class BatchStreams<Request, Response>::Stream final
       End(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
+    if (owner_->draining_.load()) {
+      End(Draining());
+      return;
+    }
     {
       absl::MutexLock lock(&mu_);
       busy_ = false;
@@ -88,15 +92,25 @@ class BatchStreams<Request, Response>::Stream final
       absl::MutexLock lock(&mu_);
       if (finished_ || busy_ || absl::Now() - last_active_ < timeout) return;
     }
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                     absl::StrCat(owner_->method_,
-                                  " idle too long; open a new stream")));
+    End(owner_->draining_.load()
+            ? Draining()
+            : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           absl::StrCat(owner_->method_,
+                                        " idle too long; open a new stream")));
   }
+
+  // Ends the call at once (a stream opened while draining).
+  void EndNow() { End(Draining()); }
 
   // May free this stream: nothing of it is touched afterwards.
   void OnDone() override { owner_->Forget(this); }
 
  private:
+  grpc::Status Draining() const {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the node is shutting down; open a new stream");
+  }
+
   void End(const grpc::Status& status) {
     {
       absl::MutexLock lock(&mu_);
@@ -130,7 +144,11 @@ BatchStreams<Request, Response>::Open(grpc::CallbackServerContext* ctx) {
     absl::MutexLock lock(&mu_);
     open_[stream.get()] = stream;
   }
-  stream->Begin();
+  if (draining_.load()) {
+    stream->EndNow();
+  } else {
+    stream->Begin();
+  }
   return stream.get();
 }
 
@@ -152,6 +170,12 @@ void BatchStreams<Request, Response>::EndIdle(absl::Duration timeout) {
     for (const auto& [raw, stream] : open_) open.push_back(stream);
   }
   for (const auto& stream : open) stream->EndIfIdle(timeout);
+}
+
+template <typename Request, typename Response>
+void BatchStreams<Request, Response>::Drain() {
+  draining_.store(true);
+  EndIdle(absl::ZeroDuration());
 }
 
 template class BatchStreams<v1::BatchGetRequest, v1::BatchGetResponse>;

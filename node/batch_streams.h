@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +53,12 @@ class BatchStreams {
   // than `timeout`.
   void EndIdle(absl::Duration timeout);
 
+  // For a node that is stopping: ends (UNAVAILABLE) every call between
+  // messages now, every other once its message is answered, and every new
+  // one at once. The client retries elsewhere instead of waiting for the
+  // server's shutdown deadline.
+  void Drain();
+
  private:
   class Stream;
   void Forget(Stream* stream);
@@ -62,6 +69,7 @@ class BatchStreams {
   const Serve serve_;
   const std::function<uint64_t()> epoch_;
 
+  std::atomic<bool> draining_{false};
   absl::Mutex mu_;
   std::map<Stream*, std::shared_ptr<Stream>> open_ ABSL_GUARDED_BY(mu_);
 };

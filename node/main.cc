@@ -67,6 +67,10 @@ ABSL_FLAG(std::string, peer_listen, "",
           "host:port of the peer port (the Peer service and calls forwarded "
           "by other nodes, mutual TLS). Required with more than one node; "
           "must match this node's entry in --peers.");
+ABSL_FLAG(int64_t, drain_timeout_ms, 5000,
+          "On SIGTERM, how long calls in flight may take before they are "
+          "cancelled; keep it well under Kubernetes' "
+          "terminationGracePeriodSeconds.");
 ABSL_FLAG(bool, log_json, false,
           "Log one JSON object per line (ts, level, component, node, msg) "
           "instead of text lines.");
@@ -694,10 +698,16 @@ int Run() {
   health->SetServingStatus(false);
   // No membership change is installed from here on.
   if (controller != nullptr) controller->Stop();
+  // Peers learn at once that this node serves no more; streams end so that
+  // clients move to other nodes now (docs/operations.md, "Drain").
   current.Get()->cluster()->SetServing(false);
-  // Finish calls in flight (up to 5 s), then stop.
+  sessions_proxy.DrainStreams();
+  current.Get()->forwarded()->DrainStreams();
+  // Finish calls in flight, then stop. Hints stay in RocksDB; the last
+  // touches go to the replicas (Cluster::Stop) and to disk (store close).
   const auto drain_deadline =
-      std::chrono::system_clock::now() + std::chrono::seconds(5);
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms));
   server->Shutdown(drain_deadline);
   if (peer_server != nullptr) peer_server->Shutdown(drain_deadline);
   current.Get()->cluster()->Stop();

@@ -36,6 +36,11 @@ void SessionsProxy::EndIdleStreams(absl::Duration timeout) {
   if (write_streams_ != nullptr) write_streams_->EndIdle(timeout);
 }
 
+void SessionsProxy::DrainStreams() {
+  if (get_streams_ != nullptr) get_streams_->Drain();
+  if (write_streams_ != nullptr) write_streams_->Drain();
+}
+
 SessionsService* SessionsProxy::Target() const {
   Generation* g = current_->Get().get();
   return forwarded_ ? g->forwarded() : g->sessions();

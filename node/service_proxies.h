@@ -49,6 +49,8 @@ class SessionsProxy final : public SessionsCallbackBase {
 
   // Ends the streams held here idle past `timeout`.
   void EndIdleStreams(absl::Duration timeout);
+  // Ends every stream held here as the node stops (BatchStreams::Drain).
+  void DrainStreams();
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* ctx,
                                    const v1::CreateRequest* request,

@@ -629,6 +629,11 @@ void SessionsService::EndIdleStreams(absl::Duration timeout) {
   write_streams_.EndIdle(timeout);
 }
 
+void SessionsService::DrainStreams() {
+  get_streams_.Drain();
+  write_streams_.Drain();
+}
+
 void SessionsService::ServeBatchGet(const CallInfo& call,
                                     const v1::BatchGetRequest& request,
                                     v1::BatchGetResponse* response, Done done) {

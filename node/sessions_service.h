@@ -130,6 +130,8 @@ class SessionsService final : public SessionsCallbackBase {
   void EndIdleStreams();
   // Ends those idle for `timeout` (zero: every stream between messages).
   void EndIdleStreams(absl::Duration timeout);
+  // Ends every stream as the node stops (BatchStreams::Drain).
+  void DrainStreams();
 
   // One message of a StreamGet or StreamWrite call, for streams held
   // elsewhere (node/service_proxies.h keeps a client's stream open across

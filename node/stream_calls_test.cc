@@ -116,6 +116,27 @@ TEST_F(SessionsServiceTest, StreamGet_IdlePastTheLimit_Ended) {
   ExpectEndedAsIdle(stream.get());
 }
 
+TEST_F(SessionsServiceTest, StreamGet_Draining_OpenStreamEndsAndANewOneIsRefused) {
+  v1::Session a = MustCreate();
+  grpc::ClientContext ctx;
+  auto stream = stub_->StreamGet(&ctx);
+  v1::BatchGetRequest good;
+  good.set_namespace_("shop");
+  good.add_ids(a.id());
+  ASSERT_TRUE(stream->Write(good));
+  v1::BatchGetResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  sessions_->DrainStreams();
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  grpc::ClientContext late_ctx;
+  auto late = stub_->StreamGet(&late_ctx);
+  late->Write(good);
+  EXPECT_FALSE(late->Read(&response));
+  EXPECT_EQ(late->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 TEST_F(SessionsServiceTest, StreamGet_NoTokenEmptyNamespace_Unauthenticated) {
   auto none = StubWith("");
   grpc::ClientContext ctx;

@@ -146,6 +146,7 @@ void Cluster::Start() {
         absl::Milliseconds(options_.touch_flush_interval_ms))) {
       FlushLazy();
     }
+    FlushLazy();  // a stopping node hands its last touches to the replicas
   });
 }
 
@@ -175,7 +176,7 @@ void Cluster::CallDone() {
 
 void Cluster::SetServing(bool serving) {
   const bool was = serving_.exchange(serving);
-  if (serving && !was && started_.load() && !stop_.HasBeenNotified()) {
+  if (serving != was && started_.load() && !stop_.HasBeenNotified()) {
     SendHeartbeats();
   }
 }

@@ -206,9 +206,10 @@ class Cluster {
   // still withholds a lease it cannot back.
   int64_t HintsFor(const std::string& node_id) const;
   // This node's own serving state (false while catching up after start).
-  // Turning serving tells the peers at once (a heartbeat round), so that
-  // they route to it and stop vouching for its partitions without waiting
-  // for the next round.
+  // A change tells the peers at once (a heartbeat round): turning serving,
+  // they route to it and stop vouching for its partitions; turning not
+  // serving (a drain), it holds no read lease from then on and they vouch
+  // for its partitions without waiting out its silence.
   void SetServing(bool serving);
   bool serving() const { return serving_.load(); }
 

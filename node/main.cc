@@ -41,6 +41,7 @@
 #include "node/generation.h"
 #include "node/health_server.h"
 #include "node/membership_controller.h"
+#include "node/node_metrics.h"
 #include "node/peer_service.h"
 #include "node/service_proxies.h"
 #include "node/session_store.h"
@@ -239,6 +240,11 @@ ABSL_FLAG(bool, fault_injection, false,
 ABSL_FLAG(int64_t, block_cache_mb, 1024,
           "RocksDB block cache in MiB (keep the working set in memory). "
           "Default 1024.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of the Prometheus /metrics endpoint (plain HTTP, "
+          "docs/metrics.md); port 0 picks one. Default empty: off.");
+ABSL_FLAG(bool, access_log, false, "Log one line per client call (method, "
+          "namespace, code, latency, session handle). Default false.");
 
 namespace sesh {
 namespace {
@@ -521,6 +527,9 @@ int Run() {
                joined->record.members_size() > 1;
   }
 
+  auto metrics = NodeMetrics::Create({node_id, store_options.path, &current,
+      store->get(), hints->get(), controller.get()}, absl::GetFlag(FLAGS_access_log));
+  if (!metrics.ok()) return Fail(metrics.status());
   // Bind first: with port 0 the peers list can only name the real port
   // when there is a single node.
   grpc::EnableDefaultHealthCheckService(true);
@@ -532,6 +541,7 @@ int Run() {
                            &port);
   builder.RegisterService(&sessions_proxy);
   builder.RegisterService(&cluster_proxy);
+  (*metrics)->Instrument(&builder, "client");
   const int max_message = static_cast<int>(std::clamp<int64_t>(
       absl::GetFlag(FLAGS_max_message_bytes), 4096, int64_t{64} << 20));
   builder.SetMaxReceiveMessageSize(max_message);
@@ -559,6 +569,7 @@ int Run() {
     peer_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     peer_builder.RegisterService(&peer_proxy);
     peer_builder.RegisterService(&forwarded_proxy);
+    (*metrics)->Instrument(&peer_builder, "peer");
     peer_builder.SetMaxReceiveMessageSize(64 << 20);
     peer_builder.SetMaxSendMessageSize(64 << 20);
     peer_server = peer_builder.BuildAndStart();
@@ -567,6 +578,8 @@ int Run() {
           absl::StrCat("cannot listen on ", peer_listen)));
     }
   }
+  absl::Status served = (*metrics)->Serve(absl::GetFlag(FLAGS_metrics_listen));
+  if (!served.ok()) return Fail(served);
   NodeHealth node_health(
       {server->GetHealthCheckService(),
        *health_server ? (*health_server)->health() : nullptr});
@@ -718,6 +731,7 @@ int Run() {
   housekeeper.join();
   server->Wait();
   if (peer_server != nullptr) peer_server->Wait();
+  (*metrics)->Stop();  // no scrape reads what is torn down below
   peer_pool.reset();  // every call is over: nothing touches the store
   client_pool.reset();
   controller.reset();  // and the generations it replaced

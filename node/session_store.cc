@@ -327,6 +327,7 @@ absl::StatusOr<Record> SessionStore::Create(absl::string_view raw_id,
   if (!record.user_id().empty()) index_puts.push_back(IndexKey(record));
   s = Write({record}, index_puts, {});
   if (!s.ok()) return s;
+  sessions_created_.fetch_add(1, std::memory_order_relaxed);
   return record;
 }
 
@@ -351,7 +352,10 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
       touches_.Snapshot();
   const uint64_t stamp = hlc_.Last();
   const bool clock_moved = stamp > persisted_stamp_;
-  if (entries.empty() && !clock_moved) return 0;
+  if (entries.empty() && !clock_moved) {
+    last_persist_ms_.store(clock_->NowMs());  // nothing was pending
+    return 0;
+  }
   // In key order: the memtable's skiplist then finds each insert position
   // from the previous one instead of searching from its top, which made
   // random-order batches the dominant cost of a touch.
@@ -375,6 +379,7 @@ absl::StatusOr<int64_t> SessionStore::PersistTouches() {
   }
   persisted_stamp_ = stamp;
   touches_.Settle(entries);
+  last_persist_ms_.store(clock_->NowMs());
   return static_cast<int64_t>(entries.size());
 }
 
@@ -522,6 +527,7 @@ absl::StatusOr<std::optional<Record>> SessionStore::Destroy(
     Record tombstone = BlindTombstone(ns, raw_id);
     absl::Status s = Write({tombstone}, {}, {});
     if (!s.ok()) return s;
+    sessions_destroyed_.fetch_add(1, std::memory_order_relaxed);
     return std::optional<Record>(std::move(tombstone));
   }
   const Record& record = **stored;
@@ -535,6 +541,7 @@ absl::StatusOr<std::optional<Record>> SessionStore::Destroy(
   if (!record.user_id().empty()) index_deletes.push_back(IndexKey(record));
   absl::Status s = Write({tombstone}, {}, index_deletes);
   if (!s.ok()) return s;
+  sessions_destroyed_.fetch_add(1, std::memory_order_relaxed);
   return std::optional<Record>(std::move(tombstone));
 }
 
@@ -678,6 +685,11 @@ bool SessionStore::StorageBusy() {
     if (db_->GetIntProperty(property, &running) && running > 0) return true;
   }
   return false;
+}
+
+uint64_t SessionStore::AggregatedProperty(const std::string& name) {
+  uint64_t value = 0;
+  return db_->GetAggregatedIntProperty(name, &value) ? value : 0;
 }
 
 uint64_t SessionStore::EstimateStored() {

@@ -209,6 +209,16 @@ class SessionStore : public ReplicaStore {
   uint64_t touches_written() const {
     return touches_written_.load(std::memory_order_relaxed);
   }
+  // Since open: sessions created here, tombstones written by Destroy (and
+  // DestroyByUser), and records deleted by the sweep; the wall-clock ms of
+  // the last PersistTouches that succeeded (0: none yet). Thread-safe.
+  uint64_t sessions_created() const { return sessions_created_.load(); }
+  uint64_t sessions_destroyed() const { return sessions_destroyed_.load(); }
+  uint64_t records_swept() const { return records_swept_.load(); }
+  int64_t last_persist_ms() const { return last_persist_ms_.load(); }
+  // A RocksDB integer property summed over the store's column families
+  // (e.g. "rocksdb.total-sst-files-size"); 0 if RocksDB has no such one.
+  uint64_t AggregatedProperty(const std::string& name);
 
   // Replication: merges a peer's state of a session into the local one
   // (replication/merge.h) and returns the merged state, or with
@@ -338,6 +348,10 @@ class SessionStore : public ReplicaStore {
   // Counters for touches_requested() and touches_written(); relaxed.
   std::atomic<uint64_t> touches_requested_{0};
   std::atomic<uint64_t> touches_written_{0};
+  std::atomic<uint64_t> sessions_created_{0};
+  std::atomic<uint64_t> sessions_destroyed_{0};
+  std::atomic<uint64_t> records_swept_{0};
+  std::atomic<int64_t> last_persist_ms_{0};
   // Serializes PersistTouches() calls.
   absl::Mutex persist_mu_;
   // The clock stamp last persisted.

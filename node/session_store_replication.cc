@@ -256,6 +256,7 @@ absl::StatusOr<int64_t> SessionStore::Sweep(uint32_t first, uint32_t last) {
     touches_.Forget(key);
     ++deleted;
   }
+  records_swept_.fetch_add(static_cast<uint64_t>(deleted));
   return deleted;
 }
 

@@ -31,6 +31,8 @@ struct Cluster::PeerState {
     std::vector<Hint> hints;
     // For a pending replica: applied counts, vouched or not.
     bool applied_is_enough = false;
+    // When it was queued (steady ms), for BacklogFor.
+    int64_t queued_ms = 0;
   };
 
   // Apply calls to the peer, queued and in flight.
@@ -287,6 +289,19 @@ bool Cluster::AddHints(int node, const std::vector<SessionRecord>& records) {
   return dropped.ok() && *dropped == 0;
 }
 
+Cluster::Backlog Cluster::BacklogFor(int node) const {
+  Backlog backlog;
+  if (node < 0 || node >= static_cast<int>(peers_.size())) return backlog;
+  PeerState& p = *peers_[node];
+  absl::MutexLock lock(&p.mu);
+  backlog.records = p.queued_records;
+  if (!p.writes.queue.empty()) {
+    backlog.oldest_wait_ms =
+        std::max<int64_t>(0, steady_->NowMs() - p.writes.queue.front().queued_ms);
+  }
+  return backlog;
+}
+
 int64_t Cluster::HintsQueued() const {
   return hints_ == nullptr ? 0 : hints_->TotalCount();
 }
@@ -382,6 +397,7 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
       } else {
         p.queued_records += records_count;
         p.writes.queue.push_back({records, {}, record_answer, partition});
+        p.writes.queue.back().queued_ms = steady_->NowMs();
       }
     }
     if (full) {
@@ -405,6 +421,7 @@ void Cluster::Replicate(uint32_t partition, std::vector<SessionRecord> records,
         p.queued_records += records_count;
         PeerState::Pending pending{records, {}, record_pending, partition};
         pending.applied_is_enough = true;
+        pending.queued_ms = steady_->NowMs();
         p.writes.queue.push_back(std::move(pending));
       }
     }

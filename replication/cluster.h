@@ -254,6 +254,13 @@ class Cluster {
 
   // Hints held for all peers.
   int64_t HintsQueued() const;
+  // Writes queued for a peer and not yet sent: their records, and how long
+  // the oldest has waited (monotonic ms; 0 when none waits).
+  struct Backlog {
+    int64_t records = 0;
+    int64_t oldest_wait_ms = 0;
+  };
+  Backlog BacklogFor(int node) const;
   // Empty unless a peer runs another membership (--peers differs) or
   // refuses this node.
   std::string membership_error() const;

@@ -143,6 +143,8 @@ class ClientImpl final : public Client {
   absl::StatusOr<std::string> OwnerOf(absl::string_view id) override;
   absl::StatusOr<NodeStatsInfo> NodeStats(absl::string_view node_id) override;
   absl::StatusOr<uint64_t> Decommission(absl::string_view node_id) override;
+  absl::StatusOr<BackupInfo> Backup(absl::string_view node_id,
+                                    absl::string_view dir) override;
 
  private:
   // Starts a RetryingCall (see client_internal::StartCall).
@@ -736,6 +738,28 @@ absl::StatusOr<uint64_t> ClientImpl::Decommission(absl::string_view node_id) {
   });
   if (!status.ok()) return status;
   return resp->epoch();
+}
+
+absl::StatusOr<BackupInfo> ClientImpl::Backup(absl::string_view node_id,
+                                              absl::string_view dir) {
+  auto req = std::make_shared<v1::BackupRequest>();
+  req->set_dir(std::string(dir));
+  auto resp = std::make_shared<v1::BackupResponse>();
+  Route route = Route::Of(Route::Kind::kOneNode);
+  route.node_id = std::string(node_id);
+  absl::Status status = Wait<absl::Status>([&](StatusCallback done) {
+    StartUnary(
+        std::move(route), /*idempotent=*/false, req, resp,
+        [](NodeConn* n, auto* ctx, auto* q, grpc::CompletionQueue* cq) {
+          return n->cluster->PrepareAsyncBackup(ctx, *q, cq);
+        },
+        std::move(done));
+  });
+  if (!status.ok()) return status;
+  const v1::BackupManifest& m = resp->manifest();
+  return BackupInfo{m.node_id(), resp->checkpoint_dir(), resp->manifest_path(),
+                    m.taken_at_ms(), m.records(), m.files(), m.bytes(),
+                    m.hints()};
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 // JSON reader rounds them). Exit status 0 on success; 1 on any error, with
 // "seshctl: CODE: message" on stderr.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -41,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/sesh/client.h"
+#include "client/seshctl_backup.h"
 #include "replication/placement.h"
 #include "replication/session_id.h"
 
@@ -124,6 +126,11 @@ constexpr char kUsage[] =
     "                hand-off progress (admin token)\n"
     "  decommission NODE   move NODE's partitions away, then remove and stop\n"
     "                it (managed membership, --etcd; admin token)\n"
+    "  backup --dir=DIR [--node=ID]   each node (or ID) checkpoints its data\n"
+    "                into DIR/<node> on its own filesystem, with a manifest\n"
+    "                (admin token; each call gets at least 60 s)\n"
+    "  restore --from=DIR --node=ID --data_dir=PATH   copy ID's checkpoint\n"
+    "                into a new data dir and check it (local, no RPC)\n"
     "Global flags: --addr, --namespace, --json, --deadline_ms; security:\n"
     "  --tls_ca=FILE (required unless --insecure), --tls_cert=FILE "
     "--tls_key=FILE,\n"
@@ -612,15 +619,24 @@ int Run(const std::vector<std::string>& argv) {
   static const std::set<std::string> kCommands = {
       "create",          "get",     "update",       "touch",
       "rotate",          "destroy", "list-by-user", "destroy-handle",
-      "destroy-by-user", "ring",    "status", "decommission"};
+      "destroy-by-user", "ring",    "status", "decommission",
+      "backup",          "restore"};
   if (kCommands.count(command) == 0) {
     return Usage(absl::StrCat("unknown command \"", Text(command), "\""));
   }
 
+  if (command == "restore") {
+    if (!args.empty()) return Usage("restore takes flags only");
+    return RunRestore(absl::GetFlag(FLAGS_json), &Json);
+  }
   ClientOptions options;
   options.seeds =
       absl::StrSplit(absl::GetFlag(FLAGS_addr), ',', absl::SkipWhitespace());
   options.deadline = absl::Milliseconds(absl::GetFlag(FLAGS_deadline_ms));
+  // A checkpoint flushes the node's memtables first.
+  if (command == "backup") {
+    options.deadline = std::max(options.deadline, absl::Seconds(60));
+  }
   options.insecure = absl::GetFlag(FLAGS_insecure);
   options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   const std::string tls_ca = absl::GetFlag(FLAGS_tls_ca);
@@ -680,6 +696,10 @@ int Run(const std::vector<std::string>& argv) {
   if (command == "decommission") {
     if (args.size() != 1) return Usage("decommission takes one NODE");
     return Decommission(ctx, args[0]);
+  }
+  if (command == "backup") {
+    if (!args.empty()) return Usage("backup takes flags only");
+    return RunBackup(ctx.client, ctx.json, &Json);
   }
   if (command == "status") {
     if (!args.empty()) return Usage("status takes no arguments");

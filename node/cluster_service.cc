@@ -1,6 +1,8 @@
-// ClusterService: Topology, NodeStats and Decommission (node/sessions_service.h).
+// ClusterService: Topology, NodeStats, Decommission and Backup
+// (node/sessions_service.h).
 
 #include "absl/strings/str_cat.h"
+#include "node/convert.h"
 #include "node/sessions_service.h"
 #include "replication/placement.h"
 
@@ -121,6 +123,44 @@ grpc::ServerUnaryReactor* ClusterService::Decommission(
   }
   response->set_epoch(*epoch);
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::Backup(
+    grpc::CallbackServerContext* ctx, const v1::BackupRequest* request,
+    v1::BackupResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::Status admitted = auth_->ForAdmin(*ctx);
+  if (!admitted.ok()) {
+    reactor->Finish(admitted);
+    return reactor;
+  }
+  if (backup_ == nullptr) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "this node takes no backups"));
+    return reactor;
+  }
+  v1::BackupManifest membership;
+  membership.set_node_id(cluster_->self_id());
+  membership.set_epoch(cluster_->epoch());
+  membership.set_replication_factor(
+      static_cast<uint32_t>(cluster_->placement().replication_factor()));
+  for (int i = 0; i < cluster_->node_count(); ++i) {
+    v1::Node* node = membership.add_members();
+    node->set_id(cluster_->placement().nodes()[i]);
+    node->set_address(cluster_->address(i));
+    node->set_up(cluster_->IsUp(i));
+  }
+  // The checkpoint flushes and links files: off gRPC's threads.
+  backup_->Start(request->dir(), std::move(membership),
+                 [reactor, response](absl::StatusOr<v1::BackupResponse> r) {
+                   if (!r.ok()) {
+                     reactor->Finish(ToGrpcStatus(r.status()));
+                     return;
+                   }
+                   *response = std::move(*r);
+                   reactor->Finish(grpc::Status::OK);
+                 });
   return reactor;
 }
 

@@ -55,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Generation>> Generation::Build(
   g->cluster_service_ = std::make_unique<ClusterService>(
       deps.store, g->cluster_.get(), g->sessions_.get(), g->anti_entropy_.get(),
       deps.client_auth, g->forwarded_.get());
+  g->cluster_service_->set_backup(deps.backup);
   g->replica_ =
       std::make_unique<Replica>(g->cluster_.get(), deps.store, SystemClock());
   g->peer_ = std::make_unique<PeerService>(g->replica_.get(), g->cluster_.get(),

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "node/backup.h"
 #include "node/call_auth.h"
 #include "node/peer_service.h"
 #include "node/session_store.h"
@@ -42,6 +43,8 @@ struct GenerationDeps {
   WorkerPool* client_pool = nullptr;
   WorkerPool* peer_pool = nullptr;
   bool inline_apply = true;
+  // Takes Cluster.Backup calls; null: UNIMPLEMENTED.
+  NodeBackup* backup = nullptr;
 };
 
 class Generation {

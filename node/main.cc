@@ -36,6 +36,7 @@
 #include "replication/clock.h"
 #include "auth/token_store.h"
 #include "node/call_auth.h"
+#include "node/backup.h"
 #include "node/credentials.h"
 #include "node/etcd_membership.h"
 #include "node/generation.h"
@@ -451,6 +452,8 @@ int Run() {
   deps.client_pool = client_pool.get();
   deps.peer_pool = peer_pool.get();
   deps.inline_apply = absl::GetFlag(FLAGS_inline_apply);
+  NodeBackup backup(store->get(), hints->get());  // Cluster.Backup
+  deps.backup = &backup;
 
   // Every call goes to the current generation: one for the life of the
   // process under --peers, one per membership epoch under --etcd.

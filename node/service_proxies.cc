@@ -131,6 +131,12 @@ grpc::ServerUnaryReactor* ClusterProxy::Decommission(
                                                           response);
 }
 
+grpc::ServerUnaryReactor* ClusterProxy::Backup(
+    grpc::CallbackServerContext* ctx, const v1::BackupRequest* request,
+    v1::BackupResponse* response) {
+  return current_->Get()->cluster_service()->Backup(ctx, request, response);
+}
+
 grpc::ServerUnaryReactor* PeerProxy::Apply(
     grpc::CallbackServerContext* ctx, const internal::ApplyRequest* request,
     internal::ApplyResponse* response) {

@@ -108,6 +108,9 @@ class ClusterProxy final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* Decommission(
       grpc::CallbackServerContext* ctx, const v1::DecommissionRequest* request,
       v1::DecommissionResponse* response) override;
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* ctx,
+                                   const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
 
  private:
   const CurrentGeneration* const current_;

@@ -262,6 +262,16 @@ class SessionStore : public ReplicaStore {
       uint32_t first, uint32_t last,
       const std::function<bool(uint32_t partition)>& drop);
 
+  // A backup of the store: persists the pending touches (and the clock),
+  // then writes a RocksDB checkpoint (a consistent point-in-time copy, hard
+  // links where `path` is on the same filesystem) to `path`, a complete
+  // store directory that Open takes. Returns the session records in it
+  // (counted by opening it read-only, which also checks it). Touches
+  // replicated from peers and held only in memory are not in it (their
+  // own replica persists them). ALREADY_EXISTS if `path` exists;
+  // INTERNAL on a RocksDB failure (the partial copy is removed).
+  absl::StatusOr<int64_t> Checkpoint(const std::string& path);
+
   // Records stored (live, expired-not-yet-swept and tombstones), exactly.
   int64_t CountStoredForTesting();
   // Entries of the by-user index, exactly.

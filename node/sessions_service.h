@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "absl/synchronization/mutex.h"
+#include "node/backup.h"
 #include "node/batch_streams.h"
 #include "node/call_auth.h"
 #include "node/user_sessions.h"
@@ -272,6 +273,12 @@ class ClusterService final : public v1::Cluster::CallbackService {
   grpc::ServerUnaryReactor* Decommission(
       grpc::CallbackServerContext* ctx, const v1::DecommissionRequest* request,
       v1::DecommissionResponse* response) override;
+  // Admin scope; runs on `backup` (set_backup), UNIMPLEMENTED without one.
+  grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* ctx,
+                                   const v1::BackupRequest* request,
+                                   v1::BackupResponse* response) override;
+  // Set before serving; outlives the service.
+  void set_backup(NodeBackup* backup) { backup_ = backup; }
 
   // Managed membership's part (node/membership_controller.h): fills
   // NodeStats' membership, and runs Decommission. Set before serving.
@@ -292,6 +299,7 @@ class ClusterService final : public v1::Cluster::CallbackService {
   const AntiEntropy* const anti_entropy_;
   const CallAuth* const auth_;
   MembershipHooks hooks_;
+  NodeBackup* backup_ = nullptr;
 };
 
 }  // namespace sesh

@@ -8,6 +8,7 @@
 #include "replication/merge.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
 #include "rocksdb/write_batch.h"
 
@@ -341,6 +342,16 @@ int64_t HintStore::TotalCount() const {
   int64_t total = 0;
   for (const auto& [name, state] : peers_) total += state->count.load();
   return total;
+}
+
+absl::Status HintStore::Checkpoint(const std::string& path) {
+  rocksdb::Checkpoint* raw = nullptr;
+  absl::Status s = FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw),
+                             "starting a hint checkpoint");
+  if (!s.ok()) return s;
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(path, /*log_size_for_flush=*/0),
+                   absl::StrCat("writing a hint checkpoint to ", path));
 }
 
 }  // namespace sesh

@@ -102,6 +102,11 @@ class HintStore {
   // Hints held for all peers.
   int64_t TotalCount() const;
 
+  // Writes a RocksDB checkpoint of the hints (a consistent copy that Open
+  // takes) to `path`, which must not exist: for backups. INTERNAL on a
+  // RocksDB failure.
+  absl::Status Checkpoint(const std::string& path);
+
  private:
   // One peer's hints. Never erased once created, so a Peer* stays valid for
   // the store's lifetime.

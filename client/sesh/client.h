@@ -337,6 +337,22 @@ struct NodeStatsInfo {
   std::string etcd_error;
 };
 
+// The Backup RPC of one node (docs/operations.md, "Backup and restore").
+struct BackupInfo {
+  std::string node_id;
+  // On the node's filesystem: DIR/<node_id> (a complete data dir) and
+  // DIR/<node_id>.manifest.json.
+  std::string checkpoint_dir;
+  std::string manifest_path;
+  int64_t taken_at_ms = 0;
+  // Session records (tombstones included), files and bytes in the
+  // checkpoint, and hints held for peers in it.
+  uint64_t records = 0;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t hints = 0;
+};
+
 class Client {
  public:
   using SessionCallback = std::function<void(absl::StatusOr<SessionData>)>;
@@ -499,6 +515,17 @@ class Client {
   // FAILED_PRECONDITION (static membership, another change under way, the
   // last node), NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE.
   virtual absl::StatusOr<uint64_t> Decommission(absl::string_view node_id) = 0;
+
+  // Asks node `node_id` (of the cached topology) to back up its data into
+  // `dir`, an absolute directory on that node's filesystem (admin token).
+  // Not retried: a repeat would find the backup and answer ALREADY_EXISTS.
+  // Takes the client's deadline; a large store may need more. Errors:
+  // NOT_FOUND (no such node in the topology), INVALID_ARGUMENT (a bad dir),
+  // ALREADY_EXISTS (the node's backup is already in dir),
+  // PERMISSION_DENIED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE,
+  // DEADLINE_EXCEEDED (the backup may still complete on the node).
+  virtual absl::StatusOr<BackupInfo> Backup(absl::string_view node_id,
+                                            absl::string_view dir) = 0;
 
  protected:
   Client() = default;

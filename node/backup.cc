@@ -23,7 +23,11 @@ absl::StatusOr<v1::BackupResponse> NodeBackup::Take(
   const std::string partial =
       absl::StrCat(CheckpointPath(dir, absl::StrCat(".", node_id)), ".partial");
   std::error_code error;
-  fs::create_directories(dir, error);
+  // A backup holds every session id: a directory made here is the node
+  // user's alone.
+  if (fs::create_directories(dir, error)) {
+    fs::permissions(dir, fs::perms::owner_all, error);
+  }
   // Left by a backup that died half-way: never a complete one.
   if (!error) fs::remove_all(partial, error);
   if (error) {

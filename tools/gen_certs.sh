@@ -7,6 +7,9 @@
 #   <id>.pem, <id>.key      per node; SAN DNS:<id>, DNS:localhost, IP:127.0.0.1
 #                           (serverAuth and clientAuth: the client port and the
 #                           mutual-TLS peer port use the same certificate)
+#                           plus $SESH_CERT_SANS if set: more SANs, comma-separated,
+#                           "{id}" replaced by the node id (e.g. the pod's DNS
+#                           name on Kubernetes, deploy/README.md)
 #   client.pem, client.key  a client certificate, SAN DNS:sesh-client
 #   tokens                  the node's token file (SHA-256 hashes only) for
 #                           namespaces demo, bench, test, other, and `*` admin
@@ -70,7 +73,9 @@ EOF
 }
 
 for id in "$@"; do
-  issue "$id" "$id" "DNS:$id,DNS:localhost,IP:127.0.0.1" serverAuth,clientAuth
+  extra=${SESH_CERT_SANS:-}
+  issue "$id" "$id" "DNS:$id,DNS:localhost,IP:127.0.0.1${extra:+,${extra//\{id\}/$id}}" \
+    serverAuth,clientAuth
 done
 issue client sesh-client DNS:sesh-client clientAuth
 # An existing file keeps its mode when overwritten, whatever the umask.

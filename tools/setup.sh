@@ -10,13 +10,27 @@ packages=(
   libxxhash-dev libssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools gnuplot-nox python3
   etcd-server
+  podman buildah runc nodejs
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's nodejs comes without npm; another build of nodejs may bundle it.
+command -v npm >/dev/null || missing+=(npm)
+# deploy/validate's npm packages (//deploy:manifests_test), as pinned by its
+# lock file; installed again only when the lock file changes.
+npm_packages() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/deploy/validate"
+  cmp -s "$dir/package-lock.json" "$dir/node_modules/.sesh-lock" && return 0
+  echo "setup: npm ci in deploy/validate" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2 &&
+    cp package-lock.json node_modules/.sesh-lock)
+}
 if [ ${#missing[@]} -eq 0 ]; then
+  npm_packages
   exit 0
 fi
 echo "setup: installing ${missing[*]}" >&2
@@ -36,3 +50,4 @@ for service in redis-server etcd; do
     (command -v service >/dev/null && $SUDO service "$service" stop) >/dev/null 2>&1 || true
   fi
 done
+npm_packages

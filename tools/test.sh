@@ -5,7 +5,8 @@
 # each test target's XML report; a target that failed without a report
 # counts as one failure). Extra arguments go to both bazel test runs;
 # SESH_TEST_CONFIGS="default" skips the sanitizer run, SESH_TEST_TARGETS
-# narrows the targets (tools/tsan.sh uses both). Then every libFuzzer target
+# narrows the targets (tools/tsan.sh uses both), SESH_IMAGE_TEST=0 skips
+# //deploy:image_test. Then every libFuzzer target
 # runs SESH_FUZZ_SECONDS (default 20; 0 skips them) through tools/fuzz.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +20,15 @@ overall_rc=0
 for config in $configs; do
   flags=()
   [ "$config" = default ] || flags=(--config="$config")
+  # The container image test is tagged manual (root, podman); it runs here,
+  # in the plain configuration only, unless SESH_IMAGE_TEST=0.
+  extra=()
+  [ "$config" = default ] && [ -z "${SESH_TEST_TARGETS:-}" ] &&
+    [ "${SESH_IMAGE_TEST:-1}" != 0 ] && extra=(//deploy:image_test)
   echo "== bazel test $targets ${flags[*]:-}" >&2
   log=$(mktemp)
   # shellcheck disable=SC2086  # targets is a list
-  bazel test $targets --test_output=errors "${flags[@]}" "$@" 2>&1 | tee "$log"
+  bazel test $targets "${extra[@]}" --test_output=errors "${flags[@]}" "$@" 2>&1 | tee "$log"
   bazel_rc=${PIPESTATUS[0]}
   counts=$(python3 - "$log" "$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)" "$bazel_rc" <<'PY'
 import os, re, sys, xml.etree.ElementTree as ET

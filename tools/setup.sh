@@ -10,6 +10,7 @@ packages=(
   libxxhash-dev libssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools gnuplot-nox python3
   etcd-server
+  prometheus libcpp-httplib-dev
   podman buildah runc nodejs
 )
 
@@ -39,10 +40,10 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >&2
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-# Debian starts redis-server and etcd as services on install; the tests and
-# benchmarks start their own on loopback, so stop a system one that was just
-# installed.
-for service in redis-server etcd; do
+# Debian starts redis-server, etcd and prometheus as services on install; the
+# tests and benchmarks start their own on loopback, so stop a system one that
+# was just installed.
+for service in redis-server etcd prometheus; do
   package=$service
   [ "$service" = etcd ] && package=etcd-server
   if printf '%s\n' "${missing[@]}" | grep -qx "$package"; then

@@ -117,6 +117,11 @@ class BatchStreams<Request, Response>::Stream final
       if (finished_) return;
       finished_ = true;
     }
+    // A drain ends a stream only between messages: whatever the client sent
+    // and got no answer for was never read (sessions.proto, StreamWrite).
+    if (owner_->draining_.load()) {
+      ctx_->AddTrailingMetadata("sesh-unprocessed", "1");
+    }
     this->Finish(status);
   }
 

@@ -3,14 +3,18 @@
 // again, and the next one goes only once it is ready (serving, caught up).
 // Under a recorded load (tests/recorded_load.h), no client read may fail and
 // no acknowledged write may be lost. docs/operations.md describes the drain.
+// The nodes log as JSON with the access log on: every line must be one JSON
+// object and none may hold a session ID.
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/sesh/client.h"
@@ -33,7 +37,9 @@ constexpr int64_t kGracePeriodMs = 30000;
 TEST(RollingRestartTest, EachNodeInTurn_UnderRecordedLoad_NoReadFailsNothingLost) {
   const std::string dir = testing::NewTempDir("rolling");
   std::vector<std::unique_ptr<NodeProcess>> nodes =
-      testing::MakeCluster(3, dir, {"--touch_flush_interval_ms=200"});
+      testing::MakeCluster(3, dir,
+                           {"--touch_flush_interval_ms=200", "--log_json",
+                            "--access_log"});
   ASSERT_THAT(testing::StartAndWait(nodes), IsOk());
 
   ClientOptions options;
@@ -84,7 +90,39 @@ TEST(RollingRestartTest, EachNodeInTurn_UnderRecordedLoad_NoReadFailsNothingLost
 
   std::map<int, NodeProcess*> by_number;
   for (int i = 0; i < 3; ++i) by_number[i + 1] = nodes[i].get();
-  testing::CheckAll(by_number, {1, 2, 3}, load.histories());
+  const std::map<std::string, testing::History> histories = load.histories();
+  testing::CheckAll(by_number, {1, 2, 3}, histories);
+
+  for (auto& node : nodes) {
+    std::ifstream in(node->log_path());
+    std::string line;
+    int64_t lines = 0;
+    int64_t access_lines = 0;
+    std::string all;
+    while (std::getline(in, line)) {
+      ++lines;
+      all += line;
+      all += '\n';
+      // One JSON object per line, with the fields an aggregator indexes.
+      EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") &&
+                  absl::EndsWith(line, "}") &&
+                  absl::StrContains(line, "\"level\":\"") &&
+                  absl::StrContains(line, "\"component\":\"") &&
+                  absl::StrContains(line, "\"msg\":\""))
+          << node->id() << ": " << line;
+      if (absl::StrContains(line, "\"component\":\"access\"")) {
+        ++access_lines;
+      }
+    }
+    EXPECT_GT(access_lines, 100) << node->id();
+    for (const auto& [id, h] : histories) {
+      ASSERT_FALSE(absl::StrContains(all, id))
+          << node->id() << " logged session ID " << id.substr(0, 6) << "...";
+    }
+    fprintf(stderr, "%s: %lld log lines, %lld access lines, no session ID\n",
+            node->id().c_str(), static_cast<long long>(lines),
+            static_cast<long long>(access_lines));
+  }
 }
 
 }  // namespace

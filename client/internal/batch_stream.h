@@ -328,6 +328,11 @@ void BatchStream<Request, Response>::OnDone(bool /*ok*/) {
     if (slot_->stream.get() == this) slot_->stream.reset();
   }
   AttemptResult result = runner_->Examine(ctx_, status);
+  // A node that drains ends the stream between messages and says so: what
+  // it did not answer it never read, and may go to another node.
+  if (ctx_.GetServerTrailingMetadata().count("sesh-unprocessed") > 0) {
+    result.never_sent = true;
+  }
   if (unexpected) {
     result.status = absl::InternalError(absl::StrCat(
         "node ", node_->address, " answered more batches than it was sent"));

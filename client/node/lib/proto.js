@@ -1,7 +1,6 @@
 'use strict';
-// Loads the project's own sesh/v1 protos: from the package's proto/ (copied
-// there by `npm pack`), else from the repository's proto/ when the package
-// is used in place.
+// Loads the project's own sesh/v1 protos: $SESH_PROTO_DIR, the package's
+// proto/ (copied there by `npm pack`), or the repository's proto/ above it.
 
 const fs = require('fs');
 const path = require('path');
@@ -11,14 +10,13 @@ const protoLoader = require('@grpc/proto-loader');
 const FILES = ['sesh/v1/sessions.proto', 'sesh/v1/cluster.proto'];
 
 function protoDir() {
-  const candidates = [
-    path.join(__dirname, '..', 'proto'),
-    path.join(__dirname, '..', '..', '..', 'proto'),
-  ];
-  for (const dir of candidates) {
-    if (fs.existsSync(path.join(dir, FILES[0]))) return dir;
+  if (process.env.SESH_PROTO_DIR) return process.env.SESH_PROTO_DIR;
+  // The package's own copy, else the nearest proto/ above it (the repository).
+  for (let dir = path.join(__dirname, '..'); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'proto', FILES[0]))) return path.join(dir, 'proto');
+    if (path.dirname(dir) === dir) break;
   }
-  throw new Error('sesh-client: sesh/v1 protos not found in ' + candidates.join(' or '));
+  throw new Error('sesh-client: proto/sesh/v1 not found (set SESH_PROTO_DIR)');
 }
 
 let cached = null;

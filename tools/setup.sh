@@ -10,6 +10,7 @@ packages=(
   libxxhash-dev libssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools gnuplot-nox python3
   etcd-server
+  nodejs chromium  # client/node, examples/express (tools/node_test.sh)
   prometheus libcpp-httplib-dev
   podman buildah runc nodejs
 )

@@ -7,6 +7,7 @@ the seeds should exercise; libFuzzer finds the rest from these.
 """
 import base64
 import hashlib
+import hmac
 import os
 import struct
 import subprocess
@@ -127,3 +128,41 @@ REQUESTS = [
 ]
 for name, kind, message, text in REQUESTS:
     write("request_validation", name, bytes([kind]) + encode(message, text))
+
+# Cookie headers (cookie_parser_fuzzer.cc): the input is a Cookie header,
+# and, split at its first '=', a name and value for BuildSetCookie.
+COOKIE_HEADERS = [
+    ("session", "__Host-sesh=" + ID),
+    ("several", "__Host-sesh=%s; __Host-prefs=v1.AAAA.BBBB; theme=dark" % ID),
+    ("duplicates", "a=1; a=2; a=3"),
+    ("quoted", 'q="quoted"; e=""; x="unbalanced'),
+    ("whitespace", " \t a = 1 ;\tb=2 ;c= 3\t"),
+    ("garbage", ";;=;noeq; a b=1; \x00=\x01; c=\xff\xfe; ;="),
+    ("empty", ""),
+]
+for name, text in COOKIE_HEADERS:
+    write("cookie_parser", name, text.encode("latin-1"))
+
+
+# Signed values (signed_value_fuzzer.cc), signed as SignedValues::Sign does
+# with the fuzzer's first key.
+def signed(purpose, value, expiry_ms=0, key=b"k" * 32):
+    payload = struct.pack(">Q", expiry_ms) + value
+    mac = hmac.new(key, b"sesh-signed-value\0" + purpose + b"\0" + payload,
+                   hashlib.sha256).digest()
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    return "v1.%s.%s" % (b64(payload), b64(mac))
+
+
+SIGNED = [
+    ("dark", signed(b"prefs", b"dark")),
+    ("light_expiring", signed(b"prefs", b"light", 1700000000000 + 3600000)),
+    ("expired", signed(b"prefs", b"dark", 1600000000000)),
+    ("other_purpose", signed(b"lang", b"en")),
+    ("empty_value", signed(b"prefs", b"")),
+    ("truncated", signed(b"prefs", b"dark")[:-5]),
+    ("padded", signed(b"prefs", b"dark") + "="),
+    ("plain", "dark"),
+]
+for name, text in SIGNED:
+    write("signed_value", name, text)

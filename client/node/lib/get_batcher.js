@@ -82,7 +82,8 @@ class GetBatcher {
       const batches = this._inFlight;
       this._inFlight = [];
       for (const batch of batches) for (const item of batch) this._settle(item, e);
-      this._onBroken(e, err && err.metadata);
+      // An idle stream ended by the node (idle timeout, drain) is no failure.
+      if (batches.length > 0) this._onBroken(e, err && err.metadata);
       this._pump();
     };
     stream.on('error', broken);

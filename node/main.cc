@@ -17,26 +17,25 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <atomic>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "replication/clock.h"
 #include "auth/token_store.h"
-#include "node/call_auth.h"
 #include "node/backup.h"
+#include "node/call_auth.h"
 #include "node/credentials.h"
 #include "node/etcd_membership.h"
 #include "node/generation.h"

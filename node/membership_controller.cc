@@ -14,6 +14,12 @@ namespace {
 
 int64_t NowMs() { return SteadyClock()->NowMs(); }
 
+// How long a node removed from the membership keeps serving as a replica
+// before it stops: peers still on the previous epoch count on its copies
+// until they install the new one (a watch event away), and its drain takes
+// only a moment.
+constexpr int64_t kRemovedLingerMs = 3000;
+
 const char* StateName(internal::MemberState state) {
   switch (state) {
     case internal::JOINING:
@@ -148,11 +154,15 @@ void MembershipController::Step() {
   if (FindMember(fetched->record, self) == nullptr) {
     if (!removed_) {
       removed_ = true;
+      removed_ms_ = NowMs();
       LogWarning("membership",
-                 "no longer a member at epoch %llu (%s); stopping",
+                 "no longer a member at epoch %llu (%s); stopping in %lld ms",
                  static_cast<unsigned long long>(fetched->epoch),
-                 Describe(fetched->record).c_str());
+                 Describe(fetched->record).c_str(),
+                 static_cast<long long>(kRemovedLingerMs));
       StopHandoff();
+    } else if (!removed_reported_ && NowMs() - removed_ms_ >= kRemovedLingerMs) {
+      removed_reported_ = true;
       if (on_removed_) on_removed_();
     }
     return;

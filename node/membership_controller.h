@@ -107,6 +107,8 @@ class MembershipController {
   uint32_t orphans_next_ = 0;
   int64_t orphans_dropped_ = 0;
   bool removed_ = false;
+  int64_t removed_ms_ = 0;
+  bool removed_reported_ = false;
   std::thread thread_;
 };
 

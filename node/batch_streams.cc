@@ -76,7 +76,7 @@ class BatchStreams<Request, Response>::Stream final
       return;
     }
     if (owner_->draining_.load()) {
-      End(Draining());
+      EndDrained();
       return;
     }
     {
@@ -88,41 +88,56 @@ class BatchStreams<Request, Response>::Stream final
   }
 
   void EndIfIdle(absl::Duration timeout) {
+    const bool draining = owner_->draining_.load();
     {
+      // Checked and marked finished under one lock: a message OnReadDone
+      // takes after this point is never served, so the drain's claim that
+      // nothing unanswered was processed holds.
       absl::MutexLock lock(&mu_);
       if (finished_ || busy_ || absl::Now() - last_active_ < timeout) return;
+      finished_ = true;
     }
-    End(owner_->draining_.load()
-            ? Draining()
-            : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                           absl::StrCat(owner_->method_,
-                                        " idle too long; open a new stream")));
+    if (draining) {
+      FinishDrained();
+    } else {
+      this->Finish(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat(owner_->method_, " idle too long; open a new stream")));
+    }
   }
 
   // Ends the call at once (a stream opened while draining).
-  void EndNow() { End(Draining()); }
+  void EndNow() { EndDrained(); }
 
   // May free this stream: nothing of it is touched afterwards.
   void OnDone() override { owner_->Forget(this); }
 
  private:
-  grpc::Status Draining() const {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the node is shutting down; open a new stream");
-  }
-
   void End(const grpc::Status& status) {
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
     }
-    // A drain ends a stream only between messages: whatever the client sent
-    // and got no answer for was never read (sessions.proto, StreamWrite).
-    if (owner_->draining_.load()) {
-      ctx_->AddTrailingMetadata("sesh-unprocessed", "1");
-    }
     this->Finish(status);
+  }
+
+  // Ends a stream between messages as the node stops.
+  void EndDrained() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    FinishDrained();
+  }
+
+  // Whatever the client sent and got no answer for was never read: the
+  // trailer lets it send them again elsewhere (sessions.proto, StreamWrite).
+  void FinishDrained() {
+    ctx_->AddTrailingMetadata("sesh-unprocessed", "1");
+    this->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "the node is shutting down; open a new stream"));
   }
 
   BatchStreams* const owner_;

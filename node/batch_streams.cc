@@ -24,10 +24,20 @@ class BatchStreams<Request, Response>::Stream final
       End(grpc::Status::OK);
       return;
     }
+    bool draining;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
-      busy_ = true;
+      draining = owner_->draining_.load();
+      if (draining) {
+        finished_ = true;  // read, and not to be served
+      } else {
+        busy_ = true;
+      }
+    }
+    if (draining) {
+      FinishDrained();
+      return;
     }
     request_.Clear();
     grpc::Status parsed =
@@ -75,14 +85,20 @@ class BatchStreams<Request, Response>::Stream final
       End(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
-    if (owner_->draining_.load()) {
+    bool draining;
+    {
+      // draining_ is read under the lock Drain's EndIfIdle takes: either
+      // this sees the drain, or that sees the stream idle and ends it.
+      absl::MutexLock lock(&mu_);
+      draining = owner_->draining_.load();
+      if (!draining) {
+        busy_ = false;
+        last_active_ = absl::Now();
+      }
+    }
+    if (draining) {
       EndDrained();
       return;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      busy_ = false;
-      last_active_ = absl::Now();
     }
     this->StartRead(&in_);
   }

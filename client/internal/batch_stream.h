@@ -14,6 +14,7 @@
 #include <grpcpp/support/status.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -74,7 +75,10 @@ class BatchStream final
   bool ended();
 
   // Ends the call (client destruction); the batches out fail.
-  void Cancel() { ctx_.TryCancel(); }
+  void Cancel() {
+    cancelled_.store(true);
+    ctx_.TryCancel();
+  }
 
  private:
   struct Sent {
@@ -128,6 +132,8 @@ class BatchStream final
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   bool overdue_ ABSL_GUARDED_BY(mu_) = false;
   bool unexpected_ ABSL_GUARDED_BY(mu_) = false;
+  // Cancel() was called (the client is shutting the stream down).
+  std::atomic<bool> cancelled_{false};
   // Deadline the pending timer is armed for (InfiniteFuture: none).
   absl::Time timer_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
@@ -329,8 +335,12 @@ void BatchStream<Request, Response>::OnDone(bool /*ok*/) {
   }
   AttemptResult result = runner_->Examine(ctx_, status);
   // A node that drains ends the stream between messages and says so: what
-  // it did not answer it never read, and may go to another node.
-  if (ctx_.GetServerTrailingMetadata().count("sesh-unprocessed") > 0) {
+  // it did not answer it never read, and may go to another node. Only when
+  // the node itself ended the call: after a cancel of ours, gRPC may still
+  // show the trailer while dropping an answer it had received.
+  if (!overdue && !unexpected && !cancelled_.load() &&
+      status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      ctx_.GetServerTrailingMetadata().count("sesh-unprocessed") > 0) {
     result.never_sent = true;
   }
   if (unexpected) {

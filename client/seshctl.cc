@@ -108,6 +108,8 @@ namespace {
 
 constexpr char kUsage[] =
     "seshctl [flags] COMMAND [args]\n"
+    "An ID or HANDLE may start with '-': put the arguments after \"--\"\n"
+    "(seshctl get --no_touch -- ID).\n"
     "Commands:\n"
     "  create [--user=U] [--idle_timeout_ms=MS] [--absolute_ttl_ms=MS] "
     "[k=v ...]\n"

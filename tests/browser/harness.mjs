@@ -129,7 +129,7 @@ export class Harness {
       .map((n) => `127.0.0.1:${n.port}`).join(',');
     const args = [`--addr=${addrs}`, `--tls_ca=${this.tls}/ca.pem`,
       `--token_file=${this.tls}/token.admin`, '--json', 'ring'];
-    if (id) args.push(id);
+    if (id) args.push('--', id);  // an id may start with '-'
     const { stdout } = await run(bins.ctl, args, { timeout: 10000 });
     return JSON.parse(stdout);
   }

@@ -63,15 +63,7 @@ absl::Status EtcdProcess::Start(int timeout_ms) {
   const pid_t pid = Spawn(args, log);
   if (pid < 0) return absl::InternalError("fork failed");
   pid_ = pid;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("etcd exited at start; see ", log));
-    }
+  return WaitUntilReady(&pid_, "etcd", log, timeout_ms, 50, [this] {
     // A fresh channel per probe: one that failed to connect would wait out
     // gRPC's reconnect backoff (seconds) after etcd is up.
     channel_.reset();
@@ -82,19 +74,12 @@ absl::Status EtcdProcess::Start(int timeout_ms) {
     etcdserverpb::RangeRequest request;
     request.set_key("probe");
     etcdserverpb::RangeResponse response;
-    if (kv->Range(&ctx, request, &response).ok()) return absl::OkStatus();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("etcd did not answer within ", timeout_ms, " ms; see ", log));
+    return kv->Range(&ctx, request, &response).ok();
+  });
 }
 
 void EtcdProcess::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
+  KillAndReap(&pid_);
   channel_.reset();
 }
 

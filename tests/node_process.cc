@@ -74,6 +74,33 @@ int PickFreePort() {
   return 0;  // nothing free: the node fails to start and says so
 }
 
+absl::Status WaitUntilReady(pid_t* pid, const std::string& name,
+                            const std::string& log, int timeout_ms,
+                            int poll_ms, const std::function<bool()>& ready) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(*pid, &status, WNOHANG) == *pid) {
+      *pid = -1;
+      return absl::InternalError(
+          absl::StrCat(name, " exited at start; see ", log));
+    }
+    if (ready()) return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      name, " not ready within ", timeout_ms, " ms; see ", log));
+}
+
+void KillAndReap(pid_t* pid) {
+  if (*pid <= 0) return;
+  kill(*pid, SIGKILL);
+  int status = 0;
+  waitpid(*pid, &status, 0);
+  *pid = -1;
+}
+
 pid_t Spawn(std::vector<std::string> args, const std::string& log) {
   pid_t pid = fork();
   if (pid == 0) {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,6 +99,16 @@ std::string RunfilePath(const std::string& relative);
 // Starts args[0] (a path) with `args`, its stdout and stderr appended to
 // `log`; the child's pid, or -1 if fork failed.
 pid_t Spawn(std::vector<std::string> args, const std::string& log);
+
+// Polls `ready` every poll_ms until it holds (OK), the child *pid exits
+// (INTERNAL; *pid set to -1) or timeout_ms pass (DEADLINE_EXCEEDED). `name`
+// and `log` go into the error.
+absl::Status WaitUntilReady(pid_t* pid, const std::string& name,
+                            const std::string& log, int timeout_ms,
+                            int poll_ms, const std::function<bool()>& ready);
+
+// SIGKILL to *pid if it runs, reaps it, sets *pid to -1.
+void KillAndReap(pid_t* pid);
 
 // A fresh temp directory for this test.
 std::string NewTempDir(const std::string& name);

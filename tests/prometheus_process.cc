@@ -91,33 +91,16 @@ absl::Status PrometheusProcess::Start(int timeout_ms) {
   const pid_t pid = Spawn(args, log);
   if (pid < 0) return absl::InternalError("fork failed");
   pid_ = pid;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return absl::InternalError(
-          absl::StrCat("prometheus exited at start; see ", log));
-    }
+  return WaitUntilReady(&pid_, "prometheus", log, timeout_ms, 100, [this] {
     httplib::Client client("127.0.0.1", port_);
     client.set_connection_timeout(0, 500000);
     client.set_read_timeout(1, 0);
     httplib::Result ready = client.Get("/-/ready");
-    if (ready && ready->status == 200) return absl::OkStatus();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "prometheus not ready within ", timeout_ms, " ms; see ", log));
+    return ready && ready->status == 200;
+  });
 }
 
-void PrometheusProcess::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void PrometheusProcess::Kill() { KillAndReap(&pid_); }
 
 absl::StatusOr<double> PrometheusProcess::Query(const std::string& promql) {
   httplib::Client client("127.0.0.1", port_);
